@@ -1,0 +1,76 @@
+"""The error hierarchy, shared by the compiled framers and the pure-Python twin.
+
+Both implementations build their exceptions with the helpers below, so the type and the
+message of every error are the same whichever implementation is active.
+"""
+
+__all__ = [
+    "FrameError",
+    "FrameTooLargeError",
+    "MalformedFrameError",
+    "IncompleteFrameError",
+]
+
+
+class FrameError(ValueError):
+    """A byte stream that cannot be split into frames."""
+
+
+class FrameTooLargeError(FrameError):
+    """A frame (announced by a header, or scanned without a delimiter) exceeds the limit."""
+
+    def __init__(self, message, size=None, limit=None):
+        super().__init__(message)
+        self.size = size  # the announced size, or the bytes scanned so far
+        self.limit = limit
+
+
+class MalformedFrameError(FrameError):
+    """A header that breaks the wire format (a non-digit, a negative length, ...)."""
+
+
+class IncompleteFrameError(FrameError, EOFError):
+    """The stream ended in the middle of a frame; ``partial`` holds the bytes received."""
+
+    def __init__(self, message, partial=b""):
+        super().__init__(message)
+        self.partial = partial
+
+
+def too_large(size, limit, what="frame"):
+    return FrameTooLargeError(
+        f"{what} of {size} bytes exceeds max_frame_size={limit}", size, limit
+    )
+
+
+def no_delimiter(scanned, limit):
+    return FrameTooLargeError(
+        f"no delimiter within max_frame_size={limit} bytes "
+        f"({scanned} bytes scanned without one)",
+        scanned,
+        limit,
+    )
+
+
+def length_error(field, adjustment, limit):
+    """The error for a length field whose adjusted value is negative or over the limit."""
+    length = field + adjustment
+    if length < 0:
+        return MalformedFrameError(
+            f"length field {field} with adjustment {adjustment} gives a negative "
+            f"length ({length}); expected at least {-adjustment}"
+        )
+    return too_large(length, limit)
+
+
+def bad_decimal_header(header):
+    return MalformedFrameError(
+        f"expected {len(header)} ASCII digits as a length header, got {bytes(header)!r}"
+    )
+
+
+def incomplete(partial):
+    return IncompleteFrameError(
+        f"stream ended in the middle of a frame ({len(partial)} bytes pending)",
+        bytes(partial),
+    )

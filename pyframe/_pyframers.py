@@ -1,0 +1,320 @@
+"""The pure-Python framers: the readable reference twin of the compiled ``_cframers``.
+
+Every decoder keeps one ``bytearray``. Live bytes are ``_buf[_pos:_end]``; the slack after
+``_end`` is room for the next read, handed out by ``get_buffer()``. The array is never
+resized while a frame is being cut (views from ``get_buffer()`` may still be alive): room is
+made by moving the live bytes to the front (same-size copy) or by moving them to a new,
+larger array, so the cost stays amortised O(1) per byte.
+"""
+
+from . import _errors, _rules
+
+__all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+
+READ_SIZE = 65536  # room get_buffer() offers when given no size hint
+MIN_CAPACITY = 4096  # smallest array allocated once data arrives
+SHRINK_ABOVE = 4 * 1024 * 1024  # an idle buffer above this size is given back
+
+
+class _Framer:
+    """Buffer handling shared by every decoder; subclasses define ``_next()``."""
+
+    def __init__(self, max_frame_size):
+        self._limit = _rules.limit(max_frame_size)
+        self.reset()
+
+    @property
+    def max_frame_size(self):
+        return _rules.public_limit(self._limit)
+
+    @property
+    def pending(self):
+        """Bytes buffered that have not been returned as frames yet."""
+        return self._end - self._pos
+
+    def reset(self):
+        """Forget all buffered bytes and any error: ready for a new stream."""
+        self._buf = bytearray()
+        self._pos = self._end = 0
+        self._lent = -1  # size of the view lent by get_buffer(); -1 when none is out
+        self._error = None
+        self._restart()
+
+    def _check(self):
+        if self._error is not None:
+            raise self._error.with_traceback(None)
+
+    # -- filling the buffer -------------------------------------------------------------
+
+    def feed(self, data):
+        """Append ``data`` (any bytes-like object); return every complete frame now buffered."""
+        self._check()
+        with memoryview(data) as view:
+            size = view.nbytes
+            self._reserve(size)
+            self._buf[self._end : self._end + size] = view
+        self._end += size
+        self._lent = -1
+        return self.pop_frames()
+
+    def get_buffer(self, sizehint=-1):
+        """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's end."""
+        self._check()
+        self._reserve(sizehint if sizehint > 0 else READ_SIZE)
+        self._lent = len(self._buf) - self._end
+        return memoryview(self._buf)[self._end :]
+
+    def buffer_updated(self, nbytes):
+        """Commit ``nbytes`` written into the view from ``get_buffer()``."""
+        self._check()
+        if self._lent < 0:
+            raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
+        if not 0 <= nbytes <= self._lent:
+            raise ValueError(f"nbytes must be between 0 and {self._lent}, got {nbytes}")
+        self._lent = -1
+        self._end += nbytes
+
+    def _reserve(self, size):
+        """Make ``size`` bytes of room after ``_end``."""
+        buf = self._buf
+        if len(buf) - self._end >= size:
+            return
+        live = self._end - self._pos
+        if live + size <= len(buf) // 2:
+            buf[:live] = buf[self._pos : self._end]  # same size: allowed while views live
+        else:
+            new = bytearray(max(2 * len(buf), live + size, MIN_CAPACITY))
+            new[:live] = buf[self._pos : self._end]
+            self._buf = new
+        self._rebase(self._pos)
+        self._pos, self._end = 0, live
+
+    def _consumed(self):
+        """Called after frames were cut: an empty buffer starts again at offset 0."""
+        if self._pos == self._end and self._pos:
+            self._rebase(self._pos)
+            self._pos = self._end = 0
+            if len(self._buf) > SHRINK_ABOVE:
+                self._buf = bytearray()
+
+    # -- taking frames out --------------------------------------------------------------
+
+    def next_frame(self):
+        """The next complete frame, or None if none is buffered."""
+        self._check()
+        span = self._next()
+        if span is None:
+            self._check()
+            return None
+        with memoryview(self._buf) as view:
+            frame = bytes(view[span[0] : span[1]])
+        self._consumed()
+        return frame
+
+    def pop_frames(self):
+        """Every complete frame buffered, as a list (frames cut before a fault are
+        returned; the fault is raised by the next call)."""
+        self._check()
+        frames = []
+        with memoryview(self._buf) as view:
+            span = self._next()
+            while span is not None:
+                frames.append(bytes(view[span[0] : span[1]]))
+                span = self._next()
+        self._consumed()
+        if not frames:
+            self._check()
+        return frames
+
+    def eof(self):
+        """The stream has ended: return the frames still buffered; raise
+        IncompleteFrameError (with ``.partial``) if a partial frame is left."""
+        frames = self.pop_frames()
+        if self._end > self._pos:
+            self._error = _errors.incomplete(self._buf[self._pos : self._end])
+            if not frames:
+                self._check()
+        return frames
+
+    def encode_many(self, payloads):
+        """Encode several payloads into one buffer."""
+        return b"".join([self.encode(payload) for payload in payloads])
+
+    # -- hooks of the framing rules -----------------------------------------------------
+
+    def _restart(self):
+        """Reset per-stream scan state."""
+
+    def _rebase(self, shift):
+        """The live bytes moved ``shift`` bytes towards the front."""
+
+    def _next(self):
+        """Cut the next frame: advance ``_pos`` past it and return (start, stop) of the bytes
+        to return, or None when no whole frame is buffered (setting ``_error`` on a fault)."""
+        raise NotImplementedError
+
+
+class LengthPrefixFramer(_Framer):
+    """Frames preceded by an unsigned binary length field of 1 to 8 bytes.
+
+    ``offset`` bytes come before the field; ``adjustment`` is added to the field's value to
+    give the number of bytes that follow the field; ``include_header`` keeps the offset bytes
+    and the field in returned frames. ``max_frame_size`` limits those following bytes.
+    """
+
+    def __init__(
+        self,
+        length_size=4,
+        byteorder="big",
+        *,
+        offset=0,
+        adjustment=0,
+        include_header=False,
+        max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    ):
+        self._field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
+        self.length_size = length_size
+        self.byteorder = byteorder
+        self.offset = offset
+        self.adjustment = adjustment
+        self.include_header = bool(include_header)
+        self._header = offset + length_size
+        super().__init__(max_frame_size)
+
+    def _next(self):
+        start = self._pos
+        if self._end - start < self._header:
+            return None
+        at = start + self.offset
+        field = int.from_bytes(self._buf[at : at + self.length_size], self.byteorder)
+        length = field + self.adjustment
+        if length < 0 or length > self._limit:
+            self._error = _errors.length_error(field, self.adjustment, self._limit)
+            return None
+        stop = start + self._header + length
+        if stop > self._end:
+            return None
+        self._pos = stop
+        return (start if self.include_header else start + self._header), stop
+
+    def encode(self, payload):
+        """``payload`` preceded by its header (offset bytes are zeros)."""
+        size = memoryview(payload).nbytes
+        field = size - self.adjustment
+        _rules.check_field(size, field, self._field_max, self._limit)
+        header = bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder)
+        return b"".join((header, payload))
+
+
+class DecimalLengthFramer(_Framer):
+    """Frames preceded by their length as ``digits`` zero-padded ASCII digits: ``0003AAA``."""
+
+    def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        self.digits = _rules.decimal_digits(digits)
+        super().__init__(max_frame_size)
+
+    def _next(self):
+        start = self._pos
+        body = start + self.digits
+        if self._end < body:
+            return None
+        header = self._buf[start:body]
+        if not header.isdigit():  # bytearray.isdigit() is ASCII-only
+            self._error = _errors.bad_decimal_header(header)
+            return None
+        length = int(header)
+        if length > self._limit:
+            self._error = _errors.too_large(length, self._limit)
+            return None
+        stop = body + length
+        if stop > self._end:
+            return None
+        self._pos = stop
+        return body, stop
+
+    def encode(self, payload):
+        size = memoryview(payload).nbytes
+        _rules.check_field(size, size, 10**self.digits - 1, self._limit)
+        return b"".join((b"%0*d" % (self.digits, size), payload))
+
+
+class DelimiterFramer(_Framer):
+    """Frames ended by a delimiter, or by the earliest of several (the longest on a tie).
+
+    Each delimiter keeps how far it has been searched, so no byte is searched twice for it.
+    """
+
+    def __init__(
+        self,
+        delimiter=b"\n",
+        *,
+        keep_delimiter=False,
+        max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    ):
+        self.delimiters = _rules.delimiters(delimiter)
+        self.keep_delimiter = bool(keep_delimiter)
+        super().__init__(max_frame_size)
+
+    def _restart(self):
+        # For delimiter i, no match starts before _seen[i]; _hit[i] says whether one
+        # starts exactly there (otherwise the delimiter may begin there once more bytes
+        # arrive, or _seen[i] == _end).
+        self._seen = [0] * len(self.delimiters)
+        self._hit = [False] * len(self.delimiters)
+
+    def _rebase(self, shift):
+        self._seen = [seen - shift for seen in self._seen]
+
+    def _next(self):
+        start, end, buf = self._pos, self._end, self._buf
+        best = -1
+        for i, delim in enumerate(self.delimiters):
+            if self._seen[i] < start:
+                self._seen[i], self._hit[i] = start, False
+            if not self._hit[i]:
+                at = buf.find(delim, self._seen[i], end)
+                if at >= 0:
+                    self._seen[i], self._hit[i] = at, True
+                else:
+                    # The first tail position where the delimiter may still begin.
+                    at = max(self._seen[i], end - len(delim) + 1)
+                    while at < end and not delim.startswith(buf[at:end]):
+                        at += 1
+                    self._seen[i] = at
+            # The earliest position decides; on a tie the longer delimiter.
+            if best < 0 or self._seen[i] < self._seen[best] or (
+                self._seen[i] == self._seen[best]
+                and len(delim) > len(self.delimiters[best])
+            ):
+                best = i
+        at = self._seen[best]
+        if at - start > self._limit:
+            self._error = (
+                _errors.too_large(at - start, self._limit)
+                if self._hit[best]
+                else _errors.no_delimiter(at - start, self._limit)
+            )
+            return None
+        if not self._hit[best]:  # the earliest candidate is not complete yet
+            return None
+        stop = at + len(self.delimiters[best])
+        self._pos = stop
+        return start, (stop if self.keep_delimiter else at)
+
+    def encode(self, payload):
+        """``payload`` plus the first delimiter; ValueError if it would not decode back."""
+        wire = b"".join((payload, self.delimiters[0]))
+        size = len(wire) - len(self.delimiters[0])
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        _rules.check_delimited(wire, size, self.delimiters)
+        return wire
+
+
+class LineFramer(DelimiterFramer):
+    """Lines ended by ``\\n`` or ``\\r\\n`` (both stripped); encode() appends ``line_ending``."""
+
+    def __init__(self, *, line_ending=b"\n", max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        ending = _rules.line_ending(line_ending)
+        other = b"\r\n" if ending == b"\n" else b"\n"
+        super().__init__((ending, other), max_frame_size=max_frame_size)

@@ -1,0 +1,121 @@
+"""What both implementations agree on: defaults, argument checks and encode-side checks.
+
+Nothing here is on the decoding hot path; both twins call these so that settings are
+validated (and refused) identically.
+"""
+
+import sys
+
+from . import _errors
+
+#: Default ``max_frame_size`` of every framer: 8 MiB (tokio-util's default).
+DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024
+
+#: Internal limit standing for ``max_frame_size=None`` (no limit, only when asked for).
+UNLIMITED = sys.maxsize
+
+LENGTH_SIZES = (1, 2, 3, 4, 5, 6, 7, 8)
+BYTEORDERS = ("big", "little")
+
+
+def limit(max_frame_size):
+    """The internal limit for a ``max_frame_size`` argument."""
+    if max_frame_size is None:
+        return UNLIMITED
+    if isinstance(max_frame_size, bool) or not isinstance(max_frame_size, int):
+        raise TypeError(f"max_frame_size must be an int or None, not {max_frame_size!r}")
+    if max_frame_size < 0:
+        raise ValueError(f"max_frame_size must be >= 0, got {max_frame_size}")
+    return min(max_frame_size, UNLIMITED)
+
+
+def public_limit(internal):
+    return None if internal == UNLIMITED else internal
+
+
+def _int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def length_prefix(length_size, byteorder, offset, adjustment):
+    """Checked settings of a LengthPrefixFramer; returns the largest field value."""
+    if length_size not in LENGTH_SIZES or isinstance(length_size, bool):
+        raise ValueError(f"length_size must be one of 1..8, got {length_size!r}")
+    if byteorder not in BYTEORDERS:
+        raise ValueError(f"byteorder must be 'big' or 'little', got {byteorder!r}")
+    _int("offset", offset, 0)
+    if offset > 1 << 20:
+        raise ValueError(f"offset must be at most 1 MiB, got {offset}")
+    _int("adjustment", adjustment, -(1 << 62))
+    if adjustment > 1 << 62:
+        raise ValueError(f"adjustment must be at most 2**62, got {adjustment}")
+    return (1 << (8 * length_size)) - 1
+
+
+def decimal_digits(digits):
+    _int("digits", digits, 1)
+    if digits > 18:  # 10**18 - 1 still fits a signed 64-bit length
+        raise ValueError(f"digits must be at most 18, got {digits}")
+    return digits
+
+
+def delimiters(delimiter):
+    """The delimiters as a tuple of non-empty bytes; the first is the one encode() appends."""
+    items = delimiter if isinstance(delimiter, tuple) else (delimiter,)
+    if not items:
+        raise ValueError("at least one delimiter is required")
+    result = []
+    for item in items:
+        if not isinstance(item, (bytes, bytearray, memoryview)):
+            raise TypeError(f"a delimiter must be bytes, not {type(item).__name__}")
+        item = bytes(item)
+        if not item:
+            raise ValueError("a delimiter must not be empty")
+        if item not in result:
+            result.append(item)
+    return tuple(result)
+
+
+def line_ending(ending):
+    if ending not in (b"\n", b"\r\n"):
+        raise ValueError(f"line_ending must be b'\\n' or b'\\r\\n', got {ending!r}")
+    return ending
+
+
+def check_field(size, field, field_max, limit):
+    """Refuse a payload whose length does not fit the header (encode side)."""
+    if size > limit:
+        raise _errors.too_large(size, limit, "payload")
+    if field < 0:
+        raise ValueError(
+            f"payload of {size} bytes gives a negative length field ({field})"
+        )
+    if field > field_max:
+        raise _errors.FrameTooLargeError(
+            f"payload of {size} bytes needs length field value {field}, "
+            f"more than the header holds ({field_max})",
+            size,
+            limit,
+        )
+
+
+def check_delimited(wire, size, delimiters):
+    """Refuse ``wire`` (a payload of ``size`` bytes plus the encode delimiter) unless it
+    decodes back to exactly that payload, whatever bytes follow it on the stream."""
+    for d in delimiters:
+        # A whole delimiter that starts inside the payload ends the frame early.
+        at = wire.find(d, 0, size + len(d) - 1)
+        if at >= 0:
+            raise ValueError(f"payload contains the delimiter {d!r} (at offset {at})")
+        # A longer delimiter that may begin at or before the payload's end: the bytes
+        # after this frame would decide where it ends.
+        for start in range(max(0, len(wire) - len(d) + 1), size + 1):
+            if d.startswith(wire[start:]):
+                raise ValueError(
+                    f"payload end {wire[start:size]!r} plus the delimiter "
+                    f"{wire[size:]!r} could begin the delimiter {d!r}"
+                )
