@@ -1,0 +1,31 @@
+"""Command line: ``python -m pyframe bench|send|recv ...`` (also installed as ``pyframe``)."""
+
+import sys
+
+USAGE = """usage: pyframe COMMAND [ARGS]
+
+commands:
+  bench   compare the compiled framers with the pure-Python twin and the usual idioms
+  send    send a file over a framed TCP connection
+  recv    receive files sent with 'pyframe send'
+
+'pyframe COMMAND --help' tells more."""
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv else None
+    if command == "bench":
+        from ._bench.cli import main as run
+    elif command in ("send", "recv"):
+        from .transfer import main as run
+
+        return run(argv)
+    else:
+        print(USAGE, file=sys.stderr if command not in ("-h", "--help") else sys.stdout)
+        return 0 if command in ("-h", "--help") else 2
+    return run(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
