@@ -7,6 +7,8 @@ made by moving the live bytes to the front (same-size copy) or by moving them to
 larger array, so the cost stays amortised O(1) per byte.
 """
 
+from operator import index as _index
+
 from . import _errors, _rules
 
 __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
@@ -60,6 +62,7 @@ class _Framer:
     def get_buffer(self, sizehint=-1):
         """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's end."""
         self._check()
+        sizehint = _index(sizehint)
         self._reserve(sizehint if sizehint > 0 else READ_SIZE)
         self._lent = len(self._buf) - self._end
         return memoryview(self._buf)[self._end :]
@@ -67,6 +70,7 @@ class _Framer:
     def buffer_updated(self, nbytes):
         """Commit ``nbytes`` written into the view from ``get_buffer()``."""
         self._check()
+        nbytes = _index(nbytes)
         if self._lent < 0:
             raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
         if not 0 <= nbytes <= self._lent:
@@ -90,8 +94,9 @@ class _Framer:
         self._pos, self._end = 0, live
 
     def _consumed(self):
-        """Called after frames were cut: an empty buffer starts again at offset 0."""
-        if self._pos == self._end and self._pos:
+        """Called after frames were cut: an empty buffer starts again at offset 0 (not
+        while a view from get_buffer() awaits buffer_updated(): it points past _end)."""
+        if self._pos == self._end and self._pos and self._lent < 0:
             self._rebase(self._pos)
             self._pos = self._end = 0
             if len(self._buf) > SHRINK_ABOVE:
@@ -130,7 +135,7 @@ class _Framer:
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
         frames = self.pop_frames()
-        if self._end > self._pos:
+        if self._error is None and self._end > self._pos:
             self._error = _errors.incomplete(self._buf[self._pos : self._end])
             if not frames:
                 self._check()
@@ -191,10 +196,9 @@ class LengthPrefixFramer(_Framer):
         if length < 0 or length > self._limit:
             self._error = _errors.length_error(field, self.adjustment, self._limit)
             return None
-        stop = start + self._header + length
-        if stop > self._end:
+        if length > self._end - start - self._header:
             return None
-        self._pos = stop
+        stop = self._pos = start + self._header + length
         return (start if self.include_header else start + self._header), stop
 
     def encode(self, payload):
@@ -204,6 +208,14 @@ class LengthPrefixFramer(_Framer):
         _rules.check_field(size, field, self._field_max, self._limit)
         header = bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder)
         return b"".join((header, payload))
+
+    def encode_parts(self, payload):
+        """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
+        checked as encode() checks them (for sending the payload without copying it)."""
+        size = memoryview(payload).nbytes
+        field = size - self.adjustment
+        _rules.check_field(size, field, self._field_max, self._limit)
+        return bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder), b""
 
 
 class DecimalLengthFramer(_Framer):
@@ -236,6 +248,12 @@ class DecimalLengthFramer(_Framer):
         size = memoryview(payload).nbytes
         _rules.check_field(size, size, 10**self.digits - 1, self._limit)
         return b"".join((b"%0*d" % (self.digits, size), payload))
+
+    def encode_parts(self, payload):
+        """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
+        size = memoryview(payload).nbytes
+        _rules.check_field(size, size, 10**self.digits - 1, self._limit)
+        return b"%0*d" % (self.digits, size), b""
 
 
 class DelimiterFramer(_Framer):
@@ -309,6 +327,12 @@ class DelimiterFramer(_Framer):
             raise _errors.too_large(size, self._limit, "payload")
         _rules.check_delimited(wire, size, self.delimiters)
         return wire
+
+    def encode_parts(self, payload):
+        """``(header, trailer)``: the bytes encode() puts before and after ``payload``
+        (the checks need the payload and the delimiter together, so they run encode())."""
+        self.encode(payload)
+        return b"", self.delimiters[0]
 
 
 class LineFramer(DelimiterFramer):

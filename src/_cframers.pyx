@@ -15,6 +15,8 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy, memmove
 
+from operator import index as _index
+
 from pyframe import _errors, _rules
 
 __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
@@ -33,6 +35,8 @@ cdef inline Py_ssize_t _find(const char *buf, Py_ssize_t start, Py_ssize_t end,
         at = <const char *>memchr(buf + start, needle[0], last - start + 1)
         if at == NULL:
             return -1
+        if size == 1:
+            return at - buf
         start = at - buf
         if memcmp(at + 1, needle + 1, size - 1) == 0:
             return start
@@ -105,15 +109,16 @@ cdef class _Framer:
         self._lent = len(self._buf) - self._end
         return memoryview(self._buf)[self._end:]
 
-    def buffer_updated(self, Py_ssize_t nbytes):
+    def buffer_updated(self, nbytes):
         """Commit ``nbytes`` written into the view from ``get_buffer()``."""
         self._check()
+        nbytes = _index(nbytes)
         if self._lent < 0:
             raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
         if not 0 <= nbytes <= self._lent:
             raise ValueError(f"nbytes must be between 0 and {self._lent}, got {nbytes}")
         self._lent = -1
-        self._end += nbytes
+        self._end += <Py_ssize_t>nbytes
 
     cdef int _reserve(self, Py_ssize_t size) except -1:
         """Make ``size`` bytes of room after ``_end``."""
@@ -137,8 +142,9 @@ cdef class _Framer:
         return 0
 
     cdef inline void _consumed(self):
-        """Called after frames were cut: an empty buffer starts again at offset 0."""
-        if self._pos == self._end and self._pos:
+        """Called after frames were cut: an empty buffer starts again at offset 0 (not
+        while a view from get_buffer() awaits buffer_updated(): it points past _end)."""
+        if self._pos == self._end and self._pos and self._lent < 0:
             self._rebase(self._pos)
             self._pos = self._end = 0
             if len(self._buf) > SHRINK_ABOVE:
@@ -176,7 +182,7 @@ cdef class _Framer:
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
         frames = self.pop_frames()
-        if self._end > self._pos:
+        if self._error is None and self._end > self._pos:
             self._error = _errors.incomplete(self._buf[self._pos:self._end])
             if not frames:
                 self._check()
@@ -233,6 +239,7 @@ cdef class LengthPrefixFramer(_Framer):
         cdef Py_ssize_t pos = self._pos
         cdef const unsigned char *field
         cdef uint64_t value = 0
+        cdef Py_ssize_t length
         cdef int i
         if self._end - pos < self._header:
             return 0
@@ -246,11 +253,12 @@ cdef class LengthPrefixFramer(_Framer):
         if not _length_ok(value, self.adjustment, self._limit):
             self._error = _errors.length_error(value, self.adjustment, self._limit)
             return 0
-        pos += self._header + <Py_ssize_t>(<int64_t>value + self.adjustment)
-        if pos > self._end:
+        # 0 <= value + adjustment <= limit: unsigned wrap-around gives the exact sum
+        length = <Py_ssize_t>(value + <uint64_t>self.adjustment)
+        if length > self._end - pos - self._header:
             return 0
-        start[0] = self._pos if self.include_header else self._pos + self._header
-        stop[0] = self._pos = pos
+        start[0] = pos if self.include_header else pos + self._header
+        stop[0] = self._pos = pos + self._header + length
         return 1
 
     def encode(self, payload):
@@ -280,6 +288,14 @@ cdef class LengthPrefixFramer(_Framer):
         finally:
             PyBuffer_Release(&view)
         return wire
+
+    def encode_parts(self, payload):
+        """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
+        checked as encode() checks them (for sending the payload without copying it)."""
+        cdef Py_ssize_t size = memoryview(payload).nbytes
+        field = size - self.adjustment
+        _rules.check_field(size, field, self._field_max, self._limit)
+        return bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder), b""
 
 
 cdef class DecimalLengthFramer(_Framer):
@@ -320,6 +336,12 @@ cdef class DecimalLengthFramer(_Framer):
         _rules.check_field(size, size, self._field_max, self._limit)
         return b"".join((b"%0*d" % (self.digits, size), payload))
 
+    def encode_parts(self, payload):
+        """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
+        cdef Py_ssize_t size = memoryview(payload).nbytes
+        _rules.check_field(size, size, self._field_max, self._limit)
+        return b"%0*d" % (self.digits, size), b""
+
 
 cdef class DelimiterFramer(_Framer):
     """Frames ended by a delimiter, or by the earliest of several (the longest on a tie).
@@ -330,6 +352,8 @@ cdef class DelimiterFramer(_Framer):
     cdef readonly tuple delimiters
     cdef readonly bint keep_delimiter
     cdef Py_ssize_t _count
+    cdef const char **_delim  # the delimiters' bytes (kept alive by the tuple) and sizes
+    cdef Py_ssize_t *_size
     # For delimiter i, no match starts before _seen[i]; _hit[i] says whether one
     # starts exactly there (otherwise the delimiter may begin there once more bytes
     # arrive, or _seen[i] == _end).
@@ -340,18 +364,28 @@ cdef class DelimiterFramer(_Framer):
                  max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
         self.delimiters = _rules.delimiters(delimiter)
         self.keep_delimiter = bool(keep_delimiter)
-        PyMem_Free(self._seen)
-        PyMem_Free(self._hit)
+        self._free()
         self._count = len(self.delimiters)
+        self._delim = <const char **>PyMem_Malloc(self._count * sizeof(char *))
+        self._size = <Py_ssize_t *>PyMem_Malloc(self._count * sizeof(Py_ssize_t))
         self._seen = <Py_ssize_t *>PyMem_Malloc(self._count * sizeof(Py_ssize_t))
         self._hit = <bint *>PyMem_Malloc(self._count * sizeof(bint))
-        if self._seen == NULL or self._hit == NULL:
+        if not (self._delim and self._size and self._seen and self._hit):
             raise MemoryError()
+        for i, delim in enumerate(self.delimiters):
+            self._delim[i] = PyBytes_AS_STRING(delim)
+            self._size[i] = len(delim)
         super().__init__(max_frame_size)
 
     def __dealloc__(self):
+        self._free()
+
+    cdef void _free(self) noexcept:
+        PyMem_Free(self._delim)
+        PyMem_Free(self._size)
         PyMem_Free(self._seen)
         PyMem_Free(self._hit)
+        self._delim, self._size, self._seen, self._hit = NULL, NULL, NULL, NULL
 
     cdef void _restart(self) noexcept:
         cdef Py_ssize_t i
@@ -369,8 +403,7 @@ cdef class DelimiterFramer(_Framer):
         cdef const char *buf = PyByteArray_AS_STRING(self._buf)
         cdef const char *delim
         for i in range(self._count):
-            delim = PyBytes_AS_STRING(<bytes>self.delimiters[i])
-            size = len(<bytes>self.delimiters[i])
+            delim, size = self._delim[i], self._size[i]
             if self._seen[i] < begin:
                 self._seen[i], self._hit[i] = begin, False
             if not self._hit[i]:
@@ -386,7 +419,7 @@ cdef class DelimiterFramer(_Framer):
             # The earliest position decides; on a tie the longer delimiter.
             if best < 0 or self._seen[i] < self._seen[best] or (
                     self._seen[i] == self._seen[best]
-                    and size > len(<bytes>self.delimiters[best])):
+                    and size > self._size[best]):
                 best = i
         at = self._seen[best]
         if at - begin > self._limit:
@@ -398,7 +431,7 @@ cdef class DelimiterFramer(_Framer):
             return 0
         if not self._hit[best]:  # the earliest candidate is not complete yet
             return 0
-        self._pos = at + len(<bytes>self.delimiters[best])
+        self._pos = at + self._size[best]
         start[0] = begin
         stop[0] = self._pos if self.keep_delimiter else at
         return 1
@@ -406,11 +439,17 @@ cdef class DelimiterFramer(_Framer):
     def encode(self, payload):
         """``payload`` plus the first delimiter; ValueError if it would not decode back."""
         cdef bytes wire = b"".join((payload, self.delimiters[0]))
-        cdef Py_ssize_t size = len(wire) - len(<bytes>self.delimiters[0])
+        cdef Py_ssize_t size = len(wire) - self._size[0]
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
         _rules.check_delimited(wire, size, self.delimiters)
         return wire
+
+    def encode_parts(self, payload):
+        """``(header, trailer)``: the bytes encode() puts before and after ``payload``
+        (the checks need the payload and the delimiter together, so they run encode())."""
+        self.encode(payload)
+        return b"", self.delimiters[0]
 
 
 cdef class LineFramer(DelimiterFramer):
