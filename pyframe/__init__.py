@@ -64,3 +64,8 @@ __all__ = [
     "DelimiterFramer",
     "LineFramer",
 ]
+
+# The blocking socket layer (pyframe.sockets); asyncio lives in pyframe.aio.
+from .sockets import BrokenStreamError, FramedServer, FramedSocket, connect, serve  # noqa: E402
+
+__all__ += ["FramedSocket", "FramedServer", "BrokenStreamError", "connect", "serve"]

@@ -1,0 +1,545 @@
+"""Framed blocking sockets: a thin layer that moves bytes between the kernel and a framer.
+
+``FramedSocket(sock, framer)`` wraps a connected SOCK_STREAM socket (TCP over IPv4/IPv6,
+AF_UNIX). It owns no framing logic: received bytes go straight into the framer's buffer
+(``sock.recv_into(framer.get_buffer())``) and frames come out of the framer; outgoing frames
+are the framer's header, the payload itself (never copied) and the framer's trailer, handed
+to the kernel in one ``sendmsg`` call::
+
+    import pyframe
+
+    with pyframe.connect(("127.0.0.1", 8000), pyframe.LengthPrefixFramer()) as conn:
+        conn.send(b"hello")
+        reply = conn.recv()          # bytes, or None at a clean end of stream
+
+    with pyframe.FramedServer(("127.0.0.1", 8000), pyframe.LengthPrefixFramer) as server:
+        for conn in server:          # one FramedSocket per accepted connection
+            with conn:
+                for frame in conn:   # frames until the peer closes cleanly
+                    conn.send(frame)
+
+Receiving: ``recv()`` returns the next frame, serving frames already buffered without any
+system call; ``None`` means the peer closed the stream cleanly between two frames (an empty
+payload is a valid frame, ``b""``). A stream that ends inside a frame raises
+``IncompleteFrameError`` (its ``.partial`` holds the bytes received). A timeout, or
+``BlockingIOError`` on a non-blocking socket, keeps every byte received so far: the next
+call continues the same frame.
+
+Sending: ``send()`` returns once the whole frame is handed to the kernel. On a blocking
+socket (with or without a timeout) a send that fails part-way through a frame leaves the
+peer with half a frame: the FramedSocket is then *broken* and every later send raises
+``BrokenStreamError`` instead of corrupting the stream. (A timeout before the first byte of
+a frame went out is a plain ``TimeoutError``: nothing was sent, the stream is intact.)
+On a non-blocking socket ``send()`` either raises ``BlockingIOError`` having sent nothing,
+or accepts the whole frame and keeps the part the kernel would not take yet (``unsent``
+bytes), which ``flush()`` sends when the socket is writable (and the next ``send()`` sends
+before anything new). ``EINTR`` is retried.
+
+Threads: one thread may receive while another sends; two threads must not both receive, or
+both send, on the same FramedSocket at the same time.
+"""
+
+import collections
+import errno
+import os
+import selectors
+import socket
+import socket as _socket
+import threading
+
+__all__ = ["FramedSocket", "FramedServer", "BrokenStreamError", "connect", "serve"]
+
+#: Room offered to each ``recv_into`` (the framer may offer more when it has it).
+READ_SIZE = 256 * 1024
+
+try:
+    _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
+except (AttributeError, ValueError, OSError):
+    _IOV_MAX = 16
+_IOV_MAX = max(_IOV_MAX, 3)  # a frame is at most 3 buffers
+
+_NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # EPIPE instead of SIGPIPE where it exists
+_COALESCE = 2048  # send_many() joins payloads up to this size: cheaper than one iovec each
+
+
+class BrokenStreamError(ConnectionError):
+    """A send was interrupted in the middle of a frame: the peer holds part of a frame and
+    the stream can no longer be framed. The FramedSocket refuses every later send."""
+
+
+def _is_address_unix(address):
+    return isinstance(address, (str, bytes, os.PathLike))
+
+
+def _check_stream(sock):
+    if not isinstance(sock, socket.socket):
+        raise TypeError(f"FramedSocket needs a socket.socket, not {type(sock).__name__}")
+    kind = sock.type
+    if kind != socket.SOCK_STREAM:
+        name = getattr(kind, "name", str(kind))
+        raise ValueError(
+            f"FramedSocket needs a SOCK_STREAM socket, got {name}: datagram sockets "
+            "(SOCK_DGRAM, SOCK_SEQPACKET) keep message boundaries themselves and need no framing"
+        )
+
+
+class FramedSocket:
+    """A connected SOCK_STREAM socket that sends and receives whole frames.
+
+    ``sock``: a connected TCP or AF_UNIX stream socket (blocking, with a timeout, or
+    non-blocking; the FramedSocket owns it from now on: ``close()`` closes it).
+    ``framer``: a pyframe framer (``LengthPrefixFramer()``, ``LineFramer()``, ...) used for
+    both directions; its decoder must not be fed by anyone else.
+    """
+
+    def __init__(self, sock, framer, *, read_size=READ_SIZE):
+        _check_stream(sock)
+        self._sock = sock
+        self._framer = framer
+        self._read_size = read_size
+        self._frames = collections.deque()  # frames cut but not returned yet
+        self._eof = False  # the peer closed its side cleanly
+        self._broken = None  # the error that broke the sending side
+        self._unsent = None  # non-blocking only: the rest of a frame the kernel refused
+        self._sendmsg = getattr(sock, "sendmsg", None)
+
+    # -- access ---------------------------------------------------------------------
+
+    @property
+    def socket(self):
+        """The underlying socket."""
+        return self._sock
+
+    @property
+    def framer(self):
+        """The framer (its decoder holds the bytes of any partly received frame)."""
+        return self._framer
+
+    @property
+    def broken(self):
+        """True when an interrupted send made the stream unusable for sending."""
+        return self._broken is not None
+
+    @property
+    def unsent(self):
+        """Bytes accepted by send() on a non-blocking socket but not yet sent (see flush)."""
+        return 0 if self._unsent is None else len(self._unsent)
+
+    @property
+    def closed(self):
+        return self._sock.fileno() < 0
+
+    def fileno(self):
+        return self._sock.fileno()
+
+    def settimeout(self, timeout):
+        self._sock.settimeout(timeout)
+
+    def gettimeout(self):
+        return self._sock.gettimeout()
+
+    def setblocking(self, flag):
+        self._sock.setblocking(flag)
+
+    def __repr__(self):
+        try:
+            where = self._sock.getpeername()
+        except OSError:
+            where = "closed" if self.closed else "not connected"
+        state = " broken" if self._broken is not None else ""
+        return f"<FramedSocket {where!r} {type(self._framer).__name__}{state}>"
+
+    # -- receiving ------------------------------------------------------------------
+
+    def recv(self):
+        """The next frame (``bytes``), or None once the peer has closed cleanly between
+        frames. Raises IncompleteFrameError if the stream ended inside a frame, and the
+        framer's error (FrameTooLargeError, MalformedFrameError) on a bad stream (frames
+        received before the fault are returned first)."""
+        if self._frames:
+            return self._frames.popleft()
+        if self._fill():
+            return self._frames.popleft()
+        return None
+
+    def recv_many(self):
+        """Every frame buffered, receiving once if none is (a list; [] at a clean EOF).
+        Cheaper per frame than recv() for streams of small frames."""
+        if not self._frames and not self._fill():
+            return []
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames
+
+    def __iter__(self):
+        """Yield frames until the peer closes cleanly. Stopping early loses nothing: the
+        frames not yet yielded stay buffered for the next recv()."""
+        frames = self._frames
+        while True:
+            while frames:
+                yield frames.popleft()
+            if not self._fill():
+                return
+
+    def _fill(self):
+        """Receive until at least one frame is buffered in ``_frames``: True, or False at a
+        clean EOF. Timeouts and BlockingIOError propagate with every byte kept."""
+        framer = self._framer
+        frames = framer.pop_frames()  # raises a fault left over from the last call
+        if frames:
+            self._frames.extend(frames)
+            return True
+        if self._eof:
+            return False
+        recv_into = self._sock.recv_into
+        size = self._read_size
+        while True:
+            with framer.get_buffer(size) as view:
+                try:
+                    n = recv_into(view)
+                except InterruptedError:
+                    continue
+            framer.buffer_updated(n)
+            if n == 0:
+                self._eof = True
+                frames = framer.eof()  # IncompleteFrameError if a frame was cut short
+            else:
+                frames = framer.pop_frames()
+            if frames:
+                self._frames.extend(frames)
+                return True
+            if n == 0:
+                return False
+
+    @property
+    def at_eof(self):
+        """True once the peer closed cleanly and every frame has been returned."""
+        return self._eof and not self._frames and self._framer.pending == 0
+
+    # -- sending --------------------------------------------------------------------
+
+    def send(self, payload):
+        """Send one frame: the framer's header, ``payload`` (any bytes-like object, not
+        copied) and its trailer, together in one ``sendmsg``."""
+        header, trailer = self._framer.encode_parts(payload)
+        view = memoryview(payload)
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
+        buffers = [header, view, trailer] if trailer else [header, view]
+        self._send([b for b in buffers if len(b)])
+
+    def send_many(self, payloads):
+        """Send several frames in as few system calls as possible (small ones are joined,
+        large payloads go out uncopied, up to IOV_MAX buffers per sendmsg)."""
+        encode_parts = self._framer.encode_parts
+        buffers = []
+        small = []  # small pieces joined into one buffer
+        for payload in payloads:
+            header, trailer = encode_parts(payload)
+            view = memoryview(payload)
+            if view.nbytes <= _COALESCE:
+                small.append(header)
+                small.append(view)
+                small.append(trailer)
+            else:
+                if small:
+                    buffers.append(b"".join(small))
+                    small = []
+                if view.format != "B" or view.ndim != 1:
+                    view = view.cast("B")
+                buffers.append(header)
+                buffers.append(view)
+                if trailer:
+                    small.append(trailer)
+        if small:
+            buffers.append(b"".join(small))
+        buffers = [b for b in buffers if len(b)]
+        if buffers:
+            self._send(buffers)
+
+    def flush(self):
+        """Send what a non-blocking send() left over. True when nothing is left; False if
+        the socket would still block."""
+        if self._broken is not None:
+            raise self._broken_error()
+        if self._unsent is None:
+            return True
+        data, self._unsent = self._unsent, None
+        try:
+            self._send([data], resumed=True)
+        except BlockingIOError:  # nothing went out: keep it all
+            self._unsent = data
+        return self._unsent is None
+
+    def _broken_error(self):
+        return BrokenStreamError(
+            f"this FramedSocket cannot send any more: {self._broken}"
+        )
+
+    def _send(self, buffers, resumed=False):
+        """Hand ``buffers`` (one frame, or several whole frames) to the kernel."""
+        if self._broken is not None:
+            raise self._broken_error()
+        if self._unsent is not None and not resumed and not self.flush():
+            raise BlockingIOError(
+                errno.EAGAIN, "the previous frame is still being sent; call flush() first"
+            )
+        total = sum(len(b) if isinstance(b, bytes) else memoryview(b).nbytes for b in buffers)
+        sent = 0
+        sendmsg = self._sendmsg
+        sock = self._sock
+        while True:
+            try:
+                if sendmsg is not None:
+                    try:
+                        n = sendmsg(buffers[:_IOV_MAX], (), _NOSIGNAL)
+                    except NotImplementedError:  # ssl.SSLSocket has no sendmsg
+                        self._sendmsg = sendmsg = None
+                        continue
+                else:
+                    n = sock.send(b"".join(buffers[:_IOV_MAX]))
+            except InterruptedError:
+                continue
+            except (BlockingIOError, TimeoutError) as exc:
+                if sent == 0 and not resumed:
+                    raise  # nothing of these frames went out: the stream is intact
+                if sock.gettimeout() == 0.0:  # non-blocking: keep the rest for flush()
+                    self._unsent = b"".join(bytes(b) for b in buffers)
+                    return
+                self._break(exc, sent, total)
+            except OSError as exc:
+                if sent or resumed:
+                    self._break(exc, sent, total)
+                if exc.errno in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN):
+                    self._broken = f"the connection was lost ({exc})"
+                raise
+            sent += n
+            if sent >= total:
+                return
+            # drop what went out; slice the buffer sent in part
+            i = 0
+            while n:
+                size = len(buffers[i]) if isinstance(buffers[i], bytes) else memoryview(buffers[i]).nbytes
+                if n >= size:
+                    n -= size
+                    i += 1
+                else:
+                    buffers[i] = memoryview(buffers[i]).cast("B")[n:]
+                    n = 0
+            buffers = buffers[i:]
+
+    def _break(self, exc, sent, total):
+        what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+        self._broken = (
+            f"a send was interrupted after {sent} of {total} bytes ({what}); the peer holds "
+            "a partial frame and the stream is out of sync"
+        )
+        raise BrokenStreamError(
+            f"send interrupted in the middle of a frame: {self._broken}; close this "
+            "connection"
+        ) from exc
+
+    # -- closing --------------------------------------------------------------------
+
+    def shutdown(self, how=_socket.SHUT_WR):
+        """Shut down one or both directions (default: writing, so the peer sees a clean EOF
+        while this side can still receive)."""
+        self._sock.shutdown(how)
+
+    def close(self):
+        """Close the socket. Frames still buffered can still be returned by recv()."""
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _nodelay(sock):
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def connect(address, framer, *, timeout=None, nodelay=True, **kwargs):
+    """Connect to ``address`` and return a FramedSocket using ``framer``.
+
+    ``address``: a ``(host, port)`` tuple (TCP, IPv4 or IPv6 through
+    ``socket.create_connection``) or a filesystem path (AF_UNIX). ``timeout``: seconds for
+    connecting and for every later operation (None: blocking). ``nodelay``: disable Nagle's
+    algorithm on TCP (as asyncio does): whole frames go out at once anyway, and small
+    frames are not held back. Other keywords go to ``socket.create_connection``.
+    """
+    if _is_address_unix(address):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+    else:
+        sock = socket.create_connection(address, timeout, **kwargs)
+        try:
+            if nodelay:
+                _nodelay(sock)
+        except BaseException:
+            sock.close()
+            raise
+    return FramedSocket(sock, framer)
+
+
+class FramedServer:
+    """A listening socket that accepts connections as FramedSockets.
+
+    ``address``: ``(host, port)`` (port 0 picks a free port; see ``address`` afterwards) or an
+    AF_UNIX path (a stale socket file there is replaced; the file is removed on close).
+    ``framer_factory``: called with no argument for each connection (a framer class, or
+    ``functools.partial(LengthPrefixFramer, 2)``...).
+
+    ``accept()`` returns one FramedSocket; iterating yields them one after another;
+    ``serve_forever(handler)`` runs ``handler(conn)`` in a thread per connection (closing
+    ``conn`` afterwards) until ``shutdown()`` or ``close()`` is called from another thread.
+    """
+
+    def __init__(self, address, framer_factory, *, backlog=128, reuse_address=True,
+                 nodelay=True, timeout=None):
+        self.framer_factory = framer_factory
+        self._nodelay = nodelay
+        self._timeout = timeout
+        self._unix_path = None
+        self._stop_r = self._stop_w = None
+        self._threads = set()
+        if _is_address_unix(address):
+            path = os.fspath(address)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                import stat
+
+                try:
+                    if stat.S_ISSOCK(os.stat(path).st_mode):
+                        os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                sock.bind(path)
+            except BaseException:
+                sock.close()
+                raise
+            self._unix_path = path
+        else:
+            host, port = address[0], address[1]
+            family = socket.AF_INET6 if host and ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                if reuse_address and os.name == "posix":
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(tuple(address))
+            except BaseException:
+                sock.close()
+                raise
+        try:
+            sock.listen(backlog)
+        except BaseException:
+            sock.close()
+            raise
+        self.socket = sock
+
+    @property
+    def address(self):
+        """The bound address: ``(host, port, ...)`` with the real port, or the path."""
+        return self.socket.getsockname()
+
+    def fileno(self):
+        return self.socket.fileno()
+
+    def accept(self):
+        """Wait for a connection; return ``(FramedSocket, peer address)``."""
+        while True:
+            try:
+                sock, peer = self.socket.accept()
+                break
+            except InterruptedError:
+                continue
+        try:
+            if self._nodelay:
+                _nodelay(sock)
+            sock.settimeout(self._timeout)
+            return FramedSocket(sock, self.framer_factory()), peer
+        except BaseException:
+            sock.close()
+            raise
+
+    def __iter__(self):
+        """Yield a FramedSocket per accepted connection, until the server is closed."""
+        while True:
+            try:
+                conn, _ = self.accept()
+            except OSError:
+                if self.socket.fileno() < 0:
+                    return
+                raise
+            yield conn
+
+    def serve_forever(self, handler):
+        """Call ``handler(conn)`` in a new thread for each connection (``conn`` is closed when
+        the handler returns) until ``shutdown()``/``close()``. Waits for the handlers."""
+        self._stop_r, self._stop_w = socket.socketpair()
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.socket, selectors.EVENT_READ)
+                sel.register(self._stop_r, selectors.EVENT_READ)
+                while True:
+                    ready = {key.fileobj for key, _ in sel.select()}
+                    if self._stop_r in ready or self.socket.fileno() < 0:
+                        break
+                    try:
+                        conn, _ = self.accept()
+                    except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                        continue
+                    thread = threading.Thread(target=self._handle, args=(handler, conn),
+                                              daemon=True)
+                    self._threads.add(thread)
+                    thread.start()
+            for thread in list(self._threads):
+                thread.join()
+        finally:
+            self._stop_r.close()
+            self._stop_w.close()
+
+    def _handle(self, handler, conn):
+        try:
+            with conn:
+                handler(conn)
+        finally:
+            self._threads.discard(threading.current_thread())
+
+    def shutdown(self):
+        """Make serve_forever() return (it waits for running handlers)."""
+        if self._stop_w is not None:
+            try:
+                self._stop_w.send(b"x")
+            except OSError:
+                pass
+
+    def close(self):
+        """Stop accepting; remove the AF_UNIX socket file."""
+        self.shutdown()
+        self.socket.close()
+        if self._unix_path is not None:
+            try:
+                os.unlink(self._unix_path)
+            except OSError:
+                pass
+            self._unix_path = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def serve(address, framer_factory, **kwargs):
+    """Listen on ``address``: a FramedServer (see there); same keywords."""
+    return FramedServer(address, framer_factory, **kwargs)
