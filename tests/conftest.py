@@ -65,3 +65,130 @@ def pytest_report_header(config):
     except ImportError as exc:
         lines.append(f"pyframe._cframers: NOT importable ({exc})")
     return lines
+
+
+# -- driving a decoder through each feeding path ----------------------------------------
+
+#: How a stream reaches the decoder: in one feed(), split at random points, one byte at a
+#: time, appended with get_buffer()/buffer_updated() and read with next_frame(), or through
+#: get_buffer()/buffer_updated() with partial writes (fewer bytes than the view offers).
+MODES = ("whole", "split", "bytewise", "next_frame", "buffer")
+
+
+def _chunks(data, rng, most=8):
+    """``data`` cut at up to ``most`` random points (chunks may be empty)."""
+    if not data:
+        return [data]
+    cuts = sorted(rng.randint(0, len(data)) for _ in range(rng.randint(1, most)))
+    bounds = [0, *cuts, len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def _append(framer, chunk, rng, keep):
+    """Write ``chunk`` into the decoder through get_buffer()/buffer_updated(), writing
+    fewer bytes than each view offers; ``keep`` collects views kept alive (exported)."""
+    chunk = memoryview(chunk)
+    while True:
+        hint = rng.choice((-1, 0, 1, 7, len(chunk), len(chunk) + 3))
+        view = framer.get_buffer(hint)
+        assert isinstance(view, memoryview) and not view.readonly
+        assert len(view) >= max(hint, 1)
+        # Mostly partial writes (fewer bytes than the view offers); sometimes 0 bytes.
+        n = min(len(chunk), rng.choice((0, 1, 2, 5, len(chunk), len(view))))
+        if n == 0 and len(chunk) and rng.random() < 0.5:
+            n = 1
+        view[:n] = chunk[:n]
+        if rng.random() < 0.3:
+            keep.append(view)  # the caller keeps the view alive past buffer_updated()
+        else:
+            view.release()
+        framer.buffer_updated(n)
+        chunk = chunk[n:]
+        if not len(chunk):
+            return
+
+
+def run_stream(framer, data, mode, seed=0):
+    """Feed ``data`` to ``framer`` in ``mode``; then call pop_frames() once more (so a
+    fault deferred after good frames surfaces). Returns ``(frames, error)``: every frame
+    returned, and the FrameError that stopped the stream (None if none)."""
+    import random
+
+    from pyframe import FrameError
+
+    rng = random.Random(f"{mode}/{seed}/{len(data)}")
+    frames = []
+    keep = []
+    try:
+        if mode == "whole":
+            frames += framer.feed(data)
+        elif mode == "split":
+            for i, chunk in enumerate(_chunks(data, rng)):
+                kind = (bytes, bytearray, memoryview)[i % 3]
+                got = framer.feed(kind(chunk))
+                assert type(got) is list
+                frames += got
+        elif mode == "bytewise":
+            for i in range(len(data)):
+                frames += framer.feed(data[i : i + 1])
+        elif mode == "next_frame":
+            for chunk in _chunks(data, rng):
+                _append(framer, chunk, rng, keep)
+                while True:
+                    frame = framer.next_frame()
+                    if frame is None:
+                        break
+                    assert type(frame) is bytes
+                    frames.append(frame)
+        elif mode == "buffer":
+            for chunk in _chunks(data, rng):
+                _append(framer, chunk, rng, keep)
+                frames += framer.pop_frames()
+        else:
+            raise AssertionError(mode)
+        frames += framer.pop_frames()
+    except FrameError as exc:
+        for frame in frames:
+            assert type(frame) is bytes
+        return frames, exc
+    for frame in frames:
+        assert type(frame) is bytes
+    return frames, None
+
+
+@pytest.fixture(params=MODES)
+def mode(request):
+    """A way to feed a stream (see ``MODES``)."""
+    return request.param
+
+
+@pytest.fixture
+def run():
+    """``run(framer, data, mode, seed=0) -> (frames, error)``: see ``run_stream``."""
+    return run_stream
+
+
+def check_case(make, wire, frames, after, mode, seeds=3):
+    """Run ``wire`` through fresh decoders from ``make()`` in ``mode`` (several random
+    splits) and check the outcome: the ``frames`` returned, then ``after`` -- the number
+    of bytes left pending (an int), or the FrameError subclass that must stop the stream
+    (raised again by every later call: the decoder stays failed)."""
+    for seed in range(seeds if mode in ("split", "next_frame", "buffer") else 1):
+        framer = make()
+        got, err = run_stream(framer, wire, mode, seed)
+        assert got == frames, f"seed {seed}"
+        if isinstance(after, int):
+            assert err is None, f"seed {seed}: unexpected {err!r}"
+            assert framer.pending == after, f"seed {seed}"
+        else:
+            assert type(err) is after, f"seed {seed}: expected {after.__name__}, got {err!r}"
+            with pytest.raises(after):
+                framer.pop_frames()
+            with pytest.raises(after):
+                framer.feed(b"")
+
+
+@pytest.fixture
+def check():
+    """``check(make, wire, frames, after, mode)``: see ``check_case``."""
+    return check_case
