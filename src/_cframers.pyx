@@ -91,16 +91,37 @@ cdef class _Framer:
     def feed(self, data):
         """Append ``data`` (any bytes-like object); return every complete frame now buffered."""
         cdef Py_buffer view
+        cdef list frames = []
+        cdef Py_ssize_t cut
         self._check()
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
-            self._reserve(view.len)
-            memcpy(PyByteArray_AS_STRING(self._buf) + self._end, view.buf, view.len)
-            self._end += view.len
+            self._lent = -1
+            if self._pos == self._end:
+                # Nothing buffered (the usual case): cut the frames straight from the
+                # caller's bytes and buffer only the tail, saving a copy of every byte.
+                # The twin appends first; the frames and errors are the same.
+                self._rebase(self._pos)
+                self._pos, self._end = 0, view.len
+                self._cut_all(<const char *>view.buf, frames)
+                cut = self._pos
+                self._rebase(cut)
+                self._pos = self._end = 0
+                self._reserve(view.len - cut)
+                memcpy(PyByteArray_AS_STRING(self._buf), <const char *>view.buf + cut,
+                       view.len - cut)
+                self._end = view.len - cut
+            else:
+                self._reserve(view.len)
+                memcpy(PyByteArray_AS_STRING(self._buf) + self._end, view.buf, view.len)
+                self._end += view.len
+                self._cut_all(PyByteArray_AS_STRING(self._buf), frames)
         finally:
             PyBuffer_Release(&view)
-        self._lent = -1
-        return self.pop_frames()
+        self._consumed()
+        if not frames:
+            self._check()
+        return frames
 
     def get_buffer(self, Py_ssize_t sizehint=-1):
         """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's end."""
@@ -155,24 +176,21 @@ cdef class _Framer:
     def next_frame(self):
         """The next complete frame, or None if none is buffered."""
         cdef Py_ssize_t start, stop
+        cdef const char *data = PyByteArray_AS_STRING(self._buf)
         self._check()
-        if not self._next(&start, &stop):
+        if not self._next(data, &start, &stop):
             self._check()
             return None
-        frame = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(self._buf) + start,
-                                          stop - start)
+        frame = PyBytes_FromStringAndSize(data + start, stop - start)
         self._consumed()
         return frame
 
     def pop_frames(self):
         """Every complete frame buffered, as a list (frames cut before a fault are
         returned; the fault is raised by the next call)."""
-        cdef Py_ssize_t start, stop
         cdef list frames = []
         self._check()
-        while self._next(&start, &stop):
-            frames.append(PyBytes_FromStringAndSize(
-                PyByteArray_AS_STRING(self._buf) + start, stop - start))
+        self._cut_all(PyByteArray_AS_STRING(self._buf), frames)
         self._consumed()
         if not frames:
             self._check()
@@ -192,6 +210,13 @@ cdef class _Framer:
         """Encode several payloads into one buffer."""
         return b"".join([self.encode(payload) for payload in payloads])
 
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        """Append every complete frame in ``data[_pos:_end]`` to ``frames``."""
+        cdef Py_ssize_t start, stop
+        while self._next(data, &start, &stop):
+            frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
+        return 0
+
     # -- hooks of the framing rules -----------------------------------------------------
 
     cdef void _restart(self) noexcept:
@@ -200,9 +225,10 @@ cdef class _Framer:
     cdef void _rebase(self, Py_ssize_t shift) noexcept:
         """The live bytes moved ``shift`` bytes towards the front."""
 
-    cdef int _next(self, Py_ssize_t *start, Py_ssize_t *stop) except -1:
-        """Cut the next frame: advance ``_pos`` past it and set the span of the bytes to
-        return; 0 when no whole frame is buffered (setting ``_error`` on a fault)."""
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+        """Cut the next frame from ``data[_pos:_end]``: advance ``_pos`` past it and set the
+        span of the bytes to return; 0 when no whole frame is there (setting ``_error`` on
+        a fault). ``data`` is the bytearray's storage, or the caller's bytes in feed()."""
         return 0
 
 
@@ -235,7 +261,7 @@ cdef class LengthPrefixFramer(_Framer):
         self._header = offset + length_size
         super().__init__(max_frame_size)
 
-    cdef int _next(self, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         cdef Py_ssize_t pos = self._pos
         cdef const unsigned char *field
         cdef uint64_t value = 0
@@ -243,7 +269,7 @@ cdef class LengthPrefixFramer(_Framer):
         cdef int i
         if self._end - pos < self._header:
             return 0
-        field = <const unsigned char *>PyByteArray_AS_STRING(self._buf) + pos + self.offset
+        field = <const unsigned char *>data + pos + self.offset
         if self._big:
             for i in range(self.length_size):
                 value = (value << 8) | field[i]
@@ -309,17 +335,17 @@ cdef class DecimalLengthFramer(_Framer):
         self._field_max = 10 ** digits - 1
         super().__init__(max_frame_size)
 
-    cdef int _next(self, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         cdef Py_ssize_t body = self._pos + self.digits
         cdef const unsigned char *header
         cdef int64_t length = 0
         cdef Py_ssize_t i
         if self._end < body:
             return 0
-        header = <const unsigned char *>PyByteArray_AS_STRING(self._buf) + self._pos
+        header = <const unsigned char *>data + self._pos
         for i in range(self.digits):
             if not (48 <= header[i] <= 57):  # b"0" .. b"9"
-                self._error = _errors.bad_decimal_header(self._buf[self._pos:body])
+                self._error = _errors.bad_decimal_header(data[self._pos:body])
                 return 0
             length = length * 10 + (header[i] - 48)
         if length > self._limit:
@@ -398,22 +424,37 @@ cdef class DelimiterFramer(_Framer):
         for i in range(self._count):
             self._seen[i] -= shift
 
-    cdef int _next(self, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        # Fast path for one delimiter, the common case: its matches end the frames (no tie
+        # to break, nothing to wait for), so cut them in one tight loop; the general
+        # _next() then settles the tail (and any fault) exactly as the twin does.
+        cdef Py_ssize_t begin = self._pos, at = max(self._seen[0], begin)
+        cdef Py_ssize_t size = self._size[0], extra = size if self.keep_delimiter else 0
+        if self._count == 1:
+            while True:
+                at = _find(data, at, self._end, self._delim[0], size)
+                if at < 0 or at - begin > self._limit:
+                    break
+                frames.append(PyBytes_FromStringAndSize(data + begin, at - begin + extra))
+                begin = at = at + size
+            self._pos = self._seen[0] = begin
+        return _Framer._cut_all(self, data, frames)
+
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         cdef Py_ssize_t begin = self._pos, end = self._end, at, size, i, best = -1
-        cdef const char *buf = PyByteArray_AS_STRING(self._buf)
         cdef const char *delim
         for i in range(self._count):
             delim, size = self._delim[i], self._size[i]
             if self._seen[i] < begin:
                 self._seen[i], self._hit[i] = begin, False
             if not self._hit[i]:
-                at = _find(buf, self._seen[i], end, delim, size)
+                at = _find(data, self._seen[i], end, delim, size)
                 if at >= 0:
                     self._seen[i], self._hit[i] = at, True
                 else:
                     # The first tail position where the delimiter may still begin.
                     at = max(self._seen[i], end - size + 1)
-                    while at < end and memcmp(buf + at, delim, end - at) != 0:
+                    while at < end and memcmp(data + at, delim, end - at) != 0:
                         at += 1
                     self._seen[i] = at
             # The earliest position decides; on a tie the longer delimiter.
