@@ -1,0 +1,814 @@
+"""pyframe.sockets on real connections (loopback TCP, AF_UNIX), on both framer twins.
+
+Every test takes the ``impl`` fixture (tests/conftest.py), so it runs once with the pure-Python
+twin and once with the compiled module. All traffic stays on 127.0.0.1 / ::1 / temporary
+AF_UNIX paths; every loop is bounded and every socket has a timeout.
+"""
+
+import hashlib
+import os
+import random
+import select
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+
+import pytest
+
+import pyframe
+from pyframe.sockets import BrokenStreamError, FramedServer, FramedSocket, connect
+
+TIMEOUT = 20  # seconds: a hung test fails instead of hanging the run
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def framers(impl):
+    """One framer of each kind, as (name, factory)."""
+    return [
+        ("length4", lambda: impl.LengthPrefixFramer(4, max_frame_size=2 << 20)),
+        ("length2le", lambda: impl.LengthPrefixFramer(2, "little")),
+        ("decimal", lambda: impl.DecimalLengthFramer(8, max_frame_size=2 << 20)),
+        ("delimiter", lambda: impl.DelimiterFramer((b"\r\n", b"\0"))),
+        ("line", lambda: impl.LineFramer()),
+    ]
+
+
+def pair(impl_framer_factory, family=socket.AF_UNIX):
+    a, b = socket.socketpair(family)
+    a.settimeout(TIMEOUT)
+    b.settimeout(TIMEOUT)
+    return FramedSocket(a, impl_framer_factory()), FramedSocket(b, impl_framer_factory())
+
+
+def checked_payload(rng, size):
+    """``size`` bytes whose last 8 bytes check the rest (for sizes >= 8)."""
+    if size < 8:
+        return rng.randbytes(size)
+    body = rng.randbytes(size - 8)
+    return body + hashlib.blake2b(body, digest_size=8).digest()
+
+
+def random_size(rng, big=1 << 20):
+    """Mostly small frames, some medium, a few up to 1 MiB (0 and the limit included)."""
+    r = rng.random()
+    if r < 0.02:
+        return rng.choice((0, big))
+    if r < 0.70:
+        return rng.randrange(0, 300)
+    if r < 0.97:
+        return rng.randrange(300, 70000)
+    return rng.randrange(70000, big + 1)
+
+
+class Rechunker:
+    """A loopback proxy that re-chunks both directions at random: it merges what arrives
+    in several reads into one send, and splits what it has into sends of random sizes
+    (down to single bytes), so sticky and split packets are certain."""
+
+    def __init__(self, upstream, family, seed):
+        self.upstream = upstream
+        self.family = family
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.threads = []
+        if family == socket.AF_UNIX:
+            self.tmp = tempfile.mkdtemp()
+            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.listener.bind(os.path.join(self.tmp, "proxy.sock"))
+        else:
+            self.listener = socket.socket(family, socket.SOCK_STREAM)
+            self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(TIMEOUT)
+        self.address = self.listener.getsockname()
+        self.chunks = 0
+        self.accepter = threading.Thread(target=self._accept_loop, daemon=True)
+        self.accepter.start()
+
+    def _accept_loop(self):
+        while True:
+            try:
+                down, _ = self.listener.accept()
+            except OSError:
+                return
+            up = socket.socket(self.family, socket.SOCK_STREAM)
+            up.connect(self.upstream)
+            for s in (up, down):
+                s.settimeout(TIMEOUT)
+                if self.family != socket.AF_UNIX:
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self.lock:
+                seed = self.rng.random()
+            for src, dst, k in ((down, up, 0), (up, down, 1)):
+                t = threading.Thread(
+                    target=self._pump, args=(src, dst, random.Random(seed + k)), daemon=True
+                )
+                t.start()
+                self.threads.append(t)
+
+    def _pump(self, src, dst, rng):
+        buf = bytearray()
+        try:
+            while True:
+                data = src.recv(rng.choice((1, 7, 100, 4096, 65536, 262144)))
+                if data:
+                    buf += data
+                    # merge: when more is already on its way, sometimes read it first
+                    if (len(buf) < 200000 and rng.random() < 0.5
+                            and select.select([src], [], [], 0.001)[0]):
+                        continue
+                while buf:
+                    n = min(len(buf), rng.choice((1, 3, 64, 1500, 16384, 200000)))
+                    dst.sendall(buf[:n])
+                    del buf[:n]
+                    self.chunks += 1
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+        except OSError:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.listener.close()
+        for t in self.threads:
+            t.join(TIMEOUT)
+
+
+@pytest.fixture(params=["tcp", "unix"])
+def family(request):
+    return socket.AF_INET if request.param == "tcp" else socket.AF_UNIX
+
+
+@pytest.fixture
+def address(family, tmp_path):
+    """A listening address for FramedServer in the family under test."""
+    if family == socket.AF_UNIX:
+        return str(tmp_path / "server.sock")
+    return ("127.0.0.1", 0)
+
+
+def echo_handler(conn):
+    for frame in conn:
+        conn.send(frame)
+
+
+def serve_in_thread(server, handler=echo_handler):
+    thread = threading.Thread(target=server.serve_forever, args=(handler,), daemon=True)
+    thread.start()
+    return thread
+
+
+class CountingSocket(socket.socket):
+    """A socket that counts recv_into calls and remembers the buffers given to sendmsg."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recv_calls = 0
+        self.sendmsg_calls = []
+
+    def recv_into(self, *args):
+        self.recv_calls += 1
+        return super().recv_into(*args)
+
+    def sendmsg(self, buffers, *args):
+        buffers = list(buffers)
+        self.sendmsg_calls.append(buffers)
+        return super().sendmsg(buffers, *args)
+
+
+def counting_pair():
+    a, b = socket.socketpair()
+    ca = CountingSocket(a.family, a.type, a.proto, a.detach())
+    cb = CountingSocket(b.family, b.type, b.proto, b.detach())
+    ca.settimeout(TIMEOUT)
+    cb.settimeout(TIMEOUT)
+    return ca, cb
+
+
+# -- basic behaviour --------------------------------------------------------------
+
+
+def test_roundtrip_every_framer_over_a_server(impl, address):
+    for name, factory in framers(impl):
+        payloads = [b"", b"a", b"hello world", bytes(range(1, 256)).replace(b"\r", b"")
+                    .replace(b"\n", b"") * 50]
+        with FramedServer(address, factory) as server:
+            thread = serve_in_thread(server)
+            with connect(server.address, factory(), timeout=TIMEOUT) as conn:
+                assert conn.socket.type == socket.SOCK_STREAM
+                assert type(conn.framer).__module__ == impl.__name__
+                for p in payloads:
+                    conn.send(p)
+                    assert conn.recv() == p, name
+                conn.send_many(payloads)
+                assert [conn.recv() for _ in payloads] == payloads, name
+                conn.shutdown()
+                assert conn.recv() is None
+                assert conn.recv() is None  # still None: the stream stays ended
+                assert conn.at_eof
+            server.shutdown()
+            thread.join(TIMEOUT)
+            assert not thread.is_alive()
+
+
+def test_unix_server_removes_its_socket_file(impl, tmp_path):
+    path = str(tmp_path / "s.sock")
+    with FramedServer(path, impl.LineFramer):
+        assert os.path.exists(path)
+    assert not os.path.exists(path)
+
+
+def test_ipv6_loopback(impl):
+    if not socket.has_ipv6:
+        pytest.skip("this Python has no IPv6 support")
+    try:
+        server = FramedServer(("::1", 0), impl.LengthPrefixFramer)
+    except OSError as exc:  # an IPv6-less kernel or container
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    with server:
+        thread = serve_in_thread(server)
+        with connect(server.address[:2], impl.LengthPrefixFramer(), timeout=TIMEOUT) as conn:
+            assert conn.socket.family == socket.AF_INET6
+            conn.send(b"v6")
+            assert conn.recv() == b"v6"
+        server.shutdown()
+        thread.join(TIMEOUT)
+
+
+def test_datagram_sockets_are_refused(impl):
+    for family in (socket.AF_INET, socket.AF_UNIX):
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            with pytest.raises(ValueError, match="SOCK_STREAM.*SOCK_DGRAM"):
+                FramedSocket(s, impl.LengthPrefixFramer())
+    with pytest.raises(TypeError):
+        FramedSocket(object(), impl.LengthPrefixFramer())
+
+
+def test_buffered_frames_are_served_without_a_syscall(impl):
+    a, b = counting_pair()
+    framer = impl.LengthPrefixFramer()
+    a.sendall(framer.encode_many([b"one", b"", b"three"]))
+    conn = FramedSocket(b, impl.LengthPrefixFramer())
+    assert conn.recv() == b"one"
+    assert b.recv_calls == 1
+    assert conn.recv() == b""
+    assert conn.recv() == b"three"
+    assert b.recv_calls == 1
+    a.close()
+    assert conn.recv() is None
+    assert b.recv_calls == 2
+    b.close()
+
+
+def test_send_hands_the_payload_itself_to_sendmsg(impl):
+    a, b = counting_pair()
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    payload = bytearray(os.urandom(100000))
+    conn.send(payload)
+    (buffers,) = a.sendmsg_calls[:1]
+    assert len(buffers) == 2
+    assert bytes(buffers[0]) == struct.pack(">I", len(payload))
+    assert isinstance(buffers[1], memoryview) and buffers[1].obj is payload  # not a copy
+    line = FramedSocket(b, impl.LineFramer())
+    line.send(b"abc")
+    assert [bytes(x) for x in b.sendmsg_calls[0]] == [b"abc", b"\n"]
+    reader = FramedSocket(b, impl.LengthPrefixFramer())
+    assert reader.recv() == payload
+    assert a.recv(4) == b"abc\n"
+    a.close()
+    b.close()
+
+
+def test_send_many_uses_few_syscalls_and_keeps_order(impl):
+    a, b = counting_pair()
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    rng = random.Random(5)
+    payloads = [rng.randbytes(rng.choice((0, 5, 3000, 70000))) for _ in range(300)]
+    reader = FramedSocket(b, impl.LengthPrefixFramer())
+    got = []
+    t = threading.Thread(target=lambda: got.extend(reader.recv() for _ in payloads))
+    t.start()
+    conn.send_many(payloads)
+    t.join(TIMEOUT)
+    assert got == payloads
+    assert len(a.sendmsg_calls) < 30  # one call per IOV_MAX buffers, plus partial sends
+    conn.send_many([])  # nothing to send is fine
+    a.close()
+    b.close()
+
+
+def test_invalid_payload_is_refused_before_anything_is_sent(impl):
+    a, b = socket.socketpair()
+    conn = FramedSocket(a, impl.LineFramer())
+    with pytest.raises(ValueError, match="delimiter"):
+        conn.send(b"two\nlines")
+    with pytest.raises(ValueError, match="delimiter"):
+        conn.send_many([b"fine", b"not\nfine"])
+    conn.send(b"ok")
+    a.close()
+    b.settimeout(TIMEOUT)
+    assert b.recv(100) == b"ok\n"  # nothing from the refused calls went out
+    b.close()
+
+
+def test_iteration_stopped_early_loses_nothing(impl):
+    left, right = pair(impl.LengthPrefixFramer)
+    left.send_many([b"%d" % i for i in range(10)])
+    left.close()
+    got = []
+    for frame in right:
+        got.append(frame)
+        if len(got) == 3:
+            break
+    assert right.recv() == b"3"
+    got += [b"3"] + list(right)
+    assert got == [b"%d" % i for i in range(10)]
+    assert right.recv() is None
+
+
+def test_context_manager_closes(impl):
+    left, right = pair(impl.LineFramer)
+    with left as conn:
+        assert conn is left
+    assert left.closed and left.socket.fileno() == -1
+    assert right.recv() is None
+    right.close()
+
+
+# -- ends of streams ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["between", "header", "payload"])
+def test_peer_closes(impl, where, family):
+    if family == socket.AF_UNIX:
+        a, b = socket.socketpair()
+    else:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            a = socket.create_connection(listener.getsockname(), timeout=TIMEOUT)
+            b, _ = listener.accept()
+    b.settimeout(TIMEOUT)
+    framer = impl.LengthPrefixFramer()
+    wire = framer.encode(b"first") + framer.encode(b"") + framer.encode(b"second!")
+    cut = {"between": len(wire), "header": len(wire) + 2, "payload": len(wire) + 4 + 3}[where]
+    a.sendall((wire + framer.encode(b"unfinished"))[:cut])
+    a.close()
+    conn = FramedSocket(b, impl.LengthPrefixFramer())
+    assert [conn.recv(), conn.recv(), conn.recv()] == [b"first", b"", b"second!"]
+    if where == "between":
+        assert conn.recv() is None
+    else:
+        with pytest.raises(pyframe.IncompleteFrameError) as info:
+            conn.recv()
+        assert isinstance(info.value, EOFError)
+        expected = framer.encode(b"unfinished")[: cut - len(wire)]
+        assert info.value.partial == expected
+        with pytest.raises(pyframe.IncompleteFrameError):
+            conn.recv()  # the stream stays failed: never a silent None
+    conn.close()
+
+
+def test_iteration_ends_cleanly_or_raises_mid_frame(impl):
+    left, right = pair(impl.LineFramer)
+    left.send_many([b"a", b"b"])
+    left.socket.sendall(b"no newline")
+    left.close()
+    got = []
+    with pytest.raises(pyframe.IncompleteFrameError) as info:
+        for frame in right:
+            got.append(frame)
+    assert got == [b"a", b"b"]
+    assert info.value.partial == b"no newline"
+
+
+def test_peer_reset(impl):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = connect(listener.getsockname(), impl.LengthPrefixFramer(), timeout=TIMEOUT)
+        peer, _ = listener.accept()
+    peer.sendall(impl.LengthPrefixFramer().encode(b"before"))
+    assert client.recv() == b"before"
+    peer.sendall(b"\x00\x00\x00\x10part")
+    time.sleep(0.05)
+    peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    peer.close()  # SO_LINGER 0: the peer sends RST
+    with pytest.raises(ConnectionResetError):
+        for _ in range(3):  # the kernel may first deliver the bytes that arrived before
+            client.recv()
+    with pytest.raises(ConnectionError):  # the dead connection cannot carry frames
+        for _ in range(3):
+            client.send(b"x")
+    client.close()
+
+
+def test_send_to_a_closed_peer(impl):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = connect(listener.getsockname(), impl.LengthPrefixFramer(), timeout=TIMEOUT)
+        peer, _ = listener.accept()
+    peer.close()
+    error = None
+    for _ in range(200):  # the first sends may still be accepted by the kernel
+        try:
+            client.send(b"payload" * 100)
+        except ConnectionError as exc:
+            error = exc
+            break
+        time.sleep(0.01)
+    assert isinstance(error, (BrokenPipeError, ConnectionResetError)), error
+    assert client.broken
+    with pytest.raises(BrokenStreamError, match="connection was lost"):
+        client.send(b"again")
+    client.close()
+
+
+# -- timeouts, non-blocking, signals ------------------------------------------------
+
+
+def test_timeout_mid_frame_then_resume(impl):
+    for name, factory in framers(impl):
+        a, b = socket.socketpair()
+        b.settimeout(0.1)
+        conn = FramedSocket(b, factory())
+        wire = factory().encode(b"x" * 5000)
+        for cut in (1, len(wire) // 2, len(wire) - 1):
+            a.sendall(wire[:cut])
+            with pytest.raises(TimeoutError):
+                conn.recv()
+            assert conn.framer.pending == cut, name  # nothing lost
+            with pytest.raises(TimeoutError):
+                conn.recv()  # again: still nothing lost, nothing duplicated
+            a.sendall(wire[cut:])
+            assert conn.recv() == b"x" * 5000, name
+        a.close()
+        assert conn.recv() is None
+        b.close()
+
+
+def test_nonblocking_receive_with_selectors(impl):
+    for name, factory in framers(impl):
+        rng = random.Random(name)
+        payloads = [checked_payload(rng, rng.randrange(0, 5000)).replace(b"\n", b"")
+                    .replace(b"\0", b"").replace(b"\r", b"") for _ in range(300)]
+        wire = factory().encode_many(payloads)
+        a, b = socket.socketpair()
+        b.setblocking(False)
+        conn = FramedSocket(b, factory())
+
+        def writer():
+            pos = 0
+            while pos < len(wire):
+                n = rng.choice((1, 2, 10, 1000, 50000))
+                a.sendall(wire[pos:pos + n])
+                pos += n
+                if rng.random() < 0.1:
+                    time.sleep(0.001)
+            a.close()
+
+        t = threading.Thread(target=writer)
+        t.start()
+        got, done, would_block = [], False, 0
+        deadline = time.monotonic() + TIMEOUT
+        with selectors.DefaultSelector() as sel:
+            sel.register(conn, selectors.EVENT_READ)
+            while not done and time.monotonic() < deadline:
+                sel.select(1.0)
+                while True:
+                    try:
+                        frame = conn.recv()
+                    except BlockingIOError:
+                        would_block += 1
+                        break
+                    if frame is None:
+                        done = True
+                        break
+                    got.append(frame)
+        t.join(TIMEOUT)
+        assert done, name
+        assert got == payloads, name
+        assert would_block > 0
+        b.close()
+
+
+def test_nonblocking_send_keeps_the_rest_for_flush(impl):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    sender = FramedSocket(a, impl.LengthPrefixFramer(max_frame_size=None))
+    big = os.urandom(8 << 20)  # far more than the socket buffers hold
+    sender.send(big)  # accepted whole; the kernel took only part of it
+    assert 0 < sender.unsent < len(big) + 4
+    with pytest.raises(BlockingIOError):
+        sender.send(b"next")  # refused: the previous frame is not out yet
+    b.settimeout(TIMEOUT)
+    receiver = FramedSocket(b, impl.LengthPrefixFramer(max_frame_size=None))
+    got = []
+    t = threading.Thread(target=lambda: got.extend([receiver.recv(), receiver.recv()]))
+    t.start()
+    with selectors.DefaultSelector() as sel:
+        sel.register(a, selectors.EVENT_WRITE)
+        for _ in range(100000):
+            if sender.flush():
+                break
+            sel.select(1.0)
+    assert sender.unsent == 0
+    for _ in range(100000):  # a non-blocking send may refuse until there is room
+        try:
+            sender.send(b"next")
+            break
+        except BlockingIOError:
+            time.sleep(0.001)
+    t.join(TIMEOUT)
+    assert got == [big, b"next"]
+    assert not sender.broken
+    a.close()
+    b.close()
+
+
+def fill_send_buffer(sock):
+    """Fill ``sock``'s send path until the kernel takes not even one byte."""
+    sock.setblocking(False)
+    for size in (1 << 20, 65536, 4096, 256, 16, 1):
+        while True:
+            try:
+                sock.send(b"\0" * size)
+            except BlockingIOError:
+                break
+
+
+def test_timeout_before_the_first_byte_keeps_the_stream_usable(impl):
+    a, b = socket.socketpair()
+    fill_send_buffer(a)
+    a.settimeout(0.1)
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    with pytest.raises(TimeoutError):
+        conn.send(b"small")
+    assert not conn.broken
+    a.close()
+    b.close()
+
+
+def test_send_interrupted_mid_frame_breaks_the_stream(impl):
+    a, b = socket.socketpair()
+    a.settimeout(0.2)
+    conn = FramedSocket(a, impl.LengthPrefixFramer(max_frame_size=None))
+    with pytest.raises(BrokenStreamError, match="interrupted after") as info:
+        conn.send(b"x" * (16 << 20))  # the peer reads nothing: the send times out part-way
+    assert isinstance(info.value.__cause__, TimeoutError)
+    assert conn.broken
+    with pytest.raises(BrokenStreamError, match="out of sync"):
+        conn.send(b"small")  # never appended after half a frame
+    with pytest.raises(BrokenStreamError):
+        conn.send_many([b"a", b"b"])
+    a.close()
+    b.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
+def test_signals_during_recv_and_send_are_retried(impl):
+    assert threading.current_thread() is threading.main_thread()
+    hits = []
+    old = signal.signal(signal.SIGALRM, lambda *_: hits.append(1))
+    try:
+        left, right = pair(impl.LengthPrefixFramer, socket.AF_UNIX)
+        big = os.urandom(8 << 20)
+
+        def peer():
+            time.sleep(0.3)
+            left.send(b"late")
+            assert left.recv() == big
+
+        t = threading.Thread(target=peer)
+        t.start()
+        signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+        assert right.recv() == b"late"  # interrupted many times while waiting
+        right.send(big)  # interrupted while the peer drains it
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        t.join(TIMEOUT)
+        assert len(hits) >= 3
+        assert not right.broken
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_framing_fault_after_good_frames(impl):
+    left, right = pair(lambda: impl.LengthPrefixFramer(max_frame_size=100))
+    left.socket.sendall(left.framer.encode(b"ok") + struct.pack(">I", 1 << 30))
+    assert right.recv() == b"ok"
+    with pytest.raises(pyframe.FrameTooLargeError):
+        right.recv()
+    with pytest.raises(pyframe.FrameTooLargeError):
+        right.recv()  # failed until the framer is reset
+    left.close()
+    right.close()
+
+
+# -- reliability: many clients, random sizes, a re-chunking proxy -------------------------
+
+
+def test_concurrent_clients_through_a_rechunking_proxy(impl, family, address):
+    clients, frames_per_client = 4, 500
+    factory = lambda: impl.LengthPrefixFramer(max_frame_size=(1 << 20) + 8)  # noqa: E731
+    with FramedServer(address, factory) as server:
+        serve_thread = serve_in_thread(server)
+        proxy = Rechunker(server.address, family, seed=11)
+        errors, results = [], {}
+
+        def client(k):
+            rng = random.Random(1000 + k)
+            payloads = [checked_payload(rng, random_size(rng)) for _ in range(frames_per_client)]
+            conn = connect(proxy.address, factory(), timeout=TIMEOUT)
+            try:
+                sender = threading.Thread(target=conn.send_many if k % 2 else
+                                          lambda ps: [conn.send(p) for p in ps],
+                                          args=(payloads,))
+                sender.start()
+                got = []
+                for _ in payloads:
+                    got.append(conn.recv())
+                sender.join(TIMEOUT)
+                conn.shutdown()
+                end = conn.recv()
+                results[k] = (payloads, got, end)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        proxy.close()
+        server.shutdown()
+        serve_thread.join(TIMEOUT)
+    assert not errors, errors
+    assert sorted(results) == list(range(clients))
+    sizes = []
+    for k, (payloads, got, end) in results.items():
+        assert end is None
+        assert len(got) == len(payloads)
+        for i, (sent, received) in enumerate(zip(payloads, got)):
+            assert received == sent, (k, i, len(sent), len(received))
+            if len(received) >= 8:  # the checksum travels inside the frame
+                assert hashlib.blake2b(received[:-8], digest_size=8).digest() == received[-8:]
+        sizes += [len(p) for p in payloads]
+    assert 0 in sizes and max(sizes) >= 500000
+    assert proxy.chunks > clients * frames_per_client  # the proxy really re-chunked
+
+
+def test_every_framer_through_the_rechunking_proxy(impl, family, address):
+    for name, factory in framers(impl):
+        rng = random.Random(name)
+        payloads = []
+        for _ in range(300):
+            p = checked_payload(rng, rng.randrange(0, 3000))
+            if name in ("delimiter", "line"):
+                p = p.replace(b"\n", b"-").replace(b"\r", b"-").replace(b"\0", b"-")
+            if name == "length2le":
+                p = p[:65535]
+            payloads.append(p)
+        with FramedServer(address, factory) as server:
+            serve_thread = serve_in_thread(server)
+            proxy = Rechunker(server.address, family, seed=3)
+            with connect(proxy.address, factory(), timeout=TIMEOUT) as conn:
+                sender = threading.Thread(target=conn.send_many, args=(payloads,))
+                sender.start()
+                got = [conn.recv() for _ in payloads]
+                sender.join(TIMEOUT)
+                conn.shutdown()
+                assert conn.recv() is None
+            proxy.close()
+            server.shutdown()
+            serve_thread.join(TIMEOUT)
+        assert got == payloads, name
+
+
+# -- interop with peers nobody here wrote ----------------------------------------------
+
+
+def asyncio_peer(mode):
+    """An asyncio server in a thread that echoes frames using StreamReader.readexactly
+    (4-byte big-endian lengths) or readuntil (lines)."""
+    import asyncio
+
+    ready = threading.Event()
+    state = {}
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                if mode == "length":
+                    try:
+                        header = await reader.readexactly(4)
+                    except asyncio.IncompleteReadError:
+                        break
+                    (n,) = struct.unpack(">I", header)
+                    body = await reader.readexactly(n)
+                    writer.write(struct.pack(">I", n) + body[::-1])
+                else:
+                    try:
+                        line = await reader.readuntil(b"\n")
+                    except asyncio.IncompleteReadError:
+                        break
+                    writer.write(line[:-1][::-1] + b"\n")
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, limit=1 << 21)
+        state["address"] = server.sockets[0].getsockname()
+        state["stop"] = asyncio.Event()
+        state["loop"] = asyncio.get_running_loop()
+        ready.set()
+        async with server:
+            await state["stop"].wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(TIMEOUT)
+
+    def stop():
+        state["loop"].call_soon_threadsafe(state["stop"].set)
+        thread.join(TIMEOUT)
+
+    return state["address"], stop
+
+
+@pytest.mark.parametrize("mode", ["length", "line"])
+def test_interop_with_asyncio_streams(impl, mode):
+    address, stop = asyncio_peer(mode)
+    try:
+        factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
+        rng = random.Random(mode)
+        payloads = [rng.randbytes(rng.randrange(0, 20000)).replace(b"\n", b"")
+                    .replace(b"\r", b"") for _ in range(200)]
+        with connect(address, factory(), timeout=TIMEOUT) as conn:
+            t = threading.Thread(target=conn.send_many, args=(payloads,))
+            t.start()
+            got = [conn.recv() for _ in payloads]
+            t.join(TIMEOUT)
+            conn.shutdown()
+            assert conn.recv() is None
+        assert got == [p[::-1] for p in payloads]
+    finally:
+        stop()
+
+
+TWISTED_SERVER = textwrap.dedent(
+    """
+    import sys
+    from twisted.internet import protocol, reactor
+    from twisted.protocols.basic import Int32StringReceiver, LineReceiver
+
+    class Int32Echo(Int32StringReceiver):
+        MAX_LENGTH = 1 << 21
+        def stringReceived(self, data):
+            self.sendString(data[::-1])
+
+    class LineEcho(LineReceiver):
+        delimiter = b"\\n"
+        MAX_LENGTH = 1 << 21
+        def lineReceived(self, line):
+            self.sendLine(line[::-1])
+
+    factory = protocol.Factory.forProtocol(Int32Echo if sys.argv[1] == "length" else LineEcho)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    print(port.getHost().port, flush=True)
+    reactor.run()
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["length", "line"])
+def test_interop_with_twisted(impl, mode):
+    pytest.importorskip("twisted")  # an optional test dependency
+    proc = subprocess.Popen([sys.executable, "-c", TWISTED_SERVER, mode],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
+        rng = random.Random(mode)
+        payloads = [rng.randbytes(rng.randrange(0, 20000)).replace(b"\n", b"")
+                    .replace(b"\r", b"") for _ in range(200)]
+        with connect(("127.0.0.1", port), factory(), timeout=TIMEOUT) as conn:
+            t = threading.Thread(target=conn.send_many, args=(payloads,))
+            t.start()
+            got = [conn.recv() for _ in payloads]
+            t.join(TIMEOUT)
+        assert got == [p[::-1] for p in payloads]
+    finally:
+        proc.terminate()
+        proc.wait(TIMEOUT)
