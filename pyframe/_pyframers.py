@@ -141,6 +141,11 @@ class _Framer:
                 self._check()
         return frames
 
+    def encode(self, payload):
+        """``payload`` framed: the header, the payload, the trailer."""
+        header, trailer = self.encode_parts(payload)
+        return b"".join((header, payload, trailer))
+
     def encode_many(self, payloads):
         """Encode several payloads into one buffer."""
         return b"".join([self.encode(payload) for payload in payloads])
@@ -201,17 +206,10 @@ class LengthPrefixFramer(_Framer):
         stop = self._pos = start + self._header + length
         return (start if self.include_header else start + self._header), stop
 
-    def encode(self, payload):
-        """``payload`` preceded by its header (offset bytes are zeros)."""
-        size = memoryview(payload).nbytes
-        field = size - self.adjustment
-        _rules.check_field(size, field, self._field_max, self._limit)
-        header = bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder)
-        return b"".join((header, payload))
-
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
-        checked as encode() checks them (for sending the payload without copying it)."""
+        checked as encode() checks them (for sending the payload without copying it);
+        offset bytes are zeros."""
         size = memoryview(payload).nbytes
         field = size - self.adjustment
         _rules.check_field(size, field, self._field_max, self._limit)
@@ -243,11 +241,6 @@ class DecimalLengthFramer(_Framer):
             return None
         self._pos = stop
         return body, stop
-
-    def encode(self, payload):
-        size = memoryview(payload).nbytes
-        _rules.check_field(size, size, 10**self.digits - 1, self._limit)
-        return b"".join((b"%0*d" % (self.digits, size), payload))
 
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
