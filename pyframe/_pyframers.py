@@ -52,6 +52,8 @@ class _Framer:
         """Append ``data`` (any bytes-like object); return every complete frame now buffered."""
         self._check()
         with memoryview(data) as view:
+            if not view.c_contiguous:  # as PyObject_GetBuffer(PyBUF_SIMPLE) in _cframers
+                raise BufferError("feed() needs a C-contiguous buffer")
             size = view.nbytes
             self._reserve(size)
             self._buf[self._end : self._end + size] = view
