@@ -1,0 +1,438 @@
+"""Framed asyncio streams: frames in and out of asyncio (and uvloop) connections.
+
+Streams, like ``asyncio.open_connection``::
+
+    reader, writer = await pyframe.aio.open_connection("127.0.0.1", 8000,
+                                                       framer=pyframe.LengthPrefixFramer())
+    writer.write_frame(b"hello")
+    await writer.drain()
+    reply = await reader.read_frame()      # bytes, or None at a clean end of stream
+    writer.close()
+    await writer.wait_closed()
+
+    async def handle(reader, writer):
+        async for frame in reader:         # frames until the peer closes cleanly
+            writer.write_frame(frame)
+            await writer.drain()
+
+    server = await pyframe.aio.start_server(handle, "127.0.0.1", 8000,
+                                            framer_factory=pyframe.LengthPrefixFramer)
+
+Protocols, for code that prefers callbacks: subclass ``FrameProtocol`` and override
+``frame_received(frame)``. Underneath both is an ``asyncio.BufferedProtocol``: the transport
+reads straight into the framer's buffer (``get_buffer``/``buffer_updated``); this module owns
+no framing logic.
+
+Flow control: a FrameReader holds frames until ``read_frame()`` takes them; when they exceed
+``high_water`` (bytes, counting each frame's length plus ``FRAME_OVERHEAD``) reading pauses,
+and it resumes once they are under ``low_water``. Writers honour ``drain()``, which waits while
+the transport's write buffer is above its own high-water mark.
+"""
+
+import asyncio
+import collections
+import socket
+
+from ._errors import FrameError
+
+__all__ = [
+    "FrameProtocol",
+    "FrameReader",
+    "FrameWriter",
+    "open_connection",
+    "open_unix_connection",
+    "start_server",
+    "start_unix_server",
+    "HIGH_WATER",
+    "FRAME_OVERHEAD",
+]
+
+#: Default high-water mark of a FrameReader, in bytes of undelivered frames.
+HIGH_WATER = 1 << 20
+#: What each undelivered frame counts for besides its length (an empty frame costs memory too).
+FRAME_OVERHEAD = 64
+#: Payloads up to this size are written as one encoded buffer; larger ones as
+#: header, payload, trailer through ``writelines`` (no copy by pyframe).
+_COPY_BELOW = 16384
+
+
+class FrameProtocol(asyncio.BufferedProtocol):
+    """An ``asyncio.BufferedProtocol`` that cuts the byte stream into frames.
+
+    Override ``frame_received(frame)`` (called once per frame, in order); optionally
+    ``frame_error(exc)`` (the stream broke the framing: too large, malformed, or ended inside
+    a frame; the default closes the transport), ``connection_made``/``connection_lost`` and
+    ``eof_received`` (call the super() versions). ``send_frame(payload)`` writes a frame;
+    ``await drain()`` waits while the transport's write buffer is full.
+    """
+
+    def __init__(self, framer):
+        self.framer = framer
+        self.transport = None
+        self._write_paused = False
+        self._drain_waiters = collections.deque()
+        self._lost = False
+        self._lost_exc = None
+        self._closed = None  # future set when the connection is lost
+
+    # -- callbacks for users -----------------------------------------------------------
+
+    def frame_received(self, frame):
+        """A whole frame arrived (``bytes``)."""
+
+    def frame_error(self, exc):
+        """The stream cannot be framed any further (``exc`` is a FrameError; after a
+        too-large or malformed header the stream is out of sync). Default: close."""
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- asyncio.BufferedProtocol ------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self._closed = asyncio.get_running_loop().create_future()
+
+    def get_buffer(self, sizehint):
+        return self.framer.get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes):
+        framer = self.framer
+        framer.buffer_updated(nbytes)
+        try:
+            frames = framer.pop_frames()
+            while frames:
+                for frame in frames:
+                    self.frame_received(frame)
+                # frames cut before a fault come first; the fault is raised by the next call
+                frames = framer.pop_frames()
+        except FrameError as exc:
+            self.frame_error(exc)
+
+    def eof_received(self):
+        """The peer closed its side: deliver what is left, report a frame cut short."""
+        try:
+            for frame in self.framer.eof():
+                self.frame_received(frame)
+            self.framer.pop_frames()  # a fault stored behind the last frames
+        except FrameError as exc:
+            self.frame_error(exc)
+        return False
+
+    def connection_lost(self, exc):
+        self._lost = True
+        self._lost_exc = exc
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+        while self._drain_waiters:
+            waiter = self._drain_waiters.popleft()
+            if not waiter.done():
+                if exc is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(exc)
+
+    # -- writing and flow control ------------------------------------------------------
+
+    def send_frame(self, payload):
+        """Write one frame (the payload is not copied by pyframe when it is large)."""
+        _write_frame(self.transport, self.framer, payload)
+
+    def pause_writing(self):
+        self._write_paused = True
+
+    def resume_writing(self):
+        self._write_paused = False
+        while self._drain_waiters:
+            waiter = self._drain_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def drain(self):
+        """Wait until the transport's write buffer is under its high-water mark."""
+        if self._lost:
+            raise ConnectionResetError("connection lost") from self._lost_exc
+        if not self._write_paused:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+        if self._lost:
+            raise ConnectionResetError("connection lost") from self._lost_exc
+
+
+def _write_frame(transport, framer, payload):
+    if transport is None:
+        raise RuntimeError("not connected")
+    view = memoryview(payload)
+    if view.nbytes < _COPY_BELOW:
+        transport.write(framer.encode(payload))
+    else:
+        header, trailer = framer.encode_parts(payload)
+        transport.writelines([b for b in (header, view.cast("B") if view.format != "B"
+                                          or view.ndim != 1 else view, trailer) if len(b)])
+
+
+class FrameReader:
+    """Frames received on a connection, in order: ``await read_frame()`` or ``async for``."""
+
+    def __init__(self, protocol, high_water=HIGH_WATER, low_water=None):
+        if low_water is None:
+            low_water = high_water // 4
+        if not 0 <= low_water <= high_water:
+            raise ValueError(f"need 0 <= low_water <= high_water, got {low_water}, {high_water}")
+        self._protocol = protocol
+        self._frames = collections.deque()
+        self._size = 0  # cost of the frames held (see FRAME_OVERHEAD)
+        self._high, self._low = high_water, low_water
+        self._eof = False
+        self._exception = None
+        self._waiter = None
+        self._paused = False
+
+    @property
+    def framer(self):
+        return self._protocol.framer
+
+    @property
+    def buffered(self):
+        """Cost of the frames received but not read yet (bytes plus per-frame overhead)."""
+        return self._size
+
+    def at_eof(self):
+        """True when the stream has ended and every frame has been read."""
+        return self._eof and not self._frames
+
+    def exception(self):
+        return self._exception
+
+    def _wake(self):
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _feed_frame(self, frame):
+        self._frames.append(frame)
+        self._size += len(frame) + FRAME_OVERHEAD
+        self._wake()
+        if not self._paused and self._size > self._high:
+            transport = self._protocol.transport
+            try:
+                transport.pause_reading()
+            except (AttributeError, RuntimeError, NotImplementedError):
+                return  # closing transports or ones that cannot pause
+            self._paused = True
+
+    def _feed_eof(self):
+        self._eof = True
+        self._wake()
+
+    def _set_exception(self, exc):
+        if self._exception is None:
+            self._exception = exc
+        self._eof = True
+        self._wake()
+
+    def _taken(self, frame):
+        self._size -= len(frame) + FRAME_OVERHEAD
+        if self._paused and self._size <= self._low:
+            self._paused = False
+            transport = self._protocol.transport
+            if transport is not None and not transport.is_closing():
+                transport.resume_reading()
+
+    async def read_frame(self):
+        """The next frame, or None at a clean end of stream. Frames received before an error
+        are returned first; then the error is raised (IncompleteFrameError if the stream ended
+        inside a frame, the framer's error on a bad stream, or the connection's error)."""
+        while not self._frames:
+            if self._exception is not None:
+                raise self._exception
+            if self._eof:
+                return None
+            if self._waiter is not None:
+                raise RuntimeError("read_frame() called while another task is waiting for a frame")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        frame = self._frames.popleft()
+        self._taken(frame)
+        return frame
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        frame = await self.read_frame()
+        if frame is None:
+            raise StopAsyncIteration
+        return frame
+
+
+class FrameWriter:
+    """Writes frames to a connection: ``write_frame``, ``write_frames``, ``await drain()``."""
+
+    def __init__(self, transport, protocol, reader=None):
+        self._transport = transport
+        self._protocol = protocol
+        self._reader = reader
+
+    @property
+    def transport(self):
+        return self._transport
+
+    @property
+    def framer(self):
+        return self._protocol.framer
+
+    def write_frame(self, payload):
+        """Queue one frame (a large payload is handed to the transport uncopied; do not
+        change it before drain() returns)."""
+        _write_frame(self._transport, self._protocol.framer, payload)
+
+    def write_frames(self, payloads):
+        """Queue several frames as one buffer."""
+        self._transport.write(self._protocol.framer.encode_many(payloads))
+
+    async def drain(self):
+        """Wait until the write buffer is under the transport's high-water mark; raises
+        ConnectionResetError once the connection is lost."""
+        if self._transport.is_closing():
+            await asyncio.sleep(0)  # let connection_lost run, as asyncio's StreamWriter does
+        await self._protocol.drain()
+
+    def can_write_eof(self):
+        return self._transport.can_write_eof()
+
+    def write_eof(self):
+        """Close the writing side (the peer reads a clean end of stream); reading goes on."""
+        self._transport.write_eof()
+
+    def is_closing(self):
+        return self._transport.is_closing()
+
+    def close(self):
+        self._transport.close()
+
+    async def wait_closed(self):
+        closed = self._protocol._closed
+        if closed is not None:
+            await closed
+
+    def get_extra_info(self, name, default=None):
+        return self._transport.get_extra_info(name, default)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        self.close()
+        await self.wait_closed()
+
+
+class _StreamProtocol(FrameProtocol):
+    """FrameProtocol feeding a FrameReader; calls ``client_connected_cb`` on servers."""
+
+    def __init__(self, framer, high_water, low_water, client_connected_cb=None):
+        super().__init__(framer)
+        self.reader = FrameReader(self, high_water, low_water)
+        self.writer = None
+        self._cb = client_connected_cb
+        self._task = None
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        if transport.get_extra_info("socket") is not None:
+            sock = transport.get_extra_info("socket")
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                # asyncio sets TCP_NODELAY already; uvloop too, but be sure
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:
+                    pass
+        self.writer = FrameWriter(transport, self, self.reader)
+        if self._cb is not None:
+            result = self._cb(self.reader, self.writer)
+            if asyncio.iscoroutine(result):
+                loop = asyncio.get_running_loop()
+                self._task = loop.create_task(result)
+                self._task.add_done_callback(self._cb_done)
+
+    def _cb_done(self, task):
+        if task.cancelled():
+            self.transport.close()
+            return
+        exc = task.exception()
+        if exc is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_exception_handler({
+                "message": "unhandled exception in pyframe.aio client_connected_cb",
+                "exception": exc,
+                "transport": self.transport,
+            })
+            self.transport.close()
+
+    def frame_received(self, frame):
+        self.reader._feed_frame(frame)
+
+    def frame_error(self, exc):
+        self.reader._set_exception(exc)
+        super().frame_error(exc)
+
+    def eof_received(self):
+        super().eof_received()
+        self.reader._feed_eof()
+        return True  # keep the writing side open (half-close), as asyncio streams do
+
+    def connection_lost(self, exc):
+        if exc is None:
+            self.reader._feed_eof()
+        else:
+            self.reader._set_exception(exc)
+        super().connection_lost(exc)
+
+
+async def open_connection(host=None, port=None, *, framer, high_water=HIGH_WATER,
+                          low_water=None, **kwargs):
+    """Connect over TCP; return ``(FrameReader, FrameWriter)`` using ``framer`` both ways.
+    Other keywords go to ``loop.create_connection`` (``ssl``, ``sock``, ``family``...)."""
+    loop = asyncio.get_running_loop()
+    protocol = _StreamProtocol(framer, high_water, low_water)
+    await loop.create_connection(lambda: protocol, host, port, **kwargs)
+    return protocol.reader, protocol.writer
+
+
+async def open_unix_connection(path=None, *, framer, high_water=HIGH_WATER, low_water=None,
+                               **kwargs):
+    """Connect to an AF_UNIX stream socket; return ``(FrameReader, FrameWriter)``."""
+    loop = asyncio.get_running_loop()
+    protocol = _StreamProtocol(framer, high_water, low_water)
+    await loop.create_unix_connection(lambda: protocol, path, **kwargs)
+    return protocol.reader, protocol.writer
+
+
+async def start_server(client_connected_cb, host=None, port=None, *, framer_factory,
+                       high_water=HIGH_WATER, low_water=None, **kwargs):
+    """Serve TCP: ``client_connected_cb(reader, writer)`` (a function or coroutine function)
+    is called for each connection, with a fresh ``framer_factory()``. Returns the
+    ``asyncio.Server`` (other keywords go to ``loop.create_server``)."""
+    loop = asyncio.get_running_loop()
+
+    def factory():
+        return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
+
+    return await loop.create_server(factory, host, port, **kwargs)
+
+
+async def start_unix_server(client_connected_cb, path=None, *, framer_factory,
+                            high_water=HIGH_WATER, low_water=None, **kwargs):
+    """Serve on an AF_UNIX path; like ``start_server``."""
+    loop = asyncio.get_running_loop()
+
+    def factory():
+        return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
+
+    return await loop.create_unix_server(factory, path, **kwargs)
