@@ -1,0 +1,262 @@
+"""Timing: every contender of a workload side by side in this process.
+
+For each workload the input is built once; each contender is verified (right frame count and
+checksum), run once more as warm-up and calibration (how many runs make a round last at least
+``min_time``), then timed for ``rounds`` rounds with ``time.perf_counter``. Rounds are
+interleaved across contenders (round 1 of every contender, then round 2, ...), so load that
+comes and goes on a shared machine hits them all alike and the ratios stay honest. Reported:
+the median per-run time over the rounds and the spread (quartiles, min, max); a spread
+(IQR / median) above ``WIDE`` is flagged. The garbage collector stays enabled (as in real
+programs) and is emptied before each workload.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+from . import workloads as wl
+
+WIDE = 0.10  # IQR / median above this is reported as a wide spread
+
+
+@dataclass
+class Measurement:
+    workload: str
+    kind: str
+    family: str
+    frame_size: int
+    pattern: str
+    contender: str
+    label: str
+    role: str
+    status: str  # "ok", "absent", "failed", "stopped" (trap: not run at this length)
+    stream_length: int | None = None  # trap: the length of the one frame's stream
+    frames: int = 0
+    stream_bytes: int = 0
+    loops: int = 0
+    rounds: list = field(default_factory=list)  # seconds per run, one figure per round
+    median: float | None = None
+    q1: float | None = None
+    q3: float | None = None
+    min: float | None = None
+    max: float | None = None
+    spread: float | None = None  # (q3 - q1) / median
+    wide: bool = False
+    note: str = ""
+
+    @property
+    def frames_per_s(self):
+        return self.frames / self.median if self.median else None
+
+    @property
+    def mb_per_s(self):
+        return self.stream_bytes / self.median / 1e6 if self.median else None
+
+    def as_dict(self):
+        d = asdict(self)
+        d["frames_per_s"] = self.frames_per_s
+        d["mb_per_s"] = self.mb_per_s
+        return d
+
+
+def summarise(m):
+    times = sorted(m.rounds)
+    m.median = statistics.median(times)
+    if len(times) >= 2:
+        q = statistics.quantiles(times, n=4, method="inclusive")
+        m.q1, m.q3 = q[0], q[2]
+    else:
+        m.q1 = m.q3 = times[0]
+    m.min, m.max = times[0], times[-1]
+    m.spread = (m.q3 - m.q1) / m.median if m.median else 0.0
+    m.wide = m.spread > WIDE
+
+
+class Progress:
+    """Progress on stderr: one rewritten line on a terminal, else a line per workload."""
+
+    def __init__(self, total, enabled=True, stream=None):
+        self.total = max(1, total)
+        self.done = 0
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+        self._last_workload = None
+
+    def step(self, workload, what):
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        pct = 100 * self.done / self.total
+        if self.tty:
+            line = f"[{self.done:>3}/{self.total}] {pct:3.0f}% {elapsed:5.1f}s  {workload}  {what}"
+            self.stream.write("\r\x1b[K" + line[:150])
+            self.stream.flush()
+        elif workload != self._last_workload:
+            self.stream.write(f"[{self.done:>3}/{self.total}] {elapsed:5.1f}s {workload}\n")
+            self.stream.flush()
+        self._last_workload = workload
+
+    def advance(self, n=1):
+        self.done += n
+
+    def close(self):
+        if self.enabled and self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def units(workload):
+    """Progress units of a workload (one per contender, per length on a trap)."""
+    return len(workload.contenders) * max(1, len(workload.sizes))
+
+
+def _record(w, c, status, **kw):
+    return Measurement(
+        workload=w.name, kind=w.kind, family=w.family, frame_size=w.frame_size,
+        pattern=w.pattern, contender=c.name, label=c.label, role=c.role, status=status, **kw,
+    )
+
+
+def _close(fn):
+    close = getattr(fn, "close", None)
+    if close is not None:
+        close()
+
+
+def _time_once(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _measure(w, inp, contenders, rounds, min_time, progress, stream_length=None):
+    """Verify, calibrate and time ``contenders`` on ``inp``, rounds interleaved."""
+    results, prepared = [], []
+    for c in contenders:
+        progress.step(w.name, c.name + (f" @ {wl.size_label(stream_length)}" if stream_length else ""))
+        if not c.available():
+            results.append(_record(w, c, "absent", stream_length=stream_length,
+                                   note=f"{c.requires} not installed"))
+            progress.advance()
+            continue
+        if c.wire and w.kind != "encode" and c.wire not in inp.alt:
+            results.append(_record(w, c, "absent", stream_length=stream_length,
+                                   note=f"no {c.wire} input"))
+            progress.advance()
+            continue
+        try:
+            wl.verify(w, c, inp)
+            fn = c.factory(w, inp, None)
+            t = _time_once(fn)  # warm-up and calibration
+            if t < min_time / 4:  # the first run may be slow: calibrate on a second one
+                t = min(t, _time_once(fn))
+        except Exception as exc:  # a contender that breaks is reported, not fatal
+            results.append(_record(w, c, "failed", stream_length=stream_length,
+                                   note=f"{type(exc).__name__}: {exc}"))
+            progress.advance()
+            continue
+        loops = max(1, math.ceil(min_time / max(t, 1e-7)))
+        m = _record(w, c, "ok", stream_length=stream_length, frames=inp.n_frames,
+                    stream_bytes=wl.stream_bytes(c, inp), loops=loops, note=c.note)
+        prepared.append((m, fn))
+        results.append(m)
+    for r in range(rounds):
+        for m, fn in prepared:
+            progress.step(w.name, f"round {r + 1}/{rounds} {m.contender}")
+            loops = m.loops
+            t0 = time.perf_counter()
+            for _ in range(loops):
+                count = fn()
+            m.rounds.append((time.perf_counter() - t0) / loops)
+            if count != inp.n_frames:
+                m.status, m.note = "failed", f"timed run returned {count} frames"
+    for m, fn in prepared:
+        _close(fn)
+        if m.status == "ok":
+            summarise(m)
+        progress.advance()
+    return results
+
+
+def run_workload(w, profile, progress):
+    """Every Measurement of workload ``w`` under ``profile``."""
+    gc.collect()
+    if w.kind == "trap":
+        return _run_trap(w, profile, progress)
+    inp = w.build()
+    try:
+        return _measure(w, inp, w.contenders, profile.rounds, profile.min_time, progress)
+    finally:
+        del inp
+        gc.collect()
+
+
+def _run_trap(w, profile, progress):
+    """Time vs stream length: ascending lengths; a contender whose next run is predicted
+    (from its own growth so far) to exceed ``profile.trap_budget`` stops there."""
+    results = []
+    active = list(w.contenders)
+    history = {c.name: [] for c in active}  # (length, median)
+    stopped = {}
+    for i, length in enumerate(w.sizes):
+        inp = w.build(length)
+        for c in [c for c in w.contenders if c.name in stopped]:
+            results.append(_record(w, c, "stopped", stream_length=length, note=stopped[c.name]))
+            progress.advance()
+        measured = _measure(w, inp, active, profile.trap_rounds, profile.min_time / 4,
+                            progress, stream_length=length)
+        results.extend(measured)
+        del inp
+        gc.collect()
+        if i + 1 == len(w.sizes):
+            break
+        nxt = w.sizes[i + 1]
+        for m in measured:
+            if m.status != "ok":
+                active = [c for c in active if c.name != m.contender]
+                stopped[m.contender] = f"{m.status} at {wl.size_label(length)}"
+                continue
+            hist = history[m.contender]
+            hist.append((length, m.median))
+            exponent = 2.0
+            if len(hist) >= 2:
+                (l0, t0), (l1, t1) = hist[-2], hist[-1]
+                exponent = min(2.5, max(1.0, math.log(t1 / t0) / math.log(l1 / l0)))
+            predicted = m.median * (nxt / length) ** exponent
+            if predicted > profile.trap_budget:
+                active = [c for c in active if c.name != m.contender]
+                stopped[m.contender] = (
+                    f"stopped after {wl.size_label(length)}: one run at "
+                    f"{wl.size_label(nxt)} predicted {predicted:.2f} s "
+                    f"(growth exponent {exponent:.2f}) > budget {profile.trap_budget:g} s"
+                )
+    return results
+
+
+def growth_exponent(points):
+    """Least-squares slope of log(time) vs log(length) over ``points`` [(length, t)]."""
+    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y and y > 0]
+    if len(pts) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    den = sum((x - mx) ** 2 for x, _ in pts)
+    return sum((x - mx) * (y - my) for x, y in pts) / den if den else None
+
+
+def run_all(selected, profile, progress_enabled=True):
+    progress = Progress(sum(units(w) for w in selected), enabled=progress_enabled)
+    results = []
+    try:
+        for w in selected:
+            results.extend(run_workload(w, profile, progress))
+    finally:
+        progress.close()
+    return results
