@@ -135,7 +135,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     def send_frame(self, payload):
         """Write one frame (the payload is not copied by pyframe when it is large)."""
-        _write_frame(self.transport, self.framer, payload)
+        _write_frame(self, payload)
 
     def pause_writing(self):
         self._write_paused = True
@@ -160,9 +160,11 @@ class FrameProtocol(asyncio.BufferedProtocol):
             raise ConnectionResetError("connection lost") from self._lost_exc
 
 
-def _write_frame(transport, framer, payload):
+def _write_frame(protocol, payload):
+    transport, framer = protocol.transport, protocol.framer
     if transport is None:
         raise RuntimeError("not connected")
+    _check_alive(protocol)
     view = memoryview(payload)
     if view.nbytes < _COPY_BELOW:
         transport.write(framer.encode(payload))
@@ -170,6 +172,13 @@ def _write_frame(transport, framer, payload):
         header, trailer = framer.encode_parts(payload)
         transport.writelines([b for b in (header, view.cast("B") if view.format != "B"
                                           or view.ndim != 1 else view, trailer) if len(b)])
+
+
+def _check_alive(protocol):
+    # asyncio drops writes to a lost connection with a warning, uvloop raises RuntimeError:
+    # both loops raise the same ConnectionResetError here.
+    if protocol._lost or protocol.transport.is_closing():
+        raise ConnectionResetError("cannot write a frame: the connection is closed or lost")
 
 
 class FrameReader:
@@ -290,11 +299,13 @@ class FrameWriter:
 
     def write_frame(self, payload):
         """Queue one frame (a large payload is handed to the transport uncopied; do not
-        change it before drain() returns)."""
-        _write_frame(self._transport, self._protocol.framer, payload)
+        change it before drain() returns). ConnectionResetError once the connection is
+        closed or lost (on asyncio and uvloop alike)."""
+        _write_frame(self._protocol, payload)
 
     def write_frames(self, payloads):
         """Queue several frames as one buffer."""
+        _check_alive(self._protocol)
         self._transport.write(self._protocol.framer.encode_many(payloads))
 
     async def drain(self):

@@ -1,0 +1,594 @@
+"""pyframe.aio on real connections, on both framer twins and both event loops (asyncio,
+uvloop). All traffic on 127.0.0.1 or temporary AF_UNIX paths; every wait has a timeout."""
+
+import asyncio
+import hashlib
+import random
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import pyframe
+from pyframe import aio
+
+TIMEOUT = 20
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request):
+    """Run a coroutine to completion on a fresh loop of the kind under test."""
+    if request.param == "uvloop":
+        if sys.platform == "win32":
+            pytest.skip("uvloop does not exist on Windows")
+        import uvloop  # in the test extra: a missing uvloop is a failure, not a skip
+
+        make_loop = uvloop.new_event_loop
+    else:
+        make_loop = asyncio.new_event_loop
+
+    def runner(coro):
+        loop = make_loop()
+        try:
+            return loop.run_until_complete(asyncio.wait_for(coro, TIMEOUT * 2))
+        finally:
+            loop.close()
+
+    runner.kind = request.param
+    return runner
+
+
+def framers(impl):
+    return [
+        ("length4", lambda: impl.LengthPrefixFramer(4, max_frame_size=2 << 20)),
+        ("decimal", lambda: impl.DecimalLengthFramer(8, max_frame_size=2 << 20)),
+        ("delimiter", lambda: impl.DelimiterFramer((b"\r\n", b"\0"))),
+        ("line", lambda: impl.LineFramer()),
+    ]
+
+
+def clean(payload):
+    return payload.replace(b"\n", b"-").replace(b"\r", b"-").replace(b"\0", b"-")
+
+
+def checked_payload(rng, size):
+    if size < 8:
+        return rng.randbytes(size)
+    body = rng.randbytes(size - 8)
+    return body + hashlib.blake2b(body, digest_size=8).digest()
+
+
+def random_size(rng, big=1 << 20):
+    r = rng.random()
+    if r < 0.02:
+        return rng.choice((0, big))
+    if r < 0.70:
+        return rng.randrange(0, 300)
+    if r < 0.97:
+        return rng.randrange(300, 70000)
+    return rng.randrange(70000, big + 1)
+
+
+async def echo(reader, writer):
+    async for frame in reader:
+        writer.write_frame(frame)
+        await writer.drain()
+    writer.close()
+
+
+async def start(family, tmp_path, cb, factory, **kw):
+    """Start a pyframe.aio server; return (server, connect coroutine function)."""
+    if family == "unix":
+        path = str(tmp_path / "aio.sock")
+        server = await aio.start_unix_server(cb, path, framer_factory=factory, **kw)
+
+        def open_(framer, **kw2):
+            return aio.open_unix_connection(path, framer=framer, **kw2)
+    else:
+        server = await aio.start_server(cb, "127.0.0.1", 0, framer_factory=factory, **kw)
+        port = server.sockets[0].getsockname()[1]
+
+        def open_(framer, **kw2):
+            return aio.open_connection("127.0.0.1", port, framer=framer, **kw2)
+
+    return server, open_
+
+
+@pytest.fixture(params=["tcp", "unix"])
+def family(request):
+    return request.param
+
+
+def test_roundtrip_every_framer(impl, run, family, tmp_path):
+    async def main():
+        for name, factory in framers(impl):
+            server, open_ = await start(family, tmp_path, echo, factory)
+            reader, writer = await open_(factory())
+            assert type(reader.framer).__module__ == impl.__name__
+            payloads = [b"", b"a", b"hello", clean(bytes(range(256))) * 300]
+            for p in payloads:
+                writer.write_frame(p)
+                await writer.drain()
+                assert await reader.read_frame() == p, name
+            writer.write_frames(payloads)
+            writer.write_frame(bytearray(b"B" * 40000))  # large: header, payload, trailer
+            assert [await reader.read_frame() for _ in payloads] == payloads, name
+            assert await reader.read_frame() == b"B" * 40000
+            assert writer.can_write_eof()
+            writer.write_eof()
+            assert await reader.read_frame() is None
+            assert reader.at_eof()
+            writer.close()
+            await writer.wait_closed()
+            server.close()
+            await server.wait_closed()
+
+    run(main())
+
+
+class Rechunker:
+    """An asyncio proxy that re-chunks both directions at random (merges and splits)."""
+
+    def __init__(self, upstream_open, seed):
+        self.upstream_open = upstream_open
+        self.rng = random.Random(seed)
+        self.writes = 0
+
+    async def handle(self, down_r, down_w):
+        up_r, up_w = await self.upstream_open()
+        await asyncio.gather(
+            self.pump(down_r, up_w, random.Random(self.rng.random())),
+            self.pump(up_r, down_w, random.Random(self.rng.random())),
+        )
+
+    async def pump(self, reader, writer, rng):
+        buf = bytearray()
+        try:
+            while True:
+                data = await reader.read(rng.choice((1, 100, 4096, 65536, 262144)))
+                buf += data
+                if data and len(buf) < 100000 and rng.random() < 0.5:
+                    continue  # merge with what comes next
+                while buf:
+                    n = min(len(buf), rng.choice((1, 3, 64, 1500, 16384, 200000)))
+                    writer.write(bytes(buf[:n]))
+                    del buf[:n]
+                    self.writes += 1
+                    if rng.random() < 0.3:
+                        await writer.drain()  # let the pieces go out as separate sends
+                await writer.drain()
+                if not data:
+                    if writer.can_write_eof():
+                        writer.write_eof()
+                    return
+        except (ConnectionError, OSError):
+            writer.close()
+
+
+def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_path):
+    clients, count = 4, 300
+    factory = lambda: impl.LengthPrefixFramer(max_frame_size=(1 << 20) + 8)  # noqa: E731
+
+    async def main():
+        server, open_server = await start(family, tmp_path, echo, factory)
+        if family == "unix":
+            upstream = lambda: asyncio.open_unix_connection(str(tmp_path / "aio.sock"))  # noqa
+        else:
+            port = server.sockets[0].getsockname()[1]
+            upstream = lambda: asyncio.open_connection("127.0.0.1", port)  # noqa: E731
+        proxy = Rechunker(upstream, seed=7)
+        if family == "unix":
+            ppath = str(tmp_path / "proxy.sock")
+            pserver = await asyncio.start_unix_server(proxy.handle, ppath)
+            open_proxy = lambda f: aio.open_unix_connection(ppath, framer=f)  # noqa: E731
+        else:
+            pserver = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+            pport = pserver.sockets[0].getsockname()[1]
+            open_proxy = lambda f: aio.open_connection("127.0.0.1", pport, framer=f)  # noqa
+
+        async def client(k):
+            rng = random.Random(k)
+            payloads = [checked_payload(rng, random_size(rng)) for _ in range(count)]
+            reader, writer = await open_proxy(factory())
+
+            async def send():
+                for i, p in enumerate(payloads):
+                    if k % 2 and i % 10 == 0:
+                        writer.write_frames(payloads[i:i + 10])
+                    elif not k % 2:
+                        writer.write_frame(p)
+                    await writer.drain()
+                writer.write_eof()
+
+            sender = asyncio.ensure_future(send())
+            got = [frame async for frame in reader]
+            await sender
+            writer.close()
+            await writer.wait_closed()
+            return payloads, got
+
+        results = await asyncio.gather(*(client(k) for k in range(clients)))
+        pserver.close()
+        server.close()
+        return results, proxy.writes
+
+    results, writes = run(main())
+    sizes = []
+    for payloads, got in results:
+        assert len(got) == len(payloads)
+        for sent, received in zip(payloads, got):
+            assert received == sent
+            if len(received) >= 8:
+                assert hashlib.blake2b(received[:-8], digest_size=8).digest() == received[-8:]
+        sizes += [len(p) for p in payloads]
+    assert 0 in sizes and max(sizes) > 500000
+    assert writes > clients * count
+
+
+async def raw_server(family, tmp_path, handler):
+    """An asyncio streams server whose handler writes raw bytes."""
+    if family == "unix":
+        path = str(tmp_path / "raw.sock")
+        server = await asyncio.start_unix_server(handler, path)
+        return server, lambda f, **kw: aio.open_unix_connection(path, framer=f, **kw)
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, lambda f, **kw: aio.open_connection("127.0.0.1", port, framer=f, **kw)
+
+
+@pytest.mark.parametrize("where", ["between", "header", "payload"])
+def test_peer_closes(impl, run, family, tmp_path, where):
+    framer = impl.LengthPrefixFramer()
+    wire = framer.encode(b"first") + framer.encode(b"")
+    tail = framer.encode(b"unfinished")
+    cut = {"between": 0, "header": 2, "payload": 7}[where]
+
+    async def handler(reader, writer):
+        writer.write(wire + tail[:cut])
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server, open_ = await raw_server(family, tmp_path, handler)
+        reader, writer = await open_(impl.LengthPrefixFramer())
+        got = [await reader.read_frame(), await reader.read_frame()]
+        assert got == [b"first", b""]
+        if where == "between":
+            assert await reader.read_frame() is None
+            assert await reader.read_frame() is None
+        else:
+            with pytest.raises(pyframe.IncompleteFrameError) as info:
+                await reader.read_frame()
+            assert info.value.partial == tail[:cut]
+            with pytest.raises(pyframe.IncompleteFrameError):
+                await reader.read_frame()  # never a silent None afterwards
+        writer.close()
+        server.close()
+
+    run(main())
+
+
+def test_peer_resets(impl, run):
+    async def handler(reader, writer):
+        writer.write(impl.LengthPrefixFramer().encode(b"before") + b"\x00\x00\x00\x09par")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST
+
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await aio.open_connection("127.0.0.1", port,
+                                                   framer=impl.LengthPrefixFramer())
+        assert await reader.read_frame() == b"before"
+        with pytest.raises((ConnectionResetError, pyframe.IncompleteFrameError)) as info:
+            await reader.read_frame()
+        if isinstance(info.value, pyframe.IncompleteFrameError):
+            # the FIN-less RST may be seen as an end of stream inside the frame
+            assert info.value.partial == b"\x00\x00\x00\x09par"
+        with pytest.raises(ConnectionError):
+            for _ in range(100):
+                writer.write_frame(b"x")
+                await writer.drain()
+        writer.close()
+        server.close()
+
+    run(main())
+
+
+def test_framing_error_after_good_frames(impl, run):
+    async def handler(reader, writer):
+        writer.write(impl.LengthPrefixFramer().encode(b"ok") + struct.pack(">I", 1 << 30))
+        await writer.drain()
+        await reader.read()  # keep the connection open until the client closes it
+
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await aio.open_connection(
+            "127.0.0.1", port, framer=impl.LengthPrefixFramer(max_frame_size=1000))
+        assert await reader.read_frame() == b"ok"
+        with pytest.raises(pyframe.FrameTooLargeError):
+            await reader.read_frame()
+        await asyncio.wait_for(writer.wait_closed(), TIMEOUT)  # the stream was closed
+        server.close()
+
+    run(main())
+
+
+def test_read_flow_control_pauses_and_resumes(impl, run):
+    count, size = 2000, 1000
+    high = 64 * 1024
+
+    async def handler(reader, writer):
+        framer = impl.LengthPrefixFramer()
+        for i in range(count):
+            writer.write(framer.encode(i.to_bytes(4, "big") * (size // 4)))
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await aio.open_connection(
+            "127.0.0.1", port, framer=impl.LengthPrefixFramer(), high_water=high)
+        transport = writer.transport
+        for _ in range(200):  # wait until the reader stops reading
+            await asyncio.sleep(0.01)
+            if not transport.is_reading():
+                break
+        assert not transport.is_reading()
+        held = reader.buffered
+        assert high < held <= high + 300 * (size + aio.FRAME_OVERHEAD)  # one read's worth
+        await asyncio.sleep(0.1)
+        assert reader.buffered == held  # paused: nothing more arrives
+        got = []
+        for _ in range(count):
+            got.append(await reader.read_frame())
+            if reader.buffered <= high // 4:
+                assert transport.is_reading() or reader.at_eof() or transport.is_closing()
+        assert await reader.read_frame() is None
+        assert got == [i.to_bytes(4, "big") * (size // 4) for i in range(count)]
+        writer.close()
+        server.close()
+
+    run(main())
+
+
+def test_flow_control_watermarks_are_checked():
+    with pytest.raises(ValueError):
+        aio.FrameReader(None, high_water=10, low_water=20)
+
+
+def test_drain_waits_for_a_slow_peer(impl, run):
+    async def main():
+        gate = asyncio.Event()
+        received = []
+
+        async def handler(reader, writer):
+            await gate.wait()
+            async for frame in reader:
+                received.append(len(frame))
+            writer.close()
+
+        server = await aio.start_server(handler, "127.0.0.1", 0,
+                                        framer_factory=impl.LengthPrefixFramer)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await aio.open_connection("127.0.0.1", port,
+                                                   framer=impl.LengthPrefixFramer())
+        writer.transport.set_write_buffer_limits(high=65536)
+        big = b"z" * (4 << 20)
+        blocked = False
+        for _ in range(8):
+            writer.write_frame(big)
+            try:
+                await asyncio.wait_for(asyncio.shield(writer.drain()), 0.2)
+            except asyncio.TimeoutError:
+                blocked = True
+                break
+        assert blocked  # the peer reads nothing: drain() must wait
+        gate.set()
+        await asyncio.wait_for(writer.drain(), TIMEOUT)
+        writer.write_eof()
+        for _ in range(500):
+            if writer.transport.get_write_buffer_size() == 0 and received:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        return received
+
+    received = run(main())
+    assert received and all(n == 4 << 20 for n in received)
+
+
+def test_protocol_callback_api(impl, run):
+    class Collector(aio.FrameProtocol):
+        def __init__(self):
+            super().__init__(impl.LineFramer())
+            self.frames, self.errors, self.lost = [], [], None
+
+        def frame_received(self, frame):
+            self.frames.append(frame)
+            if frame == b"ping":
+                self.send_frame(b"pong")
+
+        def frame_error(self, exc):
+            self.errors.append(exc)
+            super().frame_error(exc)
+
+        def connection_lost(self, exc):
+            super().connection_lost(exc)
+            self.lost = self.lost or asyncio.get_running_loop().time()
+
+    async def handler(reader, writer):
+        writer.write(b"one\r\ntwo\nping\n")
+        await writer.drain()
+        assert await reader.readuntil(b"\n") == b"pong\n"
+        writer.write(b"tail without newline")
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        transport, proto = await loop.create_connection(Collector, "127.0.0.1", port)
+        assert isinstance(proto, asyncio.BufferedProtocol)
+        for _ in range(500):
+            if proto.lost:
+                break
+            await asyncio.sleep(0.01)
+        server.close()
+        return proto
+
+    proto = run(main())
+    assert proto.frames == [b"one", b"two", b"ping"]
+    assert len(proto.errors) == 1 and isinstance(proto.errors[0], pyframe.IncompleteFrameError)
+    assert proto.errors[0].partial == b"tail without newline"
+    assert proto.lost
+
+
+def test_callback_exception_closes_the_connection(impl, run):
+    async def main():
+        loop = asyncio.get_running_loop()
+        seen = []
+        loop.set_exception_handler(lambda loop, ctx: seen.append(ctx.get("exception")))
+
+        async def bad(reader, writer):
+            raise RuntimeError("boom")
+
+        server = await aio.start_server(bad, "127.0.0.1", 0,
+                                        framer_factory=impl.LengthPrefixFramer)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await aio.open_connection("127.0.0.1", port,
+                                                   framer=impl.LengthPrefixFramer())
+        assert await reader.read_frame() is None
+        assert any(isinstance(e, RuntimeError) for e in seen)
+        writer.close()
+        server.close()
+
+    run(main())
+
+
+# -- interop with asyncio's own streams and with Twisted --------------------------------
+
+
+def test_interop_with_asyncio_streams_both_ways(impl, run):
+    rng = random.Random(9)
+    payloads = [clean(rng.randbytes(rng.randrange(0, 30000))) for _ in range(150)]
+
+    async def main():
+        async def plain(reader, writer):
+            while True:
+                try:
+                    (n,) = struct.unpack(">I", await reader.readexactly(4))
+                    body = await reader.readexactly(n)
+                except asyncio.IncompleteReadError:
+                    break
+                writer.write(struct.pack(">I", n) + body[::-1])
+                await writer.drain()
+            writer.close()
+
+        async def lines(reader, writer):
+            while True:
+                try:
+                    line = await reader.readuntil(b"\n")
+                except asyncio.IncompleteReadError:
+                    break
+                writer.write(line[:-1][::-1] + b"\n")
+                await writer.drain()
+            writer.close()
+
+        results = []
+        for handler, factory in ((plain, impl.LengthPrefixFramer), (lines, impl.LineFramer)):
+            server = await asyncio.start_server(handler, "127.0.0.1", 0, limit=1 << 20)
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await aio.open_connection("127.0.0.1", port, framer=factory())
+            for p in payloads:
+                writer.write_frame(p)
+            await writer.drain()
+            writer.write_eof()
+            results.append([frame async for frame in reader])
+            writer.close()
+            server.close()
+
+        # and the other way: pyframe.aio serves, asyncio's readexactly reads
+        server = await aio.start_server(echo, "127.0.0.1", 0,
+                                        framer_factory=impl.LengthPrefixFramer)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+        for p in payloads:
+            writer.write(struct.pack(">I", len(p)) + p)
+        await writer.drain()
+        back = []
+        for p in payloads:
+            (n,) = struct.unpack(">I", await reader.readexactly(4))
+            back.append(await reader.readexactly(n))
+        writer.close()
+        server.close()
+        results.append(back)
+        return results
+
+    by_length, by_line, echoed = run(main())
+    assert by_length == [p[::-1] for p in payloads]
+    assert by_line == [p[::-1] for p in payloads]
+    assert echoed == payloads
+
+
+TWISTED_SERVER = textwrap.dedent(
+    """
+    import sys
+    from twisted.internet import protocol, reactor
+    from twisted.protocols.basic import Int32StringReceiver, LineReceiver
+
+    class Int32Echo(Int32StringReceiver):
+        MAX_LENGTH = 1 << 21
+        def stringReceived(self, data):
+            self.sendString(data[::-1])
+
+    class LineEcho(LineReceiver):
+        delimiter = b"\\n"
+        MAX_LENGTH = 1 << 21
+        def lineReceived(self, line):
+            self.sendLine(line[::-1])
+
+    factory = protocol.Factory.forProtocol(Int32Echo if sys.argv[1] == "length" else LineEcho)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    print(port.getHost().port, flush=True)
+    reactor.run()
+    """
+)
+
+
+@pytest.mark.parametrize("mode", ["length", "line"])
+def test_interop_with_twisted(impl, run, mode):
+    pytest.importorskip("twisted")  # an optional test dependency
+    proc = subprocess.Popen([sys.executable, "-c", TWISTED_SERVER, mode],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
+        rng = random.Random(mode)
+        payloads = [clean(rng.randbytes(rng.randrange(0, 20000))) for _ in range(200)]
+
+        async def main():
+            reader, writer = await aio.open_connection("127.0.0.1", port, framer=factory())
+            writer.write_frames(payloads[:100])
+            for p in payloads[100:]:
+                writer.write_frame(p)
+            await writer.drain()
+            got = [await reader.read_frame() for _ in payloads]
+            writer.close()
+            await writer.wait_closed()
+            return got
+
+        assert run(main()) == [p[::-1] for p in payloads]
+    finally:
+        proc.terminate()
+        proc.wait(TIMEOUT)
