@@ -438,7 +438,10 @@ cdef class DelimiterFramer(_Framer):
                     break
                 frames.append(PyBytes_FromStringAndSize(data + begin, at - begin + extra))
                 begin = at = at + size
-            self._pos = self._seen[0] = begin
+            self._pos = begin
+            if at < 0:  # searched to the end: resume at the tail, never rescan
+                self._seen[0] = max(begin, self._end - size + 1)
+                self._hit[0] = False
         return _Framer._cut_all(self, data, frames)
 
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
