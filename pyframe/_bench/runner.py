@@ -130,10 +130,26 @@ def _close(fn):
         close()
 
 
-def _time_once(fn):
+def _time_once(fn, self_timed=False):
+    if self_timed:
+        return fn()[1]
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def _round(fn, loops, self_timed):
+    """(frame count of the last run, seconds per run) over ``loops`` runs."""
+    if self_timed:
+        total = 0.0
+        for _ in range(loops):
+            count, seconds = fn()
+            total += seconds
+        return count, total / loops
+    t0 = time.perf_counter()
+    for _ in range(loops):
+        count = fn()
+    return count, (time.perf_counter() - t0) / loops
 
 
 def _measure(w, inp, contenders, rounds, min_time, progress, stream_length=None):
@@ -154,9 +170,9 @@ def _measure(w, inp, contenders, rounds, min_time, progress, stream_length=None)
         try:
             wl.verify(w, c, inp)
             fn = c.factory(w, inp, None)
-            t = _time_once(fn)  # warm-up and calibration
+            t = _time_once(fn, c.self_timed)  # warm-up and calibration
             if t < min_time / 4:  # the first run may be slow: calibrate on a second one
-                t = min(t, _time_once(fn))
+                t = min(t, _time_once(fn, c.self_timed))
         except Exception as exc:  # a contender that breaks is reported, not fatal
             results.append(_record(w, c, "failed", stream_length=stream_length,
                                    note=f"{type(exc).__name__}: {exc}"))
@@ -165,19 +181,16 @@ def _measure(w, inp, contenders, rounds, min_time, progress, stream_length=None)
         loops = max(1, math.ceil(min_time / max(t, 1e-7)))
         m = _record(w, c, "ok", stream_length=stream_length, frames=inp.n_frames,
                     stream_bytes=wl.stream_bytes(c, inp), loops=loops, note=c.note)
-        prepared.append((m, fn))
+        prepared.append((m, fn, c.self_timed))
         results.append(m)
     for r in range(rounds):
-        for m, fn in prepared:
+        for m, fn, self_timed in prepared:
             progress.step(w.name, f"round {r + 1}/{rounds} {m.contender}")
-            loops = m.loops
-            t0 = time.perf_counter()
-            for _ in range(loops):
-                count = fn()
-            m.rounds.append((time.perf_counter() - t0) / loops)
+            count, seconds = _round(fn, m.loops, self_timed)
+            m.rounds.append(seconds)
             if count != inp.n_frames:
                 m.status, m.note = "failed", f"timed run returned {count} frames"
-    for m, fn in prepared:
+    for m, fn, _ in prepared:
         _close(fn)
         if m.status == "ok":
             summarise(m)

@@ -291,6 +291,7 @@ class Contender:
     wire: str | None = None  # key in Input.alt when it reads another wire format
     full_only: bool = False
     note: str = ""
+    self_timed: bool = False  # the callable returns (count, seconds) it measured itself
 
     def available(self):
         return self.requires is None or optional(self.requires) is not None
@@ -335,6 +336,7 @@ PATTERN_TITLES = {
     "trickle": "1-byte feeds",
     "random": "random chunk sizes (1 B - 64 KiB)",
     "4k": "one frame in 4 KiB pieces",
+    "tcp": "loopback TCP (sender thread, receiver timed)",
     "-": "",
 }
 
@@ -472,12 +474,14 @@ def _decode(family, size, pattern, profile):
 
 
 def network_workloads(profile):
-    """Loopback network workloads, supplied by ``pyframe.netbench`` when it exists.
+    """Loopback network workloads, from ``pyframe.netbench`` when that module exists.
 
-    The hook: if ``pyframe.netbench`` defines ``bench_workloads(profile)`` returning
-    Workload objects (kind "network"), they join the run and the report as they are. If it
-    only defines timing functions, they are wrapped in :mod:`pyframe._bench.netwire`-style
-    adapters here (see ``_netbench_adapters``). Absent module: no network section.
+    If it defines ``bench_workloads(profile)`` returning Workload objects (kind "network"),
+    those are used as they are; otherwise its timing functions (``framed_recv``,
+    ``python_struct_loop``, ``python_naive_loop``, ``raw_recv_into``) are wrapped here. Each
+    of them times its own receiver (from the first receive call to the last frame, sender
+    thread excluded) and raises unless every frame arrived with the right size. Absent
+    module: no network section.
     """
     netbench = optional("pyframe.netbench")
     if netbench is None:
@@ -488,8 +492,64 @@ def network_workloads(profile):
     return _netbench_adapters(netbench, profile)
 
 
-def _netbench_adapters(netbench, profile):  # filled in once pyframe.netbench's API is known
-    return []
+def _net(function_name, *args, **kwargs):
+    def factory(w, inp, out=None):
+        import pyframe.netbench as netbench
+
+        function = getattr(netbench, function_name)
+        size, count = w.frame_size, inp.n_frames
+
+        def run():
+            return count, function(size, count, *args, **kwargs)
+
+        return run
+
+    return factory
+
+
+def _net_input(size, profile):
+    def build():
+        wire = 4 + size
+        count = max(4 * profile.min_frames, 4 * profile.stream_bytes // wire)
+        return Input(chunks=[], n_frames=count, checksum=0, stream_bytes=wire * count)
+
+    return build
+
+
+def _netbench_adapters(netbench, profile):
+    needed = ("framed_recv", "python_struct_loop", "python_naive_loop", "raw_recv_into")
+    if not all(hasattr(netbench, name) for name in needed):
+        return []
+    sizes = (16, 256) if profile.name in ("smoke", "quick") else (16, 256, 4 * KiB, 64 * KiB)
+    note = "verified by pyframe.netbench (frame count and size)"
+    out = []
+    for size in sizes:
+        contenders = [
+            Contender(SUBJECT, "FramedSocket.recv() per frame, compiled framer", "subject",
+                      _net("framed_recv", "cython"), self_timed=True, note=note),
+            Contender("pyframe-c iter", "iterating a FramedSocket, compiled framer", "variant",
+                      _net("framed_recv", "cython", "iter"), self_timed=True, note=note),
+            Contender(TWIN, "FramedSocket.recv() per frame, pure twin", "twin",
+                      _net("framed_recv", "python"), self_timed=True, note=note),
+            Contender("struct", "recv(64 KiB) + struct.unpack_from + one del per chunk",
+                      "alternative", _net("python_struct_loop"), self_timed=True, note=note),
+            Contender("naive", "recv exactly 4 header bytes, then exactly the payload",
+                      "alternative", _net("python_naive_loop"), self_timed=True, note=note),
+            Contender("raw", "recv_into a fixed buffer, no framing (the ceiling)",
+                      "reference", _net("raw_recv_into"), self_timed=True, note=note),
+        ]
+        out.append(Workload(
+            name=f"network/length-prefix/{_short(size)}/tcp",
+            kind="network",
+            family="length-prefix",
+            frame_size=size,
+            pattern="tcp",
+            description=f"receive {size_label(size)} frames over loopback TCP, "
+            f"{FAMILIES['length-prefix'].title}",
+            contenders=contenders,
+            build=_net_input(size, profile),
+        ))
+    return out
 
 
 def network_status():
@@ -923,7 +983,14 @@ def _decode_wire(w, contender, wire):
 
 def verify(w, contender, inp):
     """Run ``contender`` once in collecting mode; VerificationError unless it produced the
-    expected frames (count and checksum)."""
+    expected frames (count and checksum). Self-timed (network) contenders check their
+    frames themselves and raise on a mismatch; here their count is checked."""
+    if contender.self_timed:
+        count, _ = contender.factory(w, inp, None)()
+        if count != inp.n_frames:
+            raise VerificationError(f"{contender.name} on {w.name}: expected "
+                                    f"{inp.n_frames} frames, got {count}")
+        return
     out = []
     run = contender.factory(w, inp, out)
     try:
