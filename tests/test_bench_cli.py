@@ -60,3 +60,20 @@ def test_refuses_when_compiled_module_hidden(monkeypatch, tmp_path, capsys):
     assert "pyframe._cframers cannot be imported" in err
     assert pyframe.__file__ in err and "pip install ." in err
     assert not out.exists()
+
+
+@pytest.mark.skipif(not _compiled_importable(), reason="pyframe._cframers is not importable")
+def test_missing_optional_packages_are_absent_not_failures(monkeypatch, tmp_path, capsys):
+    import sys
+
+    for name in ("twisted", "twisted.protocols", "msgpack", "matplotlib"):
+        monkeypatch.setitem(sys.modules, name, None)
+    out = tmp_path / "bench.json"
+    args = ["--smoke", "--no-progress", "--filter", "decode/length-prefix/16B/64k",
+            "--json", str(out), "--plot", str(tmp_path / "plots")]
+    assert cli.main(args) == 0
+    rows = {r["contender"]: r for r in json.loads(out.read_text())["results"]}
+    assert rows["twisted"]["status"] == "absent" and rows["msgpack"]["status"] == "absent"
+    assert rows["pyframe-c"]["status"] == "ok" and rows["struct"]["status"] == "ok"
+    assert "needs matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "plots").exists()
