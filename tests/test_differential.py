@@ -1,0 +1,336 @@
+"""Differential tests: random settings, payloads and splits. Both twins must return the same
+frames, the same errors (type and message) and the same pending count, and agree with a
+decode-by-definition reference written here over the whole byte string."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pyframe import (
+    FrameError,
+    FrameTooLargeError,
+    IncompleteFrameError,
+    MalformedFrameError,
+)
+
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+UNLIMITED = float("inf")
+
+# -- the reference: each wire format read straight from its definition --------------------
+
+
+def reference(kind, kw, data):
+    """Decode the whole of ``data``. Returns ``(frames, outcome)``: outcome is the number
+    of bytes left pending, or the FrameError subclass that stops the stream."""
+    limit = kw.get("max_frame_size", 8 << 20)
+    limit = UNLIMITED if limit is None else limit
+    frames = []
+    pos = 0
+    if kind == "length":
+        size = kw.get("length_size", 4)
+        order = kw.get("byteorder", "big")
+        offset = kw.get("offset", 0)
+        header = offset + size
+        while len(data) - pos >= header:
+            value = int.from_bytes(data[pos + offset : pos + header], order)
+            length = value + kw.get("adjustment", 0)  # the bytes after the field
+            if length < 0:
+                return frames, MalformedFrameError
+            if length > limit:
+                return frames, FrameTooLargeError
+            if pos + header + length > len(data):
+                break
+            first = pos if kw.get("include_header") else pos + header
+            frames.append(data[first : pos + header + length])
+            pos += header + length
+        return frames, len(data) - pos
+    if kind == "decimal":
+        digits = kw.get("digits", 4)
+        while len(data) - pos >= digits:
+            text = data[pos : pos + digits]
+            if any(c not in b"0123456789" for c in text):
+                return frames, MalformedFrameError
+            length = int(text.decode("ascii"))
+            if length > limit:
+                return frames, FrameTooLargeError
+            if pos + digits + length > len(data):
+                break
+            frames.append(data[pos + digits : pos + digits + length])
+            pos += digits + length
+        return frames, len(data) - pos
+    # Delimiters: the frame ends at the first position where a delimiter matches; of the
+    # delimiters matching there, the longest. A delimiter cut off by the end of the data
+    # (its beginning matches what is there) may still match, at that position, so the
+    # frame is undecided. The end of the data itself is such a position.
+    if kind == "line":
+        delims = [b"\n", b"\r\n"]
+        keep = False
+    else:
+        d = kw.get("delimiter", b"\n")
+        delims = [bytes(x) for x in (d if isinstance(d, tuple) else (d,))]
+        keep = kw.get("keep_delimiter", False)
+    while True:
+        q = pos
+        while True:
+            rest = data[q:]
+            maybe = [d for d in delims if len(rest) < len(d) and d.startswith(rest)]
+            full = [d for d in delims if rest.startswith(d)]
+            if maybe:  # undecided: wait for more bytes (unless already too long)
+                if q - pos > limit:
+                    return frames, FrameTooLargeError
+                return frames, len(data) - pos
+            if full:
+                if q - pos > limit:
+                    return frames, FrameTooLargeError
+                d = max(full, key=len)
+                frames.append(data[pos : q + len(d)] if keep else data[pos:q])
+                pos = q + len(d)
+                break
+            q += 1
+
+
+def reference_eof(kind, kw, data):
+    """What eof() must do after ``data``: (frames, outcome) with IncompleteFrameError when
+    bytes are left over."""
+    frames, outcome = reference(kind, kw, data)
+    if outcome == 0:
+        return frames, 0
+    if isinstance(outcome, int):
+        return frames, IncompleteFrameError
+    return frames, outcome
+
+
+# -- driving the twins -------------------------------------------------------------------
+
+
+def make(module, kind, kw):
+    cls = {"length": module.LengthPrefixFramer, "decimal": module.DecimalLengthFramer,
+           "delimiter": module.DelimiterFramer, "line": module.LineFramer}[kind]
+    return cls(**kw)
+
+
+def drive(framer, chunks, eof=False):
+    """Feed ``chunks``; then pop_frames() (and eof() if asked). Returns (frames, error
+    type, error message, error partial, pending)."""
+    frames = []
+    try:
+        for chunk in chunks:
+            frames += framer.feed(chunk)
+        frames += framer.pop_frames()
+        if eof:
+            frames += framer.eof()
+    except FrameError as exc:
+        return frames, type(exc), str(exc), getattr(exc, "partial", None), framer.pending
+    return frames, None, None, None, framer.pending
+
+
+def cut(data, points):
+    bounds = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
+    return [data[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def check_stream(impls, kind, kw, data, points):
+    """Both twins and the reference agree on ``data``, whole, cut at ``points``, one byte
+    at a time, with and without eof()."""
+    ref_frames, ref_outcome = reference(kind, kw, data)
+    eof_frames, eof_outcome = reference_eof(kind, kw, data)
+    splits = {"whole": [data], "split": cut(data, points),
+              "bytewise": [data[i : i + 1] for i in range(len(data))]}
+    for how, chunks in splits.items():
+        for eof in (False, True):
+            results = {name: drive(make(m, kind, kw), chunks, eof) for name, m in impls.items()}
+            # Identical twins: frames, error type, message, .partial, pending.
+            assert len({repr(r) for r in results.values()}) == 1, (how, eof, results)
+            frames, error, _, partial, pending = next(iter(results.values()))
+            want_frames, want = (eof_frames, eof_outcome) if eof else (ref_frames, ref_outcome)
+            assert frames == want_frames, (how, eof)
+            if isinstance(want, int):
+                assert error is None, (how, eof, results)
+                assert pending == want
+            else:
+                assert error is want, (how, eof, results)
+                if want is IncompleteFrameError:
+                    assert partial == data[len(data) - ref_outcome :]
+    return ref_frames, ref_outcome
+
+
+# -- strategies --------------------------------------------------------------------------
+
+limits = st.sampled_from([None, 8 << 20, 0, 1, 2, 3, 4, 5, 6, 8, 12, 20, 40])
+
+length_kw = st.fixed_dictionaries(
+    {"max_frame_size": limits},
+    optional={
+        "length_size": st.integers(1, 8),
+        "byteorder": st.sampled_from(["big", "little"]),
+        "offset": st.integers(0, 3),
+        "adjustment": st.one_of(st.integers(-10, 10), st.sampled_from([-(2**62), 2**62])),
+        "include_header": st.booleans(),
+    },
+)
+decimal_kw = st.fixed_dictionaries(
+    {"max_frame_size": limits}, optional={"digits": st.integers(1, 5)})
+delim_bytes = st.binary(min_size=1, max_size=3).map(
+    lambda b: bytes(b"ab\n\r"[c % 4] for c in b))
+
+
+def pick(*strategies):
+    """One of ``strategies``, chosen evenly (st.one_of leans to the first)."""
+    return st.sampled_from(strategies).flatmap(lambda strategy: strategy)
+
+
+delimiter_kw = st.fixed_dictionaries(
+    {
+        "delimiter": pick(
+            delim_bytes,
+            st.lists(delim_bytes, min_size=1, max_size=3).map(tuple),
+            # One delimiter the beginning of another: ties and "may still begin" cases.
+            st.tuples(delim_bytes, delim_bytes, st.booleans()).map(
+                lambda t: (t[0], t[0] + t[1]) if t[2] else (t[0] + t[1], t[0])),
+            # One delimiter inside another ("YZ" and "XYZW").
+            st.tuples(delim_bytes, delim_bytes, delim_bytes).map(
+                lambda t: (t[1], t[0] + t[1] + t[2])),
+        ),
+        "max_frame_size": limits,
+    },
+    optional={"keep_delimiter": st.booleans()},
+)
+line_kw = st.fixed_dictionaries(
+    {"max_frame_size": limits}, optional={"line_ending": st.sampled_from([b"\n", b"\r\n"])})
+
+framers = pick(
+    st.tuples(st.just("length"), length_kw),
+    st.tuples(st.just("decimal"), decimal_kw),
+    st.tuples(st.just("delimiter"), delimiter_kw),
+    st.tuples(st.just("line"), line_kw),
+)
+# Payloads over a small alphabet, so delimiters and digits turn up often.
+payload = st.binary(max_size=24).map(lambda b: bytes(b"ab\n\r0\xff"[c % 6] for c in b))
+points = st.lists(st.integers(0, 10_000), max_size=8)
+
+
+def encode_both(impls, kind, kw, item):
+    """Encode with every twin: the same bytes or the same error, from each."""
+    outcomes = {}
+    for name, module in impls.items():
+        try:
+            outcomes[name] = make(module, kind, kw).encode(item)
+        except (ValueError, FrameError) as exc:
+            outcomes[name] = (type(exc), str(exc))
+    assert len({repr(o) for o in outcomes.values()}) == 1, outcomes
+    return outcomes["python"]
+
+
+@SETTINGS
+@given(framer=framers, payloads=st.lists(payload, max_size=8), tail=st.binary(max_size=6),
+       points=points)
+def test_encoded_streams(impls, framer, payloads, tail, points):
+    kind, kw = framer
+    wires, sent = [], []
+    for item in payloads:
+        wire = encode_both(impls, kind, kw, item)
+        if isinstance(wire, bytes):
+            wires.append(wire)
+            sent.append(item)
+        else:
+            error, message = wire
+            # A refusal is a too-large payload or one that would not decode back.
+            limit = kw.get("max_frame_size", 8 << 20)
+            if issubclass(error, FrameTooLargeError):
+                assert (limit is not None and len(item) > limit) or kind in ("length",
+                                                                                 "decimal")
+            else:
+                assert kind in ("delimiter", "line", "length"), message
+    many = {name: make(m, kind, kw).encode_many(sent) for name, m in impls.items()}
+    assert set(many.values()) == {b"".join(wires)}
+    stream = b"".join(wires)
+    frames, outcome = check_stream(impls, kind, kw, stream, points)
+    # What was encoded decodes back: the payloads (or the whole messages, when kept).
+    kept = kw.get("include_header") or kw.get("keep_delimiter")
+    assert frames == (wires if kept else sent)
+    assert outcome == 0
+    # Any trailing bytes: still the same from the twins and the reference.
+    check_stream(impls, kind, kw, stream + tail, points)
+
+
+alphabet = st.sampled_from([b"\x00", b"\x01", b"\x02", b"\xff", b"0", b"1", b"9", b"a",
+                            b"b", b"\n", b"\r", b"x"])
+garbage = st.lists(alphabet, max_size=60).map(b"".join)
+
+
+# (how, bytes): 0 = raw bytes, 1 = an encoded payload, 2 = a delimiter of the framer.
+pieces = st.lists(st.tuples(st.integers(0, 2), st.one_of(payload, garbage)), max_size=12)
+flips = st.lists(st.tuples(st.integers(0, 10_000), alphabet), max_size=3)
+
+
+def damaged_stream(kind, kw, pieces, flips, module):
+    """Encoded payloads mixed with raw bytes, then a few bytes overwritten: mostly
+    well-formed streams with defects in them."""
+    framer = make(module, kind, kw)
+    out = bytearray()
+    for how, item in pieces:
+        if how == 2 and isinstance(framer, module.DelimiterFramer):
+            item = framer.delimiters[len(item) % len(framer.delimiters)]
+        elif how:
+            try:
+                item = framer.encode(item)
+            except ValueError:
+                pass
+        out += item
+    for at, byte in flips:
+        if out:
+            out[at % len(out)] = byte[0]
+    return bytes(out)
+
+
+@SETTINGS
+@given(framer=framers, data=garbage, points=points)
+def test_garbage_streams(impls, framer, data, points):
+    kind, kw = framer
+    check_stream(impls, kind, kw, data, points)
+
+
+@settings(SETTINGS, max_examples=250)
+@given(framer=framers, pieces=pieces, flips=flips, points=points)
+def test_damaged_streams(impls, framer, pieces, flips, points):
+    kind, kw = framer
+    data = damaged_stream(kind, kw, pieces, flips, impls["python"])
+    check_stream(impls, kind, kw, data, points)
+
+
+@SETTINGS
+@given(framer=framers, pieces=pieces, flips=flips, points=points,
+       hints=st.lists(st.integers(-1, 9), max_size=8))
+def test_get_buffer_path_matches_feed(impls, framer, pieces, flips, points, hints):
+    """The zero-copy path (partial writes into views) gives what feed() gives."""
+    kind, kw = framer
+    data = damaged_stream(kind, kw, pieces, flips, impls["python"])
+    chunks = cut(data, points)
+    want = {name: drive(make(m, kind, kw), chunks) for name, m in impls.items()}
+    for name, module in impls.items():
+        framer_ = make(module, kind, kw)
+        frames = []
+        error = None
+        hint_iter = iter(hints * 50)
+        try:
+            for chunk in chunks:
+                while chunk:
+                    view = framer_.get_buffer(next(hint_iter, -1))
+                    n = min(len(view), len(chunk), max(1, len(chunk) // 2))
+                    view[:n] = chunk[:n]
+                    framer_.buffer_updated(n)
+                    chunk = chunk[n:]
+                    frames += framer_.pop_frames()
+            frames += framer_.pop_frames()
+        except FrameError as exc:
+            error = (type(exc), str(exc))
+        expected = want[name]
+        assert frames == expected[0]
+        assert (error and error[0]) == expected[1]
+        if error is None:
+            assert framer_.pending == expected[4]
