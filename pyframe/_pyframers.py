@@ -90,7 +90,8 @@ class _Framer:
             buf[:live] = buf[self._pos : self._end]  # same size: allowed while views live
         else:
             new = bytearray(max(2 * len(buf), live + size, MIN_CAPACITY))
-            new[:live] = buf[self._pos : self._end]
+            with memoryview(buf) as src, memoryview(new) as dst:  # no temporary copy
+                dst[:live] = src[self._pos : self._end]
             self._buf = new
         self._rebase(self._pos)
         self._pos, self._end = 0, live

@@ -1,0 +1,170 @@
+"""Buffer behaviour on both twins: big frames in small pieces, bounded memory, shrinking
+after a big frame, and views from get_buffer() that stay valid."""
+
+import tracemalloc
+
+import pytest
+
+MiB = 1 << 20
+BIG = 8 * MiB
+PIECE = 4096
+
+
+def big_wire(impl, kind):
+    body = bytes(range(256)) * (BIG // 256)
+    if kind == "length":
+        return impl.LengthPrefixFramer(4), impl.LengthPrefixFramer(4).encode(body), body
+    framer = impl.DelimiterFramer(b"\r\n")
+    body = body.replace(b"\r\n", b"..")
+    return framer, framer.encode(body), body
+
+
+def traced(fn):
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        result = fn()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, current - base, peak - base
+
+
+@pytest.mark.parametrize("kind", ["length", "delimiter"])
+def test_big_frame_in_small_feeds(impl, kind):
+    framer, wire, body = big_wire(impl, kind)
+    view = memoryview(wire)
+
+    def run():
+        frames = []
+        for at in range(0, len(wire), PIECE):
+            frames += framer.feed(view[at : at + PIECE])
+        return frames
+
+    frames, current, peak = traced(run)
+    assert len(frames) == 1 and frames[0] == body
+    # The frame (8 MiB) and the buffer (16 MiB after its last doubling); a temporary copy
+    # of the live bytes on growth would show as 4x.
+    assert peak < 3.25 * BIG, peak / MiB
+    del frames
+    assert framer.pending == 0
+
+
+@pytest.mark.parametrize("kind", ["length", "delimiter"])
+def test_big_frame_through_get_buffer(impl, kind):
+    framer, wire, body = big_wire(impl, kind)
+
+    def run():
+        frames = []
+        at = 0
+        while at < len(wire):
+            view = framer.get_buffer(PIECE)
+            n = min(PIECE // 2 + 1, len(wire) - at)  # partial writes
+            view[:n] = wire[at : at + n]
+            view.release()
+            framer.buffer_updated(n)
+            at += n
+            frames += framer.pop_frames()
+        return frames
+
+    frames, current, peak = traced(run)
+    assert frames == [body]
+    assert peak < 3.25 * BIG, peak / MiB
+
+
+@pytest.mark.parametrize("kind", ["length", "delimiter"])
+def test_buffer_shrinks_after_a_big_frame(impl, kind):
+    framer, wire, body = big_wire(impl, kind)
+
+    def run():
+        got = framer.feed(wire)
+        assert got == [body]
+        del got
+        small = framer.encode(b"small")
+        return [framer.feed(small) for _ in range(100)]
+
+    # Whatever the decoder still holds after the big frame is given back.
+    result, current, peak = traced(run)
+    assert result == [[b"small"]] * 100
+    assert current < 1 * MiB, current / MiB
+    assert peak >= BIG  # the big frame did go through this decoder
+
+
+def test_get_buffer_room_stays_bounded(impl):
+    framer = impl.LineFramer()
+    framer.feed(b"partial line")
+
+    def run():
+        for _ in range(1000):
+            framer.get_buffer(1000)
+            framer.buffer_updated(0)
+        for _ in range(1000):
+            view = framer.get_buffer()
+            view[:1] = b"x"
+            view.release()
+            framer.buffer_updated(1)
+        return framer.pending
+
+    pending, current, peak = traced(run)
+    assert pending == len(b"partial line") + 1000
+    assert peak < 1 * MiB
+    assert framer.feed(b"\n") == [b"partial line" + b"x" * 1000]
+
+
+def test_views_kept_by_the_caller_do_not_block_the_buffer(impl):
+    """A caller that keeps every view (never releases it) must not make the decoder fail
+    with BufferError when it moves or grows its buffer."""
+    framer = impl.LengthPrefixFramer(2)
+    kept = []
+    payloads = [bytes([i % 256]) * (i * 37 % 3000) for i in range(200)]
+    wire = framer.encode_many(payloads)
+    frames = []
+    at = 0
+    while at < len(wire):
+        view = framer.get_buffer(64)
+        n = min(len(view), 100, len(wire) - at)
+        view[:n] = wire[at : at + n]
+        kept.append(view)  # never released
+        framer.buffer_updated(n)
+        at += n
+        frames += framer.pop_frames()
+    assert frames == payloads
+    # More data forces the buffer to grow while all those views are alive.
+    big = framer.encode(b"z" * 60000)
+    assert framer.feed(big) == [b"z" * 60000]
+    assert all(len(v) >= 1 for v in kept)  # still usable objects
+
+
+@pytest.mark.parametrize("between", ["pop_frames", "next_frame", "eof"])
+def test_view_stays_valid_until_buffer_updated(impl, between):
+    """Frames taken out between get_buffer() and buffer_updated() do not move the room the
+    view points at: the bytes written into it are the ones committed."""
+    framer = impl.LineFramer()
+    view = framer.get_buffer()
+    view[:4] = b"abc\n"
+    framer.buffer_updated(4)
+    view = framer.get_buffer()  # the room after the buffered "abc\n"
+    taken = getattr(framer, between)()
+    assert taken in ([b"abc"], b"abc")
+    view[:8] = b"xyz\nuvw\n"
+    framer.buffer_updated(8)
+    assert framer.pop_frames() == [b"xyz", b"uvw"]
+    assert framer.pending == 0
+
+
+def test_view_keeps_earlier_bytes_when_room_is_made(impl):
+    """get_buffer() may move pending bytes to make room; the frame must come out intact."""
+    framer = impl.LengthPrefixFramer(4)
+    payload = bytes(range(256)) * 40
+    wire = framer.encode(payload) + framer.encode(b"tail")
+    at = 0
+    frames = []
+    for hint in [1, 5000, 3, 70000, 2, 100, 1, 9]:
+        view = framer.get_buffer(hint)
+        n = min(hint, len(wire) - at)
+        view[:n] = wire[at : at + n]
+        framer.buffer_updated(n)
+        at += n
+        frames += framer.pop_frames()
+    frames += framer.feed(wire[at:])
+    assert frames == [payload, b"tail"]
