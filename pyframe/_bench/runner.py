@@ -4,7 +4,8 @@ For each workload the input is built once; each contender is verified (right fra
 checksum), run once more as warm-up and calibration (how many runs make a round last at least
 ``min_time``), then timed for ``rounds`` rounds with ``time.perf_counter``. Rounds are
 interleaved across contenders (round 1 of every contender, then round 2, ...), so load that
-comes and goes on a shared machine hits them all alike and the ratios stay honest. Reported:
+comes and goes on a shared machine hits them all alike; the report takes each ratio as the median of
+the per-round ratios. Reported:
 the median per-run time over the rounds and the spread (quartiles, min, max); a spread
 (IQR / median) above ``WIDE`` is flagged. The garbage collector stays enabled (as in real
 programs) and is emptied before each workload.
