@@ -4,6 +4,8 @@ Both implementations build their exceptions with the helpers below, so the type 
 message of every error are the same whichever implementation is active.
 """
 
+import sys
+
 __all__ = [
     "FrameError",
     "FrameTooLargeError",
@@ -38,9 +40,11 @@ class IncompleteFrameError(FrameError, EOFError):
 
 
 def too_large(size, limit, what="frame"):
-    return FrameTooLargeError(
-        f"{what} of {size} bytes exceeds max_frame_size={limit}", size, limit
-    )
+    if limit == sys.maxsize:  # max_frame_size=None: only the 63-bit size bound is left
+        bound = "the largest size supported (2**63-1 bytes)"
+    else:
+        bound = f"max_frame_size={limit}"
+    return FrameTooLargeError(f"{what} of {size} bytes exceeds {bound}", size, limit)
 
 
 def no_delimiter(scanned, limit):

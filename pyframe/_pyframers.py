@@ -39,6 +39,7 @@ class _Framer:
         self._buf = bytearray()
         self._pos = self._end = 0
         self._lent = -1  # size of the view lent by get_buffer(); -1 when none is out
+        self._final = False  # set by eof() while it cuts the last frames: no more bytes
         self._error = None
         self._restart()
 
@@ -137,7 +138,12 @@ class _Framer:
     def eof(self):
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
-        frames = self.pop_frames()
+        self._final = True  # bytes that could begin a delimiter will not be followed
+        try:
+            frames = self.pop_frames()
+        finally:
+            self._final = False
+            self._restart()  # scan positions settled for the end are not for more bytes
         if self._error is None and self._end > self._pos:
             self._error = _errors.incomplete(self._buf[self._pos : self._end])
             if not frames:
@@ -213,7 +219,7 @@ class LengthPrefixFramer(_Framer):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
         checked as encode() checks them (for sending the payload without copying it);
         offset bytes are zeros."""
-        size = memoryview(payload).nbytes
+        size = _rules.payload_size(payload)
         field = size - self.adjustment
         _rules.check_field(size, field, self._field_max, self._limit)
         return bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder), b""
@@ -247,7 +253,7 @@ class DecimalLengthFramer(_Framer):
 
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
-        size = memoryview(payload).nbytes
+        size = _rules.payload_size(payload)
         _rules.check_field(size, size, 10**self.digits - 1, self._limit)
         return b"%0*d" % (self.digits, size), b""
 
@@ -292,6 +298,8 @@ class DelimiterFramer(_Framer):
                 else:
                     # The first tail position where the delimiter may still begin.
                     at = max(self._seen[i], end - len(delim) + 1)
+                    if self._final:
+                        at = end
                     while at < end and not delim.startswith(buf[at:end]):
                         at += 1
                     self._seen[i] = at
@@ -317,6 +325,7 @@ class DelimiterFramer(_Framer):
 
     def encode(self, payload):
         """``payload`` plus the first delimiter; ValueError if it would not decode back."""
+        _rules.payload_size(payload)
         wire = b"".join((payload, self.delimiters[0]))
         size = len(wire) - len(self.delimiters[0])
         if size > self._limit:

@@ -24,9 +24,11 @@ def limit(max_frame_size):
         return UNLIMITED
     if isinstance(max_frame_size, bool) or not isinstance(max_frame_size, int):
         raise TypeError(f"max_frame_size must be an int or None, not {max_frame_size!r}")
-    if max_frame_size < 0:
-        raise ValueError(f"max_frame_size must be >= 0, got {max_frame_size}")
-    return min(max_frame_size, UNLIMITED)
+    if not 0 <= max_frame_size < UNLIMITED:
+        raise ValueError(
+            f"max_frame_size must be between 0 and 2**63-2 (or None), got {max_frame_size}"
+        )
+    return max_frame_size
 
 
 def public_limit(internal):
@@ -43,7 +45,9 @@ def _int(name, value, low):
 
 def length_prefix(length_size, byteorder, offset, adjustment):
     """Checked settings of a LengthPrefixFramer; returns the largest field value."""
-    if length_size not in LENGTH_SIZES or isinstance(length_size, bool):
+    if isinstance(length_size, bool) or not isinstance(length_size, int):
+        raise TypeError(f"length_size must be an int, not {length_size!r}")
+    if length_size not in LENGTH_SIZES:
         raise ValueError(f"length_size must be one of 1..8, got {length_size!r}")
     if byteorder not in BYTEORDERS:
         raise ValueError(f"byteorder must be 'big' or 'little', got {byteorder!r}")
@@ -84,6 +88,14 @@ def line_ending(ending):
     if ending not in (b"\n", b"\r\n"):
         raise ValueError(f"line_ending must be b'\\n' or b'\\r\\n', got {ending!r}")
     return ending
+
+
+def payload_size(payload):
+    """The size of a payload to encode: any C-contiguous bytes-like object."""
+    with memoryview(payload) as view:
+        if not view.c_contiguous:
+            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+        return view.nbytes
 
 
 def check_field(size, field, field_max, limit):

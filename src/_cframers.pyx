@@ -57,6 +57,7 @@ cdef class _Framer:
     cdef bytearray _buf
     cdef Py_ssize_t _pos, _end
     cdef Py_ssize_t _lent  # size of the view lent by get_buffer(); -1 when none is out
+    cdef bint _final  # set by eof() while it cuts the last frames: no more bytes
     cdef Py_ssize_t _limit
     cdef object _error
 
@@ -78,6 +79,7 @@ cdef class _Framer:
         self._buf = bytearray()
         self._pos = self._end = 0
         self._lent = -1
+        self._final = False
         self._error = None
         self._restart()
 
@@ -199,7 +201,12 @@ cdef class _Framer:
     def eof(self):
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
-        frames = self.pop_frames()
+        self._final = True  # bytes that could begin a delimiter will not be followed
+        try:
+            frames = self.pop_frames()
+        finally:
+            self._final = False
+            self._restart()  # scan positions settled for the end are not for more bytes
         if self._error is None and self._end > self._pos:
             self._error = _errors.incomplete(self._buf[self._pos:self._end])
             if not frames:
@@ -324,7 +331,7 @@ cdef class LengthPrefixFramer(_Framer):
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
         checked as encode() checks them (for sending the payload without copying it)."""
-        cdef Py_ssize_t size = memoryview(payload).nbytes
+        cdef Py_ssize_t size = _rules.payload_size(payload)
         field = size - self.adjustment
         _rules.check_field(size, field, self._field_max, self._limit)
         return bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder), b""
@@ -365,7 +372,7 @@ cdef class DecimalLengthFramer(_Framer):
 
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
-        cdef Py_ssize_t size = memoryview(payload).nbytes
+        cdef Py_ssize_t size = _rules.payload_size(payload)
         _rules.check_field(size, size, self._field_max, self._limit)
         return b"%0*d" % (self.digits, size), b""
 
@@ -458,6 +465,8 @@ cdef class DelimiterFramer(_Framer):
                 else:
                     # The first tail position where the delimiter may still begin.
                     at = max(self._seen[i], end - size + 1)
+                    if self._final:
+                        at = end
                     while at < end and memcmp(data + at, delim, end - at) != 0:
                         at += 1
                     self._seen[i] = at
@@ -483,7 +492,9 @@ cdef class DelimiterFramer(_Framer):
 
     def encode(self, payload):
         """``payload`` plus the first delimiter; ValueError if it would not decode back."""
-        cdef bytes wire = b"".join((payload, self.delimiters[0]))
+        cdef bytes wire
+        _rules.payload_size(payload)
+        wire = b"".join((payload, self.delimiters[0]))
         cdef Py_ssize_t size = len(wire) - self._size[0]
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")

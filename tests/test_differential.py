@@ -24,9 +24,10 @@ UNLIMITED = float("inf")
 # -- the reference: each wire format read straight from its definition --------------------
 
 
-def reference(kind, kw, data):
+def reference(kind, kw, data, final=False):
     """Decode the whole of ``data``. Returns ``(frames, outcome)``: outcome is the number
-    of bytes left pending, or the FrameError subclass that stops the stream."""
+    of bytes left pending, or the FrameError subclass that stops the stream. ``final``:
+    the stream ends after ``data`` (a delimiter cut off by the end cannot match)."""
     limit = kw.get("max_frame_size", 8 << 20)
     limit = UNLIMITED if limit is None else limit
     frames = []
@@ -66,7 +67,8 @@ def reference(kind, kw, data):
     # Delimiters: the frame ends at the first position where a delimiter matches; of the
     # delimiters matching there, the longest. A delimiter cut off by the end of the data
     # (its beginning matches what is there) may still match, at that position, so the
-    # frame is undecided. The end of the data itself is such a position.
+    # frame is undecided. The end of the data itself is such a position. At the end of
+    # the stream (``final``) nothing more comes: only the end itself stays undecided.
     if kind == "line":
         delims = [b"\n", b"\r\n"]
         keep = False
@@ -79,6 +81,8 @@ def reference(kind, kw, data):
         while True:
             rest = data[q:]
             maybe = [d for d in delims if len(rest) < len(d) and d.startswith(rest)]
+            if final and rest:
+                maybe = []
             full = [d for d in delims if rest.startswith(d)]
             if maybe:  # undecided: wait for more bytes (unless already too long)
                 if q - pos > limit:
@@ -97,7 +101,7 @@ def reference(kind, kw, data):
 def reference_eof(kind, kw, data):
     """What eof() must do after ``data``: (frames, outcome) with IncompleteFrameError when
     bytes are left over."""
-    frames, outcome = reference(kind, kw, data)
+    frames, outcome = reference(kind, kw, data, final=True)
     if outcome == 0:
         return frames, 0
     if isinstance(outcome, int):
