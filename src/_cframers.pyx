@@ -9,7 +9,8 @@ larger array, so the cost stays amortised O(1) per byte.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
+from cpython.bytearray cimport (PyByteArray_AS_STRING, PyByteArray_FromStringAndSize,
+                                PyByteArray_Resize)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int64_t, uint64_t
@@ -155,11 +156,17 @@ cdef class _Framer:
             memmove(PyByteArray_AS_STRING(self._buf),
                     PyByteArray_AS_STRING(self._buf) + self._pos, live)
         else:
-            new = PyByteArray_FromStringAndSize(
-                NULL, max(2 * capacity, live + size, MIN_CAPACITY))
-            memcpy(PyByteArray_AS_STRING(new),
-                   PyByteArray_AS_STRING(self._buf) + self._pos, live)
-            self._buf = new
+            capacity = max(2 * capacity, live + size, MIN_CAPACITY)
+            # Grow in place (realloc: no copy of a large buffer, no fresh pages to fault
+            # in) unless a view of the array is still alive; then move to a new array.
+            memmove(PyByteArray_AS_STRING(self._buf),
+                    PyByteArray_AS_STRING(self._buf) + self._pos, live)
+            try:
+                PyByteArray_Resize(self._buf, capacity)
+            except BufferError:
+                new = PyByteArray_FromStringAndSize(NULL, capacity)
+                memcpy(PyByteArray_AS_STRING(new), PyByteArray_AS_STRING(self._buf), live)
+                self._buf = new
         self._rebase(self._pos)
         self._pos, self._end = 0, live
         return 0
@@ -309,8 +316,12 @@ cdef class LengthPrefixFramer(_Framer):
         cdef int i
         PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
         try:
-            _rules.check_field(view.len, view.len - self.adjustment, self._field_max,
-                               self._limit)
+            # the shared check (and its errors) only when the quick one fails
+            if not (view.len <= self._limit and view.len < (1LL << 62)
+                    and self.adjustment <= view.len
+                    and <uint64_t>(view.len - self.adjustment) <= self._field_max):
+                _rules.check_field(view.len, view.len - self.adjustment, self._field_max,
+                                   self._limit)
             value = <uint64_t>(view.len - self.adjustment)
             wire = PyBytes_FromStringAndSize(NULL, self._header + view.len)
             out = <unsigned char *>PyBytes_AS_STRING(wire)
@@ -492,13 +503,26 @@ cdef class DelimiterFramer(_Framer):
 
     def encode(self, payload):
         """``payload`` plus the first delimiter; ValueError if it would not decode back."""
+        cdef Py_buffer view
         cdef bytes wire
-        _rules.payload_size(payload)
-        wire = b"".join((payload, self.delimiters[0]))
-        cdef Py_ssize_t size = len(wire) - self._size[0]
+        cdef Py_ssize_t size
+        cdef char *out
+        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        try:
+            size = view.len
+            wire = PyBytes_FromStringAndSize(NULL, size + self._size[0])
+            out = PyBytes_AS_STRING(wire)
+            memcpy(out, view.buf, size)
+            memcpy(out + size, self._delim[0], self._size[0])
+        finally:
+            PyBuffer_Release(&view)
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
-        _rules.check_delimited(wire, size, self.delimiters)
+        # One delimiter: the frame is right unless the delimiter occurs before the end
+        # (checked here in C); otherwise the shared check decides and explains.
+        if self._count > 1 or _find(out, 0, size + self._size[0] - 1, self._delim[0],
+                                    self._size[0]) >= 0:
+            _rules.check_delimited(wire, size, self.delimiters)
         return wire
 
     def encode_parts(self, payload):
