@@ -11,14 +11,21 @@ import sys
 
 import pytest
 
+import pyframe
 from pyframe import transfer
 from pyframe.sockets import FramedSocket
 
 TIMEOUT = 30
 
 
+# The commands run where the tested pyframe is (the installed package), never from the
+# checkout: `python -m` would import the unbuilt source tree from the working directory.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pyframe.__file__)))
+
+
 def env_for(impl):
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
     env.pop("PYFRAME_NO_EXTENSIONS", None)
     env.pop("PYFRAME_REQUIRE_EXTENSION", None)
     if impl.__name__.endswith("_pyframers"):
@@ -33,7 +40,8 @@ class Receiver:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyframe", "recv", "--listen", "127.0.0.1:0", "--out",
              str(out), "--once", "--timeout", "10", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(impl))
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(impl),
+            cwd=out)
         line = self.proc.stdout.readline()
         assert line.startswith("listening on 127.0.0.1:"), (line, self.proc.stderr.read())
         self.port = int(line.rsplit(":", 1)[1])
@@ -48,7 +56,8 @@ def send(impl, path, port):
     return subprocess.run(
         [sys.executable, "-m", "pyframe", "send", str(path), f"127.0.0.1:{port}",
          "--timeout", "10"],
-        capture_output=True, text=True, env=env_for(impl), timeout=TIMEOUT)
+        capture_output=True, text=True, env=env_for(impl), timeout=TIMEOUT,
+        cwd=os.path.dirname(path))
 
 
 def test_send_and_receive(impl, tmp_path):
