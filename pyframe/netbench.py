@@ -1,11 +1,15 @@
-"""Loopback TCP receive benchmarks for the socket layer (measurement functions only; the
-report lives in ``pyframe._bench``).
+"""Loopback receive benchmarks for the socket layer, over TCP and AF_UNIX, blocking and
+asyncio (measurement functions only; the report lives in ``pyframe._bench``).
 
 Every function takes ``frame_size`` (payload bytes of each frame; the 4-byte big-endian
-length header comes on top) and ``count`` (frames), connects a sender thread to a receiver
-over 127.0.0.1, and returns the seconds the receiver needed from its first receive call to
-the last frame. The sender pushes one pre-built buffer with ``sendall``, so every receiver
-sees the same bytes and pays nothing for producing them.
+length header comes on top), ``count`` (frames) and ``family``: ``"tcp"`` (a connection over
+127.0.0.1) or ``"unix"`` (an AF_UNIX stream ``socketpair``). A sender thread pushes one
+pre-built buffer with ``sendall`` on a plain blocking socket, so every receiver sees the same
+bytes and pays nothing for producing them; only the receiver differs. Each function returns
+the seconds the receiver needed from the moment the sender starts (connection and event loop
+already set up) to the last frame, and raises unless every frame arrived with the right size.
+
+Blocking receivers:
 
 - ``framed_recv(size, count, "cython")``: ``FramedSocket.recv()`` per frame, compiled framer;
 - ``framed_recv(size, count, "python")``: the same with the pure-Python twin;
@@ -17,9 +21,22 @@ sees the same bytes and pays nothing for producing them.
 - ``raw_recv_into``: ``recv_into`` a fixed buffer until the same byte volume arrived (no
   framing at all: the ceiling).
 
+asyncio receivers (default event loop, one ``asyncio.run`` per call; the receiving socket is
+handed to the loop with ``sock=``):
+
+- ``aio_read(size, count, "cython")`` / ``"python"``: ``pyframe.aio`` ``FrameReader.read_frame()``
+  per frame (``open_connection`` / ``open_unix_connection``), compiled framer / pure twin;
+- ``aio_protocol(size, count, impl)``: a ``pyframe.aio.FrameProtocol`` subclass counting frames
+  in ``frame_received`` (the callback API, no awaiting per frame);
+- ``asyncio_readexactly``: asyncio's own streams, the usual idiom: ``readexactly(4)``,
+  ``struct.unpack``, ``readexactly(n)``;
+- ``asyncio_raw``: an ``asyncio.BufferedProtocol`` receiving into one fixed 64 KiB buffer and
+  counting bytes (no framing: the ceiling of the asyncio rows).
+
 ``python -m pyframe.netbench [COUNT]`` prints a table for 16 B and 256 B frames.
 """
 
+import asyncio
 import socket
 import struct
 import sys
@@ -27,9 +44,12 @@ import threading
 import time
 
 __all__ = ["framed_recv", "python_struct_loop", "python_naive_loop", "raw_recv_into",
-           "run_all"]
+           "aio_read", "aio_protocol", "asyncio_readexactly", "asyncio_raw",
+           "FAMILIES", "run_all"]
 
 READ = 65536
+FAMILIES = ("tcp", "unix")
+JOIN_TIMEOUT = 30.0  # seconds to wait for the sender thread after a receiver failed
 
 
 def _wire(frame_size, count):
@@ -38,12 +58,44 @@ def _wire(frame_size, count):
     return one * count
 
 
-def _run(frame_size, count, receive):
-    """Connect a sender thread over loopback and time ``receive(sock)``."""
+def _pair(family):
+    """(sender, receiver): connected stream sockets of ``family`` ("tcp" or "unix")."""
+    if family == "tcp":
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            sender = socket.create_connection(listener.getsockname())
+            receiver, _ = listener.accept()
+        return sender, receiver
+    if family == "unix":
+        if not hasattr(socket, "AF_UNIX"):
+            raise OSError("AF_UNIX sockets are not available on this platform")
+        return socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    raise ValueError(f"family must be one of {FAMILIES}, not {family!r}")
+
+
+class _Clock:
+    """Starts the sender thread and the clock together; stopped at the last frame."""
+
+    def __init__(self, thread):
+        self._thread = thread
+        self.started = self.stopped = None
+
+    def start(self):
+        self._thread.start()
+        self.started = time.perf_counter()
+
+    def stop(self):
+        self.stopped = time.perf_counter()
+
+
+def _run(frame_size, count, receive, family="tcp"):
+    """Connect a sender thread to a receiver over ``family`` and time the receiver.
+
+    ``receive(sock)``: a blocking receiver, timed around the call. An ``async def
+    receive(sock, clock)`` runs in ``asyncio.run``: it sets up its connection, calls
+    ``clock.start()`` (starts the sender), receives, calls ``clock.stop()``, then cleans up.
+    """
     wire = _wire(frame_size, count)
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        sender_sock = socket.create_connection(listener.getsockname())
-        receiver_sock, _ = listener.accept()
+    sender_sock, receiver_sock = _pair(family)
     errors = []
 
     def send():
@@ -54,31 +106,64 @@ def _run(frame_size, count, receive):
         finally:
             sender_sock.close()
 
-    with receiver_sock:
-        thread = threading.Thread(target=send, daemon=True)
-        thread.start()
-        start = time.perf_counter()
-        result = receive(receiver_sock)
-        elapsed = time.perf_counter() - start
-        thread.join()
+    thread = threading.Thread(target=send, daemon=True)
+    clock = _Clock(thread)
+    try:
+        if asyncio.iscoroutinefunction(receive):
+            result = asyncio.run(receive(receiver_sock, clock))
+        else:
+            clock.start()
+            result = receive(receiver_sock)
+            clock.stop()
+    except BaseException:
+        receiver_sock.close()  # a sender blocked in sendall fails and ends
+        raise
+    finally:
+        if clock.started is None:
+            sender_sock.close()
+        else:
+            thread.join(JOIN_TIMEOUT)
+        receiver_sock.close()
     if errors:
         raise errors[0]
-    return elapsed, result
+    if clock.stopped is None:
+        raise RuntimeError("receiver returned without stopping the clock")
+    return clock.stopped - clock.started, result
 
 
-def framed_recv(frame_size, count, impl="cython", method="recv"):
+def _check(result, count, frame_size):
+    n, size = result
+    if n != count or size != frame_size:
+        raise RuntimeError(f"received {n} frames (last {size} B), expected {count} "
+                           f"of {frame_size} B")
+
+
+def _framers(impl):
+    if impl == "cython":
+        from . import _cframers as module
+    elif impl == "python":
+        from . import _pyframers as module
+    else:
+        raise ValueError(f"impl must be 'cython' or 'python', not {impl!r}")
+    return module
+
+
+# -- blocking receivers ----------------------------------------------------------------------
+
+
+def framed_recv(frame_size, count, impl="cython", method="recv", family="tcp"):
     """Seconds for a FramedSocket (with the ``impl`` twin: "cython" or "python") to receive
     ``count`` frames, by ``recv()`` per frame, by iteration ("iter") or by "recv_many"."""
     from .sockets import FramedSocket
 
-    if impl == "cython":
-        from . import _cframers as module
-    else:
-        from . import _pyframers as module
+    module = _framers(impl)
+    if method not in ("recv", "iter", "recv_many"):
+        raise ValueError(f"method must be 'recv', 'iter' or 'recv_many', not {method!r}")
 
     def receive(sock):
         conn = FramedSocket(sock, module.LengthPrefixFramer())
         n = 0
+        last = b""
         if method == "recv":
             recv = conn.recv
             for _ in range(count):
@@ -87,24 +172,21 @@ def framed_recv(frame_size, count, impl="cython", method="recv"):
         elif method == "iter":
             for last in conn:
                 n += 1
-        elif method == "recv_many":
+        else:
             while n < count:
                 frames = conn.recv_many()
                 if not frames:
                     break
                 n += len(frames)
                 last = frames[-1]
-        else:
-            raise ValueError(f"method must be 'recv', 'iter' or 'recv_many', not {method!r}")
         return n, len(last)
 
-    elapsed, (n, size) = _run(frame_size, count, receive)
-    if n != count or size != frame_size:
-        raise RuntimeError(f"received {n} frames (last {size} B), expected {count}")
+    elapsed, result = _run(frame_size, count, receive, family)
+    _check(result, count, frame_size)
     return elapsed
 
 
-def python_struct_loop(frame_size, count):
+def python_struct_loop(frame_size, count, family="tcp"):
     """Seconds for the best plain-Python loop (buffered recv + struct.unpack_from)."""
 
     def receive(sock):
@@ -128,13 +210,12 @@ def python_struct_loop(frame_size, count):
             del buf[:pos]
         return frames, len(last)
 
-    elapsed, (n, size) = _run(frame_size, count, receive)
-    if n != count or size != frame_size:
-        raise RuntimeError(f"received {n} frames (last {size} B), expected {count}")
+    elapsed, result = _run(frame_size, count, receive, family)
+    _check(result, count, frame_size)
     return elapsed
 
 
-def python_naive_loop(frame_size, count):
+def python_naive_loop(frame_size, count, family="tcp"):
     """Seconds for the textbook loop: recv exactly the header, then exactly the payload."""
 
     def receive(sock):
@@ -154,13 +235,12 @@ def python_naive_loop(frame_size, count):
             last = recv_exact(n)
         return count, len(last)
 
-    elapsed, (n, size) = _run(frame_size, count, receive)
-    if n != count or size != frame_size:
-        raise RuntimeError(f"received {n} frames (last {size} B), expected {count}")
+    elapsed, result = _run(frame_size, count, receive, family)
+    _check(result, count, frame_size)
     return elapsed
 
 
-def raw_recv_into(frame_size, count):
+def raw_recv_into(frame_size, count, family="tcp"):
     """Seconds to receive the same byte volume with ``recv_into`` and no framing."""
     total = (4 + frame_size) * count
 
@@ -176,45 +256,238 @@ def raw_recv_into(frame_size, count):
             got += n
         return got
 
-    elapsed, got = _run(frame_size, count, receive)
+    elapsed, got = _run(frame_size, count, receive, family)
     if got != total:
         raise RuntimeError(f"received {got} bytes, expected {total}")
     return elapsed
 
 
-def run_all(frame_sizes=(16, 256), count=None, repeat=3):
-    """Best-of-``repeat`` seconds for every function, as {frame_size: {name: seconds}}."""
+# -- asyncio receivers -----------------------------------------------------------------------
+
+
+async def _close(writer):
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
+
+
+def aio_read(frame_size, count, impl="cython", family="tcp"):
+    """Seconds for ``pyframe.aio`` (FrameReader.read_frame() per frame, with the ``impl``
+    twin) to receive ``count`` frames on an asyncio connection."""
+    from . import aio
+
+    module = _framers(impl)
+    opener = aio.open_connection if family == "tcp" else aio.open_unix_connection
+
+    async def receive(sock, clock):
+        reader, writer = await opener(sock=sock, framer=module.LengthPrefixFramer())
+        try:
+            clock.start()
+            read_frame = reader.read_frame
+            n = 0
+            last = b""
+            for _ in range(count):
+                frame = await read_frame()
+                if frame is None:
+                    break
+                last = frame
+                n += 1
+            clock.stop()
+        finally:
+            await _close(writer)
+        return n, len(last)
+
+    elapsed, result = _run(frame_size, count, receive, family)
+    _check(result, count, frame_size)
+    return elapsed
+
+
+async def _protocol_connection(loop, family, factory, sock):
+    if family == "tcp":
+        return await loop.create_connection(factory, sock=sock)
+    return await loop.create_unix_connection(factory, sock=sock)
+
+
+def aio_protocol(frame_size, count, impl="cython", family="tcp"):
+    """Seconds for a ``pyframe.aio.FrameProtocol`` subclass (callback API, ``impl`` twin) to
+    receive ``count`` frames."""
+    from . import aio
+
+    module = _framers(impl)
+
+    class Counter(aio.FrameProtocol):
+        def __init__(self, framer, done):
+            super().__init__(framer)
+            self.n = 0
+            self.last = b""
+            self.done = done
+
+        def frame_received(self, frame):
+            self.n += 1
+            self.last = frame
+            if self.n == count and not self.done.done():
+                self.done.set_result(None)
+
+        def eof_received(self):
+            super().eof_received()
+            if not self.done.done():
+                self.done.set_result(None)
+            return False
+
+        def connection_lost(self, exc):
+            super().connection_lost(exc)
+            if not self.done.done():
+                self.done.set_result(None)
+
+    async def receive(sock, clock):
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        proto = Counter(module.LengthPrefixFramer(), done)
+        transport, _ = await _protocol_connection(loop, family, lambda: proto, sock)
+        try:
+            clock.start()
+            await done
+            clock.stop()
+        finally:
+            transport.close()
+        return proto.n, len(proto.last)
+
+    elapsed, result = _run(frame_size, count, receive, family)
+    _check(result, count, frame_size)
+    return elapsed
+
+
+def asyncio_readexactly(frame_size, count, family="tcp"):
+    """Seconds for asyncio's StreamReader: readexactly(4) + struct.unpack + readexactly(n)."""
+    opener = asyncio.open_connection if family == "tcp" else asyncio.open_unix_connection
+
+    async def receive(sock, clock):
+        reader, writer = await opener(sock=sock)
+        try:
+            clock.start()
+            readexactly = reader.readexactly
+            unpack = struct.unpack
+            last = b""
+            for _ in range(count):
+                (n,) = unpack(">I", await readexactly(4))
+                last = await readexactly(n)
+            clock.stop()
+        finally:
+            await _close(writer)
+        return count, len(last)
+
+    elapsed, result = _run(frame_size, count, receive, family)
+    _check(result, count, frame_size)
+    return elapsed
+
+
+class _Sink(asyncio.BufferedProtocol):
+    """Receives into one fixed buffer and counts the bytes."""
+
+    def __init__(self, total, done):
+        self.view = memoryview(bytearray(READ))
+        self.total = total
+        self.got = 0
+        self.done = done
+
+    def get_buffer(self, sizehint):
+        return self.view
+
+    def buffer_updated(self, nbytes):
+        self.got += nbytes
+        if self.got >= self.total and not self.done.done():
+            self.done.set_result(None)
+
+    def eof_received(self):
+        if not self.done.done():
+            self.done.set_result(None)
+        return False
+
+    def connection_lost(self, exc):
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+def asyncio_raw(frame_size, count, family="tcp"):
+    """Seconds for an asyncio BufferedProtocol to receive the same byte volume into a fixed
+    buffer, no framing (the asyncio ceiling)."""
+    total = (4 + frame_size) * count
+
+    async def receive(sock, clock):
+        loop = asyncio.get_running_loop()
+        proto = _Sink(total, loop.create_future())
+        transport, _ = await _protocol_connection(loop, family, lambda: proto, sock)
+        try:
+            clock.start()
+            await proto.done
+            clock.stop()
+        finally:
+            transport.close()
+        return proto.got
+
+    elapsed, got = _run(frame_size, count, receive, family)
+    if got != total:
+        raise RuntimeError(f"received {got} bytes, expected {total}")
+    return elapsed
+
+
+# -- the table -------------------------------------------------------------------------------
+
+NAIVE_CAP = 200000  # the slow per-frame loops run at most this many frames (time scaled up)
+
+
+def cases(size, count, family):
+    """{name: zero-argument function returning seconds for ``count`` frames}: blocking and
+    asyncio receivers over ``family``, as ``run_all`` and ``main`` print them."""
+    few = min(count, NAIVE_CAP)
+
+    def scaled(fn):
+        return lambda: fn(size, few, family=family) * count / few
+
+    return {
+        "framed recv (cython)": lambda: framed_recv(size, count, "cython", family=family),
+        "framed iter (cython)": lambda: framed_recv(size, count, "cython", "iter", family),
+        "framed recv (python)": lambda: framed_recv(size, count, "python", family=family),
+        "python struct loop": lambda: python_struct_loop(size, count, family),
+        "python naive loop": scaled(python_naive_loop),
+        "raw recv_into": lambda: raw_recv_into(size, count, family),
+        "aio read_frame (cython)": lambda: aio_read(size, count, "cython", family),
+        "aio protocol (cython)": lambda: aio_protocol(size, count, "cython", family),
+        "aio read_frame (python)": lambda: aio_read(size, count, "python", family),
+        "asyncio readexactly": scaled(asyncio_readexactly),
+        "asyncio raw protocol": lambda: asyncio_raw(size, count, family),
+    }
+
+
+def run_all(frame_sizes=(16, 256), count=None, repeat=3, families=FAMILIES):
+    """Best-of-``repeat`` seconds for every function, as {(family, frame_size): {name: s}}."""
     results = {}
-    for size in frame_sizes:
-        n = count or max(20000, (64 << 20) // (size + 4))
-        cases = {
-            "framed recv (cython)": lambda: framed_recv(size, n, "cython"),
-            "framed iter (cython)": lambda: framed_recv(size, n, "cython", "iter"),
-            "framed recv (python)": lambda: framed_recv(size, n, "python"),
-            "python struct loop": lambda: python_struct_loop(size, n),
-            "python naive loop": lambda: python_naive_loop(size, min(n, 200000)) * n
-            / min(n, 200000),
-            "raw recv_into": lambda: raw_recv_into(size, n),
-        }
-        results[size] = {"count": n}
-        for name, case in cases.items():
-            results[size][name] = min(case() for _ in range(repeat))
+    for family in families:
+        for size in frame_sizes:
+            n = count or max(20000, (64 << 20) // (size + 4))
+            row = results[family, size] = {"count": n}
+            for name, case in cases(size, n, family).items():
+                row[name] = min(case() for _ in range(repeat))
     return results
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     count = int(argv[0]) if argv else None
-    for size, row in run_all(count=count).items():
+    for (family, size), row in run_all(count=count).items():
         n = row.pop("count")
-        raw = row["raw recv_into"]
-        print(f"{size} B frames, {n} frames over loopback TCP:")
+        where = "loopback TCP" if family == "tcp" else "AF_UNIX"
+        print(f"{size} B frames, {n} frames over {where}:")
         for name, seconds in row.items():
+            ceiling = row["asyncio raw protocol" if name.startswith(("aio", "asyncio"))
+                          else "raw recv_into"]
             print(f"  {name:24s} {n / seconds / 1e6:7.2f} M frames/s  "
                   f"{(size + 4) * n / seconds / 1e9:6.2f} GB/s  "
-                  f"{raw / seconds * 100:6.1f}% of raw  "
+                  f"{ceiling / seconds * 100:6.1f}% of raw  "
                   f"{row['python struct loop'] / seconds:6.1f}x struct loop  "
-                  f"{row['python naive loop'] / seconds:6.1f}x naive loop")
+                  f"{row['asyncio readexactly'] / seconds:6.1f}x readexactly")
     return 0
 
 
