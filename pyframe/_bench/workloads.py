@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import random
+import socket
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -336,7 +337,10 @@ PATTERN_TITLES = {
     "trickle": "1-byte feeds",
     "random": "random chunk sizes (1 B - 64 KiB)",
     "4k": "one frame in 4 KiB pieces",
-    "tcp": "loopback TCP (sender thread, receiver timed)",
+    "tcp": "loopback TCP, blocking (sender thread, receiver timed)",
+    "unix": "AF_UNIX socketpair, blocking (sender thread, receiver timed)",
+    "tcp-asyncio": "loopback TCP, asyncio receiver (sender thread, receiver timed)",
+    "unix-asyncio": "AF_UNIX socketpair, asyncio receiver (sender thread, receiver timed)",
     "-": "",
 }
 
@@ -477,10 +481,13 @@ def network_workloads(profile):
     """Loopback network workloads, from ``pyframe.netbench`` when that module exists.
 
     If it defines ``bench_workloads(profile)`` returning Workload objects (kind "network"),
-    those are used as they are; otherwise its timing functions (``framed_recv``,
-    ``python_struct_loop``, ``python_naive_loop``, ``raw_recv_into``) are wrapped here. Each
-    of them times its own receiver (from the first receive call to the last frame, sender
-    thread excluded) and raises unless every frame arrived with the right size. Absent
+    those are used as they are; otherwise its timing functions are wrapped here: the blocking
+    receivers (``framed_recv``, ``python_struct_loop``, ``python_naive_loop``,
+    ``raw_recv_into``) and, when present, the asyncio ones (``aio_read``, ``aio_protocol``,
+    ``asyncio_readexactly``, ``asyncio_raw``), each over every transport in its ``FAMILIES``
+    (loopback TCP, AF_UNIX): workloads ``network/length-prefix/<size>/<tcp|unix>[-asyncio]``.
+    Each function times its own receiver (from the sender's start, connection set up, to
+    the last frame) and raises unless every frame arrived with the right size. Absent
     module: no network section.
     """
     netbench = optional("pyframe.netbench")
@@ -510,45 +517,84 @@ def _net(function_name, *args, **kwargs):
 def _net_input(size, profile):
     def build():
         wire = 4 + size
-        count = max(4 * profile.min_frames, 4 * profile.stream_bytes // wire)
+        # quick/smoke: a small volume (the section runs 4 transports x 2 sizes); full: 4x
+        volume = (4 if profile.name == "full" else 2) * profile.stream_bytes
+        count = max(4 * profile.min_frames, volume // wire)
         return Input(chunks=[], n_frames=count, checksum=0, stream_bytes=wire * count)
 
     return build
 
 
+NET_NEEDED = ("framed_recv", "python_struct_loop", "python_naive_loop", "raw_recv_into")
+NET_ASYNC = ("aio_read", "aio_protocol", "asyncio_readexactly", "asyncio_raw")
+
+
+def _net_blocking(family, note):
+    kw = {"family": family}
+    return [
+        Contender(SUBJECT, "FramedSocket.recv() per frame, compiled framer", "subject",
+                  _net("framed_recv", "cython", **kw), self_timed=True, note=note),
+        Contender("pyframe-c iter", "iterating a FramedSocket, compiled framer", "variant",
+                  _net("framed_recv", "cython", "iter", **kw), self_timed=True, note=note),
+        Contender(TWIN, "FramedSocket.recv() per frame, pure twin", "twin",
+                  _net("framed_recv", "python", **kw), self_timed=True, note=note),
+        Contender("struct", "recv(64 KiB) + struct.unpack_from + one del per chunk",
+                  "alternative", _net("python_struct_loop", **kw), self_timed=True, note=note),
+        Contender("naive", "recv exactly 4 header bytes, then exactly the payload",
+                  "alternative", _net("python_naive_loop", **kw), self_timed=True, note=note),
+        Contender("raw", "recv_into a fixed buffer, no framing (the ceiling)",
+                  "reference", _net("raw_recv_into", **kw), self_timed=True, note=note),
+    ]
+
+
+def _net_asyncio(family, note):
+    kw = {"family": family}
+    return [
+        Contender(SUBJECT, "pyframe.aio FrameReader.read_frame() per frame, compiled framer",
+                  "subject", _net("aio_read", "cython", **kw), self_timed=True, note=note),
+        Contender("pyframe-c protocol", "pyframe.aio FrameProtocol.frame_received callback, "
+                  "compiled framer", "variant", _net("aio_protocol", "cython", **kw),
+                  self_timed=True, note=note),
+        Contender(TWIN, "pyframe.aio FrameReader.read_frame() per frame, pure twin", "twin",
+                  _net("aio_read", "python", **kw), self_timed=True, note=note),
+        Contender("asyncio", "asyncio StreamReader: readexactly(4) + struct.unpack + "
+                  "readexactly(n)", "alternative", _net("asyncio_readexactly", **kw),
+                  self_timed=True, note=note),
+        Contender("raw", "asyncio BufferedProtocol into a fixed buffer, no framing (the "
+                  "ceiling)", "reference", _net("asyncio_raw", **kw), self_timed=True,
+                  note=note),
+    ]
+
+
 def _netbench_adapters(netbench, profile):
-    needed = ("framed_recv", "python_struct_loop", "python_naive_loop", "raw_recv_into")
-    if not all(hasattr(netbench, name) for name in needed):
+    if not all(hasattr(netbench, name) for name in NET_NEEDED):
         return []
+    has_async = all(hasattr(netbench, name) for name in NET_ASYNC)
+    families = getattr(netbench, "FAMILIES", ("tcp",))
     sizes = (16, 256) if profile.name in ("smoke", "quick") else (16, 256, 4 * KiB, 64 * KiB)
     note = "verified by pyframe.netbench (frame count and size)"
+    where = {"tcp": "loopback TCP", "unix": "AF_UNIX"}
     out = []
-    for size in sizes:
-        contenders = [
-            Contender(SUBJECT, "FramedSocket.recv() per frame, compiled framer", "subject",
-                      _net("framed_recv", "cython"), self_timed=True, note=note),
-            Contender("pyframe-c iter", "iterating a FramedSocket, compiled framer", "variant",
-                      _net("framed_recv", "cython", "iter"), self_timed=True, note=note),
-            Contender(TWIN, "FramedSocket.recv() per frame, pure twin", "twin",
-                      _net("framed_recv", "python"), self_timed=True, note=note),
-            Contender("struct", "recv(64 KiB) + struct.unpack_from + one del per chunk",
-                      "alternative", _net("python_struct_loop"), self_timed=True, note=note),
-            Contender("naive", "recv exactly 4 header bytes, then exactly the payload",
-                      "alternative", _net("python_naive_loop"), self_timed=True, note=note),
-            Contender("raw", "recv_into a fixed buffer, no framing (the ceiling)",
-                      "reference", _net("raw_recv_into"), self_timed=True, note=note),
-        ]
-        out.append(Workload(
-            name=f"network/length-prefix/{_short(size)}/tcp",
-            kind="network",
-            family="length-prefix",
-            frame_size=size,
-            pattern="tcp",
-            description=f"receive {size_label(size)} frames over loopback TCP, "
-            f"{FAMILIES['length-prefix'].title}",
-            contenders=contenders,
-            build=_net_input(size, profile),
-        ))
+    for mode in ("blocking", "asyncio"):
+        if mode == "asyncio" and not has_async:
+            continue
+        for family in families:
+            if family == "unix" and not hasattr(socket, "AF_UNIX"):
+                continue
+            pattern = family if mode == "blocking" else f"{family}-asyncio"
+            for size in sizes:
+                contenders = (_net_blocking if mode == "blocking" else _net_asyncio)(family, note)
+                out.append(Workload(
+                    name=f"network/length-prefix/{_short(size)}/{pattern}",
+                    kind="network",
+                    family="length-prefix",
+                    frame_size=size,
+                    pattern=pattern,
+                    description=f"receive {size_label(size)} frames over {where[family]} "
+                    f"({mode}), {FAMILIES['length-prefix'].title}",
+                    contenders=contenders,
+                    build=_net_input(size, profile),
+                ))
     return out
 
 
