@@ -428,7 +428,7 @@ class FramedServer:
                 raise
             self._unix_path = path
         else:
-            host, port = address[0], address[1]
+            host = address[0]
             family = socket.AF_INET6 if host and ":" in host else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:

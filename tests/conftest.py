@@ -8,8 +8,13 @@ unless ``PYFRAME_NO_EXTENSIONS=1`` is set, in which case only the python paramet
 
 import importlib
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
+
+import pyframe
 
 
 def _switch(name):
@@ -192,3 +197,68 @@ def check_case(make, wire, frames, after, mode, seeds=3):
 def check():
     """``check(make, wire, frames, after, mode)``: see ``check_case``."""
     return check_case
+
+
+# -- subprocesses: the CLI, the examples, a Twisted peer ---------------------------------
+
+# Subprocesses import the pyframe under test (the installed package), never the checkout:
+# `python -m` from the repository root would import the unbuilt source tree.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pyframe.__file__)))
+
+
+@pytest.fixture
+def impl_env(impl):
+    """The environment for a subprocess that must use the same twin as ``impl``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
+    env.pop("PYFRAME_NO_EXTENSIONS", None)
+    env.pop("PYFRAME_REQUIRE_EXTENSION", None)
+    if impl.__name__.endswith("_pyframers"):
+        env["PYFRAME_NO_EXTENSIONS"] = "1"
+    else:
+        env["PYFRAME_REQUIRE_EXTENSION"] = "1"
+    return env
+
+
+TWISTED_ECHO = textwrap.dedent(
+    """
+    import sys
+    from twisted.internet import protocol, reactor
+    from twisted.protocols.basic import Int32StringReceiver, LineReceiver
+
+    class Int32Echo(Int32StringReceiver):
+        MAX_LENGTH = 1 << 21
+        def stringReceived(self, data):
+            self.sendString(data[::-1])
+
+    class LineEcho(LineReceiver):
+        delimiter = b"\\n"
+        MAX_LENGTH = 1 << 21
+        def lineReceived(self, line):
+            self.sendLine(line[::-1])
+
+    factory = protocol.Factory.forProtocol(Int32Echo if sys.argv[1] == "length" else LineEcho)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    print(port.getHost().port, flush=True)
+    reactor.run()
+    """
+)
+
+
+@pytest.fixture
+def twisted_echo():
+    """``start(mode) -> port``: a Twisted server in a subprocess echoing every frame
+    reversed, with Int32StringReceiver ("length") or LineReceiver ("line")."""
+    pytest.importorskip("twisted")  # an optional test dependency
+    procs = []
+
+    def start(mode):
+        proc = subprocess.Popen([sys.executable, "-c", TWISTED_ECHO, mode],
+                                stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        return int(proc.stdout.readline())
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(30)

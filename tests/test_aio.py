@@ -6,9 +6,7 @@ import hashlib
 import random
 import socket
 import struct
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -541,54 +539,22 @@ def test_interop_with_asyncio_streams_both_ways(impl, run):
     assert echoed == payloads
 
 
-TWISTED_SERVER = textwrap.dedent(
-    """
-    import sys
-    from twisted.internet import protocol, reactor
-    from twisted.protocols.basic import Int32StringReceiver, LineReceiver
-
-    class Int32Echo(Int32StringReceiver):
-        MAX_LENGTH = 1 << 21
-        def stringReceived(self, data):
-            self.sendString(data[::-1])
-
-    class LineEcho(LineReceiver):
-        delimiter = b"\\n"
-        MAX_LENGTH = 1 << 21
-        def lineReceived(self, line):
-            self.sendLine(line[::-1])
-
-    factory = protocol.Factory.forProtocol(Int32Echo if sys.argv[1] == "length" else LineEcho)
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    print(port.getHost().port, flush=True)
-    reactor.run()
-    """
-)
-
-
 @pytest.mark.parametrize("mode", ["length", "line"])
-def test_interop_with_twisted(impl, run, mode):
-    pytest.importorskip("twisted")  # an optional test dependency
-    proc = subprocess.Popen([sys.executable, "-c", TWISTED_SERVER, mode],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
-        factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
-        rng = random.Random(mode)
-        payloads = [clean(rng.randbytes(rng.randrange(0, 20000))) for _ in range(200)]
+def test_interop_with_twisted(impl, run, mode, twisted_echo):
+    port = twisted_echo(mode)
+    factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
+    rng = random.Random(mode)
+    payloads = [clean(rng.randbytes(rng.randrange(0, 20000))) for _ in range(200)]
 
-        async def main():
-            reader, writer = await aio.open_connection("127.0.0.1", port, framer=factory())
-            writer.write_frames(payloads[:100])
-            for p in payloads[100:]:
-                writer.write_frame(p)
-            await writer.drain()
-            got = [await reader.read_frame() for _ in payloads]
-            writer.close()
-            await writer.wait_closed()
-            return got
+    async def main():
+        reader, writer = await aio.open_connection("127.0.0.1", port, framer=factory())
+        writer.write_frames(payloads[:100])
+        for p in payloads[100:]:
+            writer.write_frame(p)
+        await writer.drain()
+        got = [await reader.read_frame() for _ in payloads]
+        writer.close()
+        await writer.wait_closed()
+        return got
 
-        assert run(main()) == [p[::-1] for p in payloads]
-    finally:
-        proc.terminate()
-        proc.wait(TIMEOUT)
+    assert run(main()) == [p[::-1] for p in payloads]

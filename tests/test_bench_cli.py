@@ -4,8 +4,6 @@ measured with positive figures. Without the compiled module the bench must refus
 
 import json
 
-import pytest
-
 from pyframe._bench import cli
 
 

@@ -2,7 +2,6 @@
 frames, the same errors (type and message) and the same pending count, and agree with a
 decode-by-definition reference written here over the whole byte string."""
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

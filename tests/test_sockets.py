@@ -13,10 +13,7 @@ import selectors
 import signal
 import socket
 import struct
-import subprocess
-import sys
 import tempfile
-import textwrap
 import threading
 import time
 
@@ -767,48 +764,16 @@ def test_interop_with_asyncio_streams(impl, mode):
         stop()
 
 
-TWISTED_SERVER = textwrap.dedent(
-    """
-    import sys
-    from twisted.internet import protocol, reactor
-    from twisted.protocols.basic import Int32StringReceiver, LineReceiver
-
-    class Int32Echo(Int32StringReceiver):
-        MAX_LENGTH = 1 << 21
-        def stringReceived(self, data):
-            self.sendString(data[::-1])
-
-    class LineEcho(LineReceiver):
-        delimiter = b"\\n"
-        MAX_LENGTH = 1 << 21
-        def lineReceived(self, line):
-            self.sendLine(line[::-1])
-
-    factory = protocol.Factory.forProtocol(Int32Echo if sys.argv[1] == "length" else LineEcho)
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    print(port.getHost().port, flush=True)
-    reactor.run()
-    """
-)
-
-
 @pytest.mark.parametrize("mode", ["length", "line"])
-def test_interop_with_twisted(impl, mode):
-    pytest.importorskip("twisted")  # an optional test dependency
-    proc = subprocess.Popen([sys.executable, "-c", TWISTED_SERVER, mode],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
-        factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
-        rng = random.Random(mode)
-        payloads = [rng.randbytes(rng.randrange(0, 20000)).replace(b"\n", b"")
-                    .replace(b"\r", b"") for _ in range(200)]
-        with connect(("127.0.0.1", port), factory(), timeout=TIMEOUT) as conn:
-            t = threading.Thread(target=conn.send_many, args=(payloads,))
-            t.start()
-            got = [conn.recv() for _ in payloads]
-            t.join(TIMEOUT)
-        assert got == [p[::-1] for p in payloads]
-    finally:
-        proc.terminate()
-        proc.wait(TIMEOUT)
+def test_interop_with_twisted(impl, mode, twisted_echo):
+    port = twisted_echo(mode)
+    factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
+    rng = random.Random(mode)
+    payloads = [rng.randbytes(rng.randrange(0, 20000)).replace(b"\n", b"")
+                .replace(b"\r", b"") for _ in range(200)]
+    with connect(("127.0.0.1", port), factory(), timeout=TIMEOUT) as conn:
+        t = threading.Thread(target=conn.send_many, args=(payloads,))
+        t.start()
+        got = [conn.recv() for _ in payloads]
+        t.join(TIMEOUT)
+    assert got == [p[::-1] for p in payloads]

@@ -11,37 +11,18 @@ import sys
 
 import pytest
 
-import pyframe
 from pyframe import transfer
 from pyframe.sockets import FramedSocket
 
 TIMEOUT = 30
 
 
-# The commands run where the tested pyframe is (the installed package), never from the
-# checkout: `python -m` would import the unbuilt source tree from the working directory.
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pyframe.__file__)))
-
-
-def env_for(impl):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
-    env.pop("PYFRAME_NO_EXTENSIONS", None)
-    env.pop("PYFRAME_REQUIRE_EXTENSION", None)
-    if impl.__name__.endswith("_pyframers"):
-        env["PYFRAME_NO_EXTENSIONS"] = "1"
-    else:
-        env["PYFRAME_REQUIRE_EXTENSION"] = "1"
-    return env
-
-
 class Receiver:
-    def __init__(self, impl, out, *extra):
+    def __init__(self, env, out, *extra):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyframe", "recv", "--listen", "127.0.0.1:0", "--out",
              str(out), "--once", "--timeout", "10", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(impl),
-            cwd=out)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=out)
         line = self.proc.stdout.readline()
         assert line.startswith("listening on 127.0.0.1:"), (line, self.proc.stderr.read())
         self.port = int(line.rsplit(":", 1)[1])
@@ -52,23 +33,23 @@ class Receiver:
         return self.proc.returncode, out, err
 
 
-def send(impl, path, port):
+def send(env, path, port):
     return subprocess.run(
         [sys.executable, "-m", "pyframe", "send", str(path), f"127.0.0.1:{port}",
          "--timeout", "10"],
-        capture_output=True, text=True, env=env_for(impl), timeout=TIMEOUT,
+        capture_output=True, text=True, env=env, timeout=TIMEOUT,
         cwd=os.path.dirname(path))
 
 
-def test_send_and_receive(impl, tmp_path):
+def test_send_and_receive(impl_env, tmp_path):
     src_dir, out = tmp_path / "src", tmp_path / "out"
     src_dir.mkdir()
     out.mkdir()
     for name, size in (("data.bin", 3 * 1024 * 1024 + 17), ("empty", 0)):
         src = src_dir / name
         src.write_bytes(os.urandom(size))
-        receiver = Receiver(impl, out)
-        sent = send(impl, src, receiver.port)
+        receiver = Receiver(impl_env, out)
+        sent = send(impl_env, src, receiver.port)
         code, stdout, stderr = receiver.finish()
         assert sent.returncode == 0, sent.stderr
         assert code == 0, stderr
@@ -81,20 +62,20 @@ def test_send_and_receive(impl, tmp_path):
     assert sorted(os.listdir(out)) == ["data.bin", "empty"]  # no temporary file left
 
 
-def test_no_overwrite_without_force(impl, tmp_path):
+def test_no_overwrite_without_force(impl, impl_env, tmp_path):
     src = tmp_path / "f.txt"
     src.write_bytes(b"new content")
     out = tmp_path / "out"
     out.mkdir()
     (out / "f.txt").write_bytes(b"old")
-    receiver = Receiver(impl, out)
-    sent = send(impl, src, receiver.port)
+    receiver = Receiver(impl_env, out)
+    sent = send(impl_env, src, receiver.port)
     code, _, stderr = receiver.finish()
     assert sent.returncode == 1 and "exists" in sent.stderr and "--force" in sent.stderr
     assert code == 1 and "exists" in stderr
     assert (out / "f.txt").read_bytes() == b"old"
-    receiver = Receiver(impl, out, "--force")
-    sent = send(impl, src, receiver.port)
+    receiver = Receiver(impl_env, out, "--force")
+    sent = send(impl_env, src, receiver.port)
     assert receiver.finish()[0] == 0 and sent.returncode == 0
     assert (out / "f.txt").read_bytes() == b"new content"
     assert os.listdir(out) == ["f.txt"]
@@ -109,10 +90,10 @@ def raw_sender(impl, receiver, header):
 
 @pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/b", "..", ".", "", "c:x",
                                   "x\\..\\y", "nul\0byte", "new\nline"])
-def test_path_traversal_is_refused(impl, tmp_path, name):
+def test_path_traversal_is_refused(impl, impl_env, tmp_path, name):
     out = tmp_path / "out"
     out.mkdir()
-    receiver = Receiver(impl, out)
+    receiver = Receiver(impl_env, out)
     conn, reply = raw_sender(impl, receiver, {"name": name, "size": 1, "sha256": "0" * 64})
     conn.close()
     code, _, stderr = receiver.finish()
@@ -121,11 +102,11 @@ def test_path_traversal_is_refused(impl, tmp_path, name):
     assert os.listdir(out) == [] and not (tmp_path / "evil").exists()
 
 
-def test_truncated_transfer_is_reported_and_leaves_nothing(impl, tmp_path):
+def test_truncated_transfer_is_reported_and_leaves_nothing(impl, impl_env, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     data = os.urandom(100000)
-    receiver = Receiver(impl, out)
+    receiver = Receiver(impl_env, out)
     header = {"name": "t.bin", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     conn, reply = raw_sender(impl, receiver, header)
     assert reply == {"ok": True}
@@ -138,10 +119,10 @@ def test_truncated_transfer_is_reported_and_leaves_nothing(impl, tmp_path):
     assert os.listdir(out) == []
 
 
-def test_digest_mismatch_saves_nothing(impl, tmp_path):
+def test_digest_mismatch_saves_nothing(impl, impl_env, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    receiver = Receiver(impl, out)
+    receiver = Receiver(impl_env, out)
     header = {"name": "m.bin", "size": 5, "sha256": hashlib.sha256(b"other").hexdigest()}
     conn, reply = raw_sender(impl, receiver, header)
     assert reply == {"ok": True}
@@ -154,13 +135,13 @@ def test_digest_mismatch_saves_nothing(impl, tmp_path):
     assert os.listdir(out) == []
 
 
-def test_sender_reports_a_missing_receiver(impl, tmp_path):
+def test_sender_reports_a_missing_receiver(impl_env, tmp_path):
     src = tmp_path / "f"
     src.write_bytes(b"x")
     with socket.socket() as s:  # a port with nobody listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    sent = send(impl, src, port)
+    sent = send(impl_env, src, port)
     assert sent.returncode == 1 and "pyframe send: error:" in sent.stderr
 
 
