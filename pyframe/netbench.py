@@ -167,8 +167,11 @@ def framed_recv(frame_size, count, impl="cython", method="recv", family="tcp"):
         if method == "recv":
             recv = conn.recv
             for _ in range(count):
-                last = recv()
-            n = count
+                frame = recv()
+                if frame is None:  # clean end of stream before the last frame
+                    break
+                last = frame
+                n += 1
         elif method == "iter":
             for last in conn:
                 n += 1
