@@ -43,9 +43,18 @@ import sys
 import threading
 import time
 
-__all__ = ["framed_recv", "python_struct_loop", "python_naive_loop", "raw_recv_into",
-           "aio_read", "aio_protocol", "asyncio_readexactly", "asyncio_raw",
-           "FAMILIES", "run_all"]
+__all__ = [
+    "FAMILIES",
+    "aio_protocol",
+    "aio_read",
+    "asyncio_raw",
+    "asyncio_readexactly",
+    "framed_recv",
+    "python_naive_loop",
+    "python_struct_loop",
+    "raw_recv_into",
+    "run_all",
+]
 
 READ = 65536
 FAMILIES = ("tcp", "unix")
