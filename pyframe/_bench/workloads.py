@@ -517,9 +517,9 @@ def _net(function_name, *args, **kwargs):
 def _net_input(size, profile):
     def build():
         wire = 4 + size
-        # quick/smoke: a small volume (the section runs 4 transports x 2 sizes); full: 4x
-        volume = (4 if profile.name == "full" else 2) * profile.stream_bytes
-        count = max(4 * profile.min_frames, volume // wire)
+        # twice a decode stream: the section runs 4 transports (TCP, AF_UNIX; blocking,
+        # asyncio), whose slowest per-frame receivers take ~3 us a frame at 16 B
+        count = max(4 * profile.min_frames, 2 * profile.stream_bytes // wire)
         return Input(chunks=[], n_frames=count, checksum=0, stream_bytes=wire * count)
 
     return build
