@@ -245,6 +245,9 @@ class FrameReader:
 
     def _taken(self, frame):
         self._size -= len(frame) + FRAME_OVERHEAD
+        self._maybe_resume()
+
+    def _maybe_resume(self):
         if self._paused and self._size <= self._low:
             self._paused = False
             transport = self._protocol.transport
@@ -270,6 +273,19 @@ class FrameReader:
         frame = self._frames.popleft()
         self._taken(frame)
         return frame
+
+    async def read_frames(self):
+        """Every frame received and not read yet, waiting for one if none is; [] at a clean
+        end of stream. Errors as read_frame(). One await for many small frames."""
+        first = await self.read_frame()
+        if first is None:
+            return []
+        frames = [first]
+        frames.extend(self._frames)
+        self._frames.clear()
+        self._size -= sum(len(frame) for frame in frames[1:]) + FRAME_OVERHEAD * (len(frames) - 1)
+        self._maybe_resume()
+        return frames
 
     def __aiter__(self):
         return self

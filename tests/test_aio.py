@@ -358,6 +358,45 @@ def test_read_flow_control_pauses_and_resumes(impl, run):
     run(main())
 
 
+def test_read_frames_batches_and_resumes_reading(impl, run):
+    count, size = 2000, 1000
+    high = 64 * 1024
+
+    async def handler(reader, writer):
+        framer = impl.LengthPrefixFramer()
+        writer.write(framer.encode_many(i.to_bytes(4, "big") * (size // 4) for i in range(count)))
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await aio.open_connection(
+            "127.0.0.1", port, framer=impl.LengthPrefixFramer(), high_water=high)
+        transport = writer.transport
+        for _ in range(200):  # wait until the reader stops reading
+            await asyncio.sleep(0.01)
+            if not transport.is_reading():
+                break
+        assert not transport.is_reading()
+        got, batches = [], 0
+        while True:
+            frames = await reader.read_frames()
+            if not frames:
+                break
+            batches += 1
+            got += frames
+            assert reader.buffered == 0  # everything held was handed over
+            assert transport.is_reading() or reader.at_eof() or transport.is_closing()
+        assert got == [i.to_bytes(4, "big") * (size // 4) for i in range(count)]
+        assert batches < count  # batched: fewer awaits than frames
+        assert await reader.read_frames() == []
+        writer.close()
+        server.close()
+
+    run(main())
+
+
 def test_flow_control_watermarks_are_checked():
     with pytest.raises(ValueError):
         aio.FrameReader(None, high_water=10, low_water=20)
