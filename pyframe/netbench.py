@@ -285,9 +285,10 @@ async def _close(writer):
         pass
 
 
-def aio_read(frame_size, count, impl="cython", family="tcp"):
-    """Seconds for ``pyframe.aio`` (FrameReader.read_frame() per frame, with the ``impl``
-    twin) to receive ``count`` frames on an asyncio connection."""
+def aio_read(frame_size, count, impl="cython", family="tcp", method="read_frame"):
+    """Seconds for ``pyframe.aio`` (FrameReader.read_frame() per frame, or read_frames()
+    batches with ``method="read_frames"``, with the ``impl`` twin) to receive ``count``
+    frames on an asyncio connection."""
     from . import aio
 
     module = _framers(impl)
@@ -297,15 +298,23 @@ def aio_read(frame_size, count, impl="cython", family="tcp"):
         reader, writer = await opener(sock=sock, framer=module.LengthPrefixFramer())
         try:
             clock.start()
-            read_frame = reader.read_frame
             n = 0
             last = b""
-            for _ in range(count):
-                frame = await read_frame()
-                if frame is None:
-                    break
-                last = frame
-                n += 1
+            if method == "read_frames":
+                while n < count:
+                    frames = await reader.read_frames()
+                    if not frames:
+                        break
+                    last = frames[-1]
+                    n += len(frames)
+            else:
+                read_frame = reader.read_frame
+                for _ in range(count):
+                    frame = await read_frame()
+                    if frame is None:
+                        break
+                    last = frame
+                    n += 1
             clock.stop()
         finally:
             await _close(writer)

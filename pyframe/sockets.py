@@ -156,17 +156,18 @@ class FramedSocket:
         frames. Raises IncompleteFrameError if the stream ended inside a frame, and the
         framer's error (FrameTooLargeError, MalformedFrameError) on a bad stream (frames
         received before the fault are returned first)."""
-        if self._frames:
-            return self._frames.popleft()
-        if self._fill():
-            return self._frames.popleft()
-        return None
+        if not self._frames:
+            frames = self._receive()
+            if not frames:
+                return None
+            self._frames.extend(frames)
+        return self._frames.popleft()
 
     def recv_many(self):
         """Every frame buffered, receiving once if none is (a list; [] at a clean EOF).
         Cheaper per frame than recv() for streams of small frames."""
-        if not self._frames and not self._fill():
-            return []
+        if not self._frames:
+            return self._receive()  # the framer's list, handed over as it is
         frames = list(self._frames)
         self._frames.clear()
         return frames
@@ -178,19 +179,18 @@ class FramedSocket:
         while True:
             while frames:
                 yield frames.popleft()
-            if not self._fill():
+            new = self._receive()
+            if not new:
                 return
+            frames.extend(new)
 
-    def _fill(self):
-        """Receive until at least one frame is buffered in ``_frames``: True, or False at a
+    def _receive(self):
+        """The frames the framer holds, receiving until there is at least one; [] at a
         clean EOF. Timeouts and BlockingIOError propagate with every byte kept."""
         framer = self._framer
         frames = framer.pop_frames()  # raises a fault left over from the last call
-        if frames:
-            self._frames.extend(frames)
-            return True
-        if self._eof:
-            return False
+        if frames or self._eof:
+            return frames
         recv_into = self._sock.recv_into
         size = self._read_size
         while True:
@@ -205,11 +205,8 @@ class FramedSocket:
                 frames = framer.eof()  # IncompleteFrameError if a frame was cut short
             else:
                 frames = framer.pop_frames()
-            if frames:
-                self._frames.extend(frames)
-                return True
-            if n == 0:
-                return False
+            if frames or n == 0:
+                return frames
 
     @property
     def at_eof(self):

@@ -536,6 +536,9 @@ def _net_blocking(family, note):
                   _net("framed_recv", "cython", **kw), self_timed=True, note=note),
         Contender("pyframe-c iter", "iterating a FramedSocket, compiled framer", "variant",
                   _net("framed_recv", "cython", "iter", **kw), self_timed=True, note=note),
+        Contender("pyframe-c batch", "FramedSocket.recv_many(), compiled framer", "variant",
+                  _net("framed_recv", "cython", "recv_many", **kw), self_timed=True,
+                  note=note),
         Contender(TWIN, "FramedSocket.recv() per frame, pure twin", "twin",
                   _net("framed_recv", "python", **kw), self_timed=True, note=note),
         Contender("struct", "recv(64 KiB) + struct.unpack_from + one del per chunk",
@@ -552,6 +555,9 @@ def _net_asyncio(family, note):
     return [
         Contender(SUBJECT, "pyframe.aio FrameReader.read_frame() per frame, compiled framer",
                   "subject", _net("aio_read", "cython", **kw), self_timed=True, note=note),
+        Contender("pyframe-c batch", "pyframe.aio FrameReader.read_frames(), compiled "
+                  "framer", "variant", _net("aio_read", "cython", method="read_frames", **kw),
+                  self_timed=True, note=note),
         Contender("pyframe-c protocol", "pyframe.aio FrameProtocol.frame_received callback, "
                   "compiled framer", "variant", _net("aio_protocol", "cython", **kw),
                   self_timed=True, note=note),
