@@ -6,8 +6,10 @@ module cannot be imported -- a suite that silently tests only the twin proves no
 unless ``PYFRAME_NO_EXTENSIONS=1`` is set, in which case only the python parameter exists.
 """
 
+import hashlib
 import importlib
 import os
+import types
 import subprocess
 import sys
 import textwrap
@@ -262,3 +264,38 @@ def twisted_echo():
     for proc in procs:
         proc.terminate()
         proc.wait(30)
+
+
+# -- payloads for the connection tests ---------------------------------------------------
+
+
+def checked_payload(rng, size):
+    """``size`` bytes whose last 8 bytes check the rest (for sizes >= 8)."""
+    if size < 8:
+        return rng.randbytes(size)
+    body = rng.randbytes(size - 8)
+    return body + hashlib.blake2b(body, digest_size=8).digest()
+
+
+def payload_intact(payload):
+    """Whether a payload from ``checked_payload`` arrived unchanged (sizes >= 8)."""
+    return hashlib.blake2b(payload[:-8], digest_size=8).digest() == payload[-8:]
+
+
+def random_size(rng, big=1 << 20):
+    """Mostly small frames, some medium, a few up to 1 MiB (0 and the limit included)."""
+    r = rng.random()
+    if r < 0.02:
+        return rng.choice((0, big))
+    if r < 0.70:
+        return rng.randrange(0, 300)
+    if r < 0.97:
+        return rng.randrange(300, 70000)
+    return rng.randrange(70000, big + 1)
+
+
+@pytest.fixture
+def self_checking():
+    """``payload(rng, size)``, ``intact(payload)``, ``size(rng)``: random self-checking
+    payloads for the tests that push frames through real connections."""
+    return types.SimpleNamespace(payload=checked_payload, intact=payload_intact, size=random_size)

@@ -2,7 +2,6 @@
 uvloop). All traffic on 127.0.0.1 or temporary AF_UNIX paths; every wait has a timeout."""
 
 import asyncio
-import hashlib
 import random
 import socket
 import struct
@@ -50,24 +49,6 @@ def framers(impl):
 
 def clean(payload):
     return payload.replace(b"\n", b"-").replace(b"\r", b"-").replace(b"\0", b"-")
-
-
-def checked_payload(rng, size):
-    if size < 8:
-        return rng.randbytes(size)
-    body = rng.randbytes(size - 8)
-    return body + hashlib.blake2b(body, digest_size=8).digest()
-
-
-def random_size(rng, big=1 << 20):
-    r = rng.random()
-    if r < 0.02:
-        return rng.choice((0, big))
-    if r < 0.70:
-        return rng.randrange(0, 300)
-    if r < 0.97:
-        return rng.randrange(300, 70000)
-    return rng.randrange(70000, big + 1)
 
 
 async def echo(reader, writer):
@@ -166,7 +147,8 @@ class Rechunker:
             writer.close()
 
 
-def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_path):
+def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_path,
+                                                      self_checking):
     clients, count = 4, 300
     factory = lambda: impl.LengthPrefixFramer(max_frame_size=(1 << 20) + 8)  # noqa: E731
 
@@ -189,7 +171,7 @@ def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_pa
 
         async def client(k):
             rng = random.Random(k)
-            payloads = [checked_payload(rng, random_size(rng)) for _ in range(count)]
+            payloads = [self_checking.payload(rng, self_checking.size(rng)) for _ in range(count)]
             reader, writer = await open_proxy(factory())
 
             async def send():
@@ -220,7 +202,7 @@ def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_pa
         for sent, received in zip(payloads, got):
             assert received == sent
             if len(received) >= 8:
-                assert hashlib.blake2b(received[:-8], digest_size=8).digest() == received[-8:]
+                assert self_checking.intact(received)
         sizes += [len(p) for p in payloads]
     assert 0 in sizes and max(sizes) > 500000
     assert writes > clients * count

@@ -5,7 +5,6 @@ twin and once with the compiled module. All traffic stays on 127.0.0.1 / ::1 / t
 AF_UNIX paths; every loop is bounded and every socket has a timeout.
 """
 
-import hashlib
 import os
 import random
 import select
@@ -44,26 +43,6 @@ def pair(impl_framer_factory, family=socket.AF_UNIX):
     a.settimeout(TIMEOUT)
     b.settimeout(TIMEOUT)
     return FramedSocket(a, impl_framer_factory()), FramedSocket(b, impl_framer_factory())
-
-
-def checked_payload(rng, size):
-    """``size`` bytes whose last 8 bytes check the rest (for sizes >= 8)."""
-    if size < 8:
-        return rng.randbytes(size)
-    body = rng.randbytes(size - 8)
-    return body + hashlib.blake2b(body, digest_size=8).digest()
-
-
-def random_size(rng, big=1 << 20):
-    """Mostly small frames, some medium, a few up to 1 MiB (0 and the limit included)."""
-    r = rng.random()
-    if r < 0.02:
-        return rng.choice((0, big))
-    if r < 0.70:
-        return rng.randrange(0, 300)
-    if r < 0.97:
-        return rng.randrange(300, 70000)
-    return rng.randrange(70000, big + 1)
 
 
 class Rechunker:
@@ -452,10 +431,10 @@ def test_timeout_mid_frame_then_resume(impl):
         b.close()
 
 
-def test_nonblocking_receive_with_selectors(impl):
+def test_nonblocking_receive_with_selectors(impl, self_checking):
     for name, factory in framers(impl):
         rng = random.Random(name)
-        payloads = [checked_payload(rng, rng.randrange(0, 5000)).replace(b"\n", b"")
+        payloads = [self_checking.payload(rng, rng.randrange(0, 5000)).replace(b"\n", b"")
                     .replace(b"\0", b"").replace(b"\r", b"") for _ in range(300)]
         wire = factory().encode_many(payloads)
         a, b = socket.socketpair()
@@ -613,7 +592,8 @@ def test_framing_fault_after_good_frames(impl):
 # -- reliability: many clients, random sizes, a re-chunking proxy -------------------------
 
 
-def test_concurrent_clients_through_a_rechunking_proxy(impl, family, address):
+def test_concurrent_clients_through_a_rechunking_proxy(impl, family, address,
+                                                      self_checking):
     clients, frames_per_client = 4, 500
     factory = lambda: impl.LengthPrefixFramer(max_frame_size=(1 << 20) + 8)  # noqa: E731
     with FramedServer(address, factory) as server:
@@ -623,7 +603,8 @@ def test_concurrent_clients_through_a_rechunking_proxy(impl, family, address):
 
         def client(k):
             rng = random.Random(1000 + k)
-            payloads = [checked_payload(rng, random_size(rng)) for _ in range(frames_per_client)]
+            payloads = [self_checking.payload(rng, self_checking.size(rng))
+                        for _ in range(frames_per_client)]
             conn = connect(proxy.address, factory(), timeout=TIMEOUT)
             try:
                 sender = threading.Thread(target=conn.send_many if k % 2 else
@@ -659,18 +640,18 @@ def test_concurrent_clients_through_a_rechunking_proxy(impl, family, address):
         for i, (sent, received) in enumerate(zip(payloads, got)):
             assert received == sent, (k, i, len(sent), len(received))
             if len(received) >= 8:  # the checksum travels inside the frame
-                assert hashlib.blake2b(received[:-8], digest_size=8).digest() == received[-8:]
+                assert self_checking.intact(received)
         sizes += [len(p) for p in payloads]
     assert 0 in sizes and max(sizes) >= 500000
     assert proxy.chunks > clients * frames_per_client  # the proxy really re-chunked
 
 
-def test_every_framer_through_the_rechunking_proxy(impl, family, address):
+def test_every_framer_through_the_rechunking_proxy(impl, family, address, self_checking):
     for name, factory in framers(impl):
         rng = random.Random(name)
         payloads = []
         for _ in range(300):
-            p = checked_payload(rng, rng.randrange(0, 3000))
+            p = self_checking.payload(rng, rng.randrange(0, 3000))
             if name in ("delimiter", "line"):
                 p = p.replace(b"\n", b"-").replace(b"\r", b"-").replace(b"\0", b"-")
             if name == "length2le":
