@@ -26,6 +26,11 @@ def _switch(name):
 
 
 def _select():
+    if _switch("PYFRAME_NO_EXTENSIONS") and _switch("PYFRAME_REQUIRE_EXTENSION"):
+        raise ImportError(
+            "PYFRAME_NO_EXTENSIONS and PYFRAME_REQUIRE_EXTENSION are both set: "
+            "ask for the pure-Python twin or for the compiled module, not both"
+        )
     if _switch("PYFRAME_NO_EXTENSIONS"):
         from . import _pyframers
 

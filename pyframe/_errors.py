@@ -6,6 +6,9 @@ message of every error are the same whichever implementation is active.
 
 import sys
 
+#: Internal limit standing for ``max_frame_size=None`` (no limit, only when asked for).
+UNLIMITED = sys.maxsize
+
 __all__ = [
     "FrameError",
     "FrameTooLargeError",
@@ -40,7 +43,7 @@ class IncompleteFrameError(FrameError, EOFError):
 
 
 def too_large(size, limit, what="frame"):
-    if limit == sys.maxsize:  # max_frame_size=None: only the 63-bit size bound is left
+    if limit == UNLIMITED:  # max_frame_size=None: only the 63-bit size bound is left
         bound = "the largest size supported (2**63-1 bytes)"
     else:
         bound = f"max_frame_size={limit}"

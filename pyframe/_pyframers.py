@@ -18,6 +18,15 @@ MIN_CAPACITY = 4096  # smallest array allocated once data arrives
 SHRINK_ABOVE = 4 * 1024 * 1024  # an idle buffer above this size is given back
 
 
+_NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
+
+
+def _setting(name):
+    """A read-only view of a setting, as in the compiled classes (changing one would
+    leave the derived state behind)."""
+    return property(lambda self: getattr(self, name))
+
+
 class _Framer:
     """Buffer handling shared by every decoder; subclasses define ``_next()``."""
 
@@ -43,6 +52,9 @@ class _Framer:
         self._error = None
         self._restart()
 
+    def __reduce__(self):
+        raise TypeError(_NOT_PICKLED.format(type(self).__name__))
+
     def _check(self):
         if self._error is not None:
             raise self._error.with_traceback(None)
@@ -52,9 +64,7 @@ class _Framer:
     def feed(self, data):
         """Append ``data`` (any bytes-like object); return every complete frame now buffered."""
         self._check()
-        with memoryview(data) as view:
-            if not view.c_contiguous:  # as PyObject_GetBuffer(PyBUF_SIMPLE) in _cframers
-                raise BufferError("feed() needs a C-contiguous buffer")
+        with _rules.byte_view(data) as view:
             size = view.nbytes
             self._reserve(size)
             self._buf[self._end : self._end + size] = view
@@ -181,6 +191,12 @@ class LengthPrefixFramer(_Framer):
     and the field in returned frames. ``max_frame_size`` limits those following bytes.
     """
 
+    length_size = _setting("_length_size")
+    byteorder = _setting("_byteorder")
+    offset = _setting("_offset")
+    adjustment = _setting("_adjustment")
+    include_header = _setting("_include_header")
+
     def __init__(
         self,
         length_size=4,
@@ -192,11 +208,11 @@ class LengthPrefixFramer(_Framer):
         max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
     ):
         self._field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
-        self.length_size = length_size
-        self.byteorder = byteorder
-        self.offset = offset
-        self.adjustment = adjustment
-        self.include_header = bool(include_header)
+        self._length_size = length_size
+        self._byteorder = byteorder
+        self._offset = offset
+        self._adjustment = adjustment
+        self._include_header = bool(include_header)
         self._header = offset + length_size
         super().__init__(max_frame_size)
 
@@ -204,37 +220,39 @@ class LengthPrefixFramer(_Framer):
         start = self._pos
         if self._end - start < self._header:
             return None
-        at = start + self.offset
-        field = int.from_bytes(self._buf[at : at + self.length_size], self.byteorder)
-        length = field + self.adjustment
+        at = start + self._offset
+        field = int.from_bytes(self._buf[at : at + self._length_size], self._byteorder)
+        length = field + self._adjustment
         if length < 0 or length > self._limit:
-            self._error = _errors.length_error(field, self.adjustment, self._limit)
+            self._error = _errors.length_error(field, self._adjustment, self._limit)
             return None
         if length > self._end - start - self._header:
             return None
         stop = self._pos = start + self._header + length
-        return (start if self.include_header else start + self._header), stop
+        return (start if self._include_header else start + self._header), stop
 
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
         checked as encode() checks them (for sending the payload without copying it);
         offset bytes are zeros."""
         size = _rules.payload_size(payload)
-        field = size - self.adjustment
+        field = size - self._adjustment
         _rules.check_field(size, field, self._field_max, self._limit)
-        return bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder), b""
+        return bytes(self._offset) + field.to_bytes(self._length_size, self._byteorder), b""
 
 
 class DecimalLengthFramer(_Framer):
     """Frames preceded by their length as ``digits`` zero-padded ASCII digits: ``0003AAA``."""
 
+    digits = _setting("_digits")
+
     def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
-        self.digits = _rules.decimal_digits(digits)
+        self._digits = _rules.decimal_digits(digits)
         super().__init__(max_frame_size)
 
     def _next(self):
         start = self._pos
-        body = start + self.digits
+        body = start + self._digits
         if self._end < body:
             return None
         header = self._buf[start:body]
@@ -254,8 +272,8 @@ class DecimalLengthFramer(_Framer):
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
         size = _rules.payload_size(payload)
-        _rules.check_field(size, size, 10**self.digits - 1, self._limit)
-        return b"%0*d" % (self.digits, size), b""
+        _rules.check_field(size, size, 10**self._digits - 1, self._limit)
+        return b"%0*d" % (self._digits, size), b""
 
 
 class DelimiterFramer(_Framer):
@@ -264,6 +282,9 @@ class DelimiterFramer(_Framer):
     Each delimiter keeps how far it has been searched, so no byte is searched twice for it.
     """
 
+    delimiters = _setting("_delimiters")
+    keep_delimiter = _setting("_keep_delimiter")
+
     def __init__(
         self,
         delimiter=b"\n",
@@ -271,16 +292,16 @@ class DelimiterFramer(_Framer):
         keep_delimiter=False,
         max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
     ):
-        self.delimiters = _rules.delimiters(delimiter)
-        self.keep_delimiter = bool(keep_delimiter)
+        self._delimiters = _rules.delimiters(delimiter)
+        self._keep_delimiter = bool(keep_delimiter)
         super().__init__(max_frame_size)
 
     def _restart(self):
         # For delimiter i, no match starts before _seen[i]; _hit[i] says whether one
         # starts exactly there (otherwise the delimiter may begin there once more bytes
         # arrive, or _seen[i] == _end).
-        self._seen = [0] * len(self.delimiters)
-        self._hit = [False] * len(self.delimiters)
+        self._seen = [0] * len(self._delimiters)
+        self._hit = [False] * len(self._delimiters)
 
     def _rebase(self, shift):
         self._seen = [seen - shift for seen in self._seen]
@@ -288,7 +309,7 @@ class DelimiterFramer(_Framer):
     def _next(self):
         start, end, buf = self._pos, self._end, self._buf
         best = -1
-        for i, delim in enumerate(self.delimiters):
+        for i, delim in enumerate(self._delimiters):
             if self._seen[i] < start:
                 self._seen[i], self._hit[i] = start, False
             if not self._hit[i]:
@@ -306,7 +327,7 @@ class DelimiterFramer(_Framer):
             # The earliest position decides; on a tie the longer delimiter.
             if best < 0 or self._seen[i] < self._seen[best] or (
                 self._seen[i] == self._seen[best]
-                and len(delim) > len(self.delimiters[best])
+                and len(delim) > len(self._delimiters[best])
             ):
                 best = i
         at = self._seen[best]
@@ -319,25 +340,18 @@ class DelimiterFramer(_Framer):
             return None
         if not self._hit[best]:  # the earliest candidate is not complete yet
             return None
-        stop = at + len(self.delimiters[best])
+        stop = at + len(self._delimiters[best])
         self._pos = stop
-        return start, (stop if self.keep_delimiter else at)
-
-    def encode(self, payload):
-        """``payload`` plus the first delimiter; ValueError if it would not decode back."""
-        _rules.payload_size(payload)
-        wire = b"".join((payload, self.delimiters[0]))
-        size = len(wire) - len(self.delimiters[0])
-        if size > self._limit:
-            raise _errors.too_large(size, self._limit, "payload")
-        _rules.check_delimited(wire, size, self.delimiters)
-        return wire
+        return start, (stop if self._keep_delimiter else at)
 
     def encode_parts(self, payload):
-        """``(header, trailer)``: the bytes encode() puts before and after ``payload``
-        (the checks need the payload and the delimiter together, so they run encode())."""
-        self.encode(payload)
-        return b"", self.delimiters[0]
+        """``(b"", delimiter)``; ValueError if ``payload`` would not decode back (it
+        contains a delimiter, or its end plus the delimiter could begin a longer one)."""
+        size = _rules.payload_size(payload)
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        _rules.check_delimited(payload, self._delimiters)
+        return b"", self._delimiters[0]
 
 
 class LineFramer(DelimiterFramer):

@@ -4,15 +4,14 @@ Nothing here is on the decoding hot path; both twins call these so that settings
 validated (and refused) identically.
 """
 
-import sys
+import re
 
 from . import _errors
 
 #: Default ``max_frame_size`` of every framer: 8 MiB (tokio-util's default).
 DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024
 
-#: Internal limit standing for ``max_frame_size=None`` (no limit, only when asked for).
-UNLIMITED = sys.maxsize
+UNLIMITED = _errors.UNLIMITED
 
 LENGTH_SIZES = (1, 2, 3, 4, 5, 6, 7, 8)
 BYTEORDERS = ("big", "little")
@@ -90,11 +89,23 @@ def line_ending(ending):
     return ending
 
 
+def byte_view(data):
+    """A memoryview of ``data``, refused as the compiled module's buffer request refuses it."""
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(
+            f"a bytes-like object is required, not '{type(data).__name__}'"
+        ) from None
+    if not view.c_contiguous:
+        view.release()
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    return view
+
+
 def payload_size(payload):
     """The size of a payload to encode: any C-contiguous bytes-like object."""
-    with memoryview(payload) as view:
-        if not view.c_contiguous:
-            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    with byte_view(payload) as view:
         return view.nbytes
 
 
@@ -115,19 +126,37 @@ def check_field(size, field, field_max, limit):
         )
 
 
-def check_delimited(wire, size, delimiters):
-    """Refuse ``wire`` (a payload of ``size`` bytes plus the encode delimiter) unless it
-    decodes back to exactly that payload, whatever bytes follow it on the stream."""
-    for d in delimiters:
-        # A whole delimiter that starts inside the payload ends the frame early.
-        at = wire.find(d, 0, size + len(d) - 1)
-        if at >= 0:
-            raise ValueError(f"payload contains the delimiter {d!r} (at offset {at})")
-        # A longer delimiter that may begin at or before the payload's end: the bytes
-        # after this frame would decide where it ends.
-        for start in range(max(0, len(wire) - len(d) + 1), size + 1):
-            if d.startswith(wire[start:]):
-                raise ValueError(
-                    f"payload end {wire[start:size]!r} plus the delimiter "
-                    f"{wire[size:]!r} could begin the delimiter {d!r}"
-                )
+def check_delimited(payload, delimiters):
+    """Refuse ``payload`` unless, followed by ``delimiters[0]``, it decodes back to exactly
+    itself, whatever bytes follow on the stream. The payload is searched, not copied."""
+    used = delimiters[0]
+    with byte_view(payload) as view:
+        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+        size = view.nbytes
+        # the only payload bytes a delimiter can share with ``used``: its last few
+        tail = bytes(view[max(0, size - max(map(len, delimiters)) + 1) :])
+        window = tail + used  # the end of the wire: payload tail, then the delimiter
+        for d in delimiters:
+            # A whole delimiter that starts inside the payload ends the frame early.
+            found = _search(payload, view, d)
+            at = found if found >= 0 else window.find(d, 0, len(tail) + len(d) - 1)
+            if found < 0 and at >= 0:
+                at += size - len(tail)
+            if at >= 0:
+                raise ValueError(f"payload contains the delimiter {d!r} (at offset {at})")
+            # A longer delimiter that may begin at or before the payload's end: the bytes
+            # after this frame would decide where it ends.
+            for start in range(max(0, len(window) - len(d) + 1), len(tail) + 1):
+                if d.startswith(window[start:]):
+                    raise ValueError(
+                        f"payload end {window[start : len(tail)]!r} plus the delimiter "
+                        f"{used!r} could begin the delimiter {d!r}"
+                    )
+
+
+def _search(payload, view, needle):
+    """Offset of ``needle`` in the payload, or -1, without copying it."""
+    if isinstance(payload, (bytes, bytearray)):
+        return payload.find(needle)
+    match = re.search(re.escape(needle), view)
+    return match.start() if match else -1

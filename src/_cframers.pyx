@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: auto_pickle=False
 """The compiled framers: the same classes as ``pyframe._pyframers``, written the same way.
 
 Every decoder keeps one ``bytearray``. Live bytes are ``_buf[_pos:_end]``; the slack after
@@ -21,6 +22,8 @@ from operator import index as _index
 from pyframe import _errors, _rules
 
 __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+
+_NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
 
 cdef Py_ssize_t READ_SIZE = 65536  # room get_buffer() offers when given no size hint
 cdef Py_ssize_t MIN_CAPACITY = 4096  # smallest array allocated once data arrives
@@ -83,6 +86,9 @@ cdef class _Framer:
         self._final = False
         self._error = None
         self._restart()
+
+    def __reduce__(self):
+        raise TypeError(_NOT_PICKLED.format(type(self).__name__))
 
     cdef inline int _check(self) except -1:
         if self._error is not None:
@@ -522,13 +528,16 @@ cdef class DelimiterFramer(_Framer):
         # (checked here in C); otherwise the shared check decides and explains.
         if self._count > 1 or _find(out, 0, size + self._size[0] - 1, self._delim[0],
                                     self._size[0]) >= 0:
-            _rules.check_delimited(wire, size, self.delimiters)
+            _rules.check_delimited(payload, self.delimiters)
         return wire
 
     def encode_parts(self, payload):
-        """``(header, trailer)``: the bytes encode() puts before and after ``payload``
-        (the checks need the payload and the delimiter together, so they run encode())."""
-        self.encode(payload)
+        """``(b"", delimiter)``; ValueError if ``payload`` would not decode back (it
+        contains a delimiter, or its end plus the delimiter could begin a longer one)."""
+        cdef Py_ssize_t size = _rules.payload_size(payload)
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        _rules.check_delimited(payload, self.delimiters)
         return b"", self.delimiters[0]
 
 

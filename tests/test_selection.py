@@ -110,10 +110,11 @@ def test_require_extension_turns_a_missing_module_into_import_error(tmp_path):
     assert proc.stdout.strip() == "cython"
 
 
-def test_no_extensions_wins_over_require(tmp_path):
-    result = report(tmp_path, block=True, PYFRAME_NO_EXTENSIONS="1",
-                    PYFRAME_REQUIRE_EXTENSION="1")
-    assert result["impl"] == "python"
+def test_contradictory_switches_are_refused(tmp_path):
+    proc = run_python("import pyframe", tmp_path, PYFRAME_NO_EXTENSIONS="1",
+                      PYFRAME_REQUIRE_EXTENSION="1")
+    assert proc.returncode != 0
+    assert "ImportError" in proc.stderr and "both set" in proc.stderr
 
 
 def test_this_run_tests_what_it_says(impl):

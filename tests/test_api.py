@@ -1,0 +1,81 @@
+"""The framer objects themselves, on both twins: read-only settings, no pickling, the
+same refusals of bad input, and encode_parts() that checks without copying."""
+
+import pickle
+import tracemalloc
+
+import pytest
+
+FRAMERS = [
+    ("LengthPrefixFramer", {}, ["length_size", "byteorder", "offset", "adjustment",
+                                "include_header"]),
+    ("DecimalLengthFramer", {}, ["digits"]),
+    ("DelimiterFramer", {}, ["delimiters", "keep_delimiter"]),
+    ("LineFramer", {}, ["delimiters", "keep_delimiter"]),
+]
+
+
+@pytest.mark.parametrize("name, kw, settings", FRAMERS)
+def test_settings_are_read_only(impl, name, kw, settings):
+    framer = getattr(impl, name)(**kw)
+    for setting in settings + ["max_frame_size", "pending"]:
+        value = getattr(framer, setting)
+        with pytest.raises(AttributeError):
+            setattr(framer, setting, value)
+
+
+@pytest.mark.parametrize("name, kw, settings", FRAMERS)
+def test_framers_refuse_pickling(impl, name, kw, settings):
+    framer = getattr(impl, name)(**kw)
+    framer.feed(framer.encode(b"abc")[:2])
+    with pytest.raises(TypeError, match="holds a stream's state"):
+        pickle.dumps(framer)
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    ("text", TypeError, "a bytes-like object is required, not 'str'"),
+    (memoryview(b"abcdef")[::2], BufferError, "not C-contiguous"),
+])
+@pytest.mark.parametrize("name, kw, settings", FRAMERS)
+def test_bad_input_same_error_everywhere(impls, name, kw, settings, bad, error, message):
+    for module in impls.values():
+        framer = getattr(module, name)(**kw)
+        for call in (framer.feed, framer.encode, framer.encode_parts):
+            with pytest.raises(error, match=message):
+                call(bad)
+
+
+@pytest.mark.parametrize("name", ["LengthPrefixFramer", "DecimalLengthFramer",
+                                  "DelimiterFramer", "LineFramer"])
+def test_encode_parts_does_not_copy_the_payload(impl, name):
+    kw = {"digits": 9} if name == "DecimalLengthFramer" else {}
+    framer = getattr(impl, name)(max_frame_size=None, **kw)
+    payload = b"x" * (16 << 20)
+    for view in (payload, memoryview(payload), bytearray(b"y" * (1 << 20))):
+        tracemalloc.start()
+        header, trailer = framer.encode_parts(view)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 64 * 1024, (name, type(view), peak)
+        assert header + bytes(view) + trailer == framer.encode(view)
+
+
+@pytest.mark.parametrize("delimiters, payload, refused", [
+    ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"\n" + b"x" * 100000, True),  # deep inside
+    ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"END", True),  # at the very end
+    ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"\r", False),  # \r + \r\n decodes back
+    ((b"\r\n", b"\n", b"END"), b"EN" + b"x" * 100000 + b"EN", False),
+    ((b"\n", b"Z\nQ"), b"x" * 100000 + b"Z", True),  # Z + \n could begin Z\nQ
+    ((b"\n", b"Z\nQ"), b"Z" + b"x" * 100000, False),
+])
+def test_delimiter_checks_see_the_whole_payload(impl, delimiters, payload, refused):
+    framer = impl.DelimiterFramer(delimiters)
+    if refused:
+        with pytest.raises(ValueError):
+            framer.encode_parts(memoryview(payload))
+        with pytest.raises(ValueError):
+            framer.encode(payload)
+        return
+    assert framer.encode_parts(memoryview(payload)) == (b"", delimiters[0])
+    decoder = impl.DelimiterFramer(delimiters)
+    assert decoder.feed(framer.encode(payload) + b"next" + delimiters[0]) == [payload, b"next"]
