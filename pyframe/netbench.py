@@ -33,7 +33,8 @@ handed to the loop with ``sock=``):
 - ``asyncio_raw``: an ``asyncio.BufferedProtocol`` receiving into one fixed 64 KiB buffer and
   counting bytes (no framing: the ceiling of the asyncio rows).
 
-``python -m pyframe.netbench [COUNT]`` prints a table for 16 B and 256 B frames.
+``python -m pyframe.netbench [ARGS]`` runs the network section of ``pyframe bench`` (the one
+report; ``--quick``, ``--json`` ... as there).
 """
 
 import asyncio
@@ -53,7 +54,6 @@ __all__ = [
     "python_naive_loop",
     "python_struct_loop",
     "raw_recv_into",
-    "run_all",
 ]
 
 READ = 65536
@@ -454,62 +454,12 @@ def asyncio_raw(frame_size, count, family="tcp"):
     return elapsed
 
 
-# -- the table -------------------------------------------------------------------------------
-
-NAIVE_CAP = 200000  # the slow per-frame loops run at most this many frames (time scaled up)
-
-
-def cases(size, count, family):
-    """{name: zero-argument function returning seconds for ``count`` frames}: blocking and
-    asyncio receivers over ``family``, as ``run_all`` and ``main`` print them."""
-    few = min(count, NAIVE_CAP)
-
-    def scaled(fn):
-        return lambda: fn(size, few, family=family) * count / few
-
-    return {
-        "framed recv (cython)": lambda: framed_recv(size, count, "cython", family=family),
-        "framed iter (cython)": lambda: framed_recv(size, count, "cython", "iter", family),
-        "framed recv (python)": lambda: framed_recv(size, count, "python", family=family),
-        "python struct loop": lambda: python_struct_loop(size, count, family),
-        "python naive loop": scaled(python_naive_loop),
-        "raw recv_into": lambda: raw_recv_into(size, count, family),
-        "aio read_frame (cython)": lambda: aio_read(size, count, "cython", family),
-        "aio protocol (cython)": lambda: aio_protocol(size, count, "cython", family),
-        "aio read_frame (python)": lambda: aio_read(size, count, "python", family),
-        "asyncio readexactly": scaled(asyncio_readexactly),
-        "asyncio raw protocol": lambda: asyncio_raw(size, count, family),
-    }
-
-
-def run_all(frame_sizes=(16, 256), count=None, repeat=3, families=FAMILIES):
-    """Best-of-``repeat`` seconds for every function, as {(family, frame_size): {name: s}}."""
-    results = {}
-    for family in families:
-        for size in frame_sizes:
-            n = count or max(20000, (64 << 20) // (size + 4))
-            row = results[family, size] = {"count": n}
-            for name, case in cases(size, n, family).items():
-                row[name] = min(case() for _ in range(repeat))
-    return results
-
-
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    count = int(argv[0]) if argv else None
-    for (family, size), row in run_all(count=count).items():
-        n = row.pop("count")
-        where = "loopback TCP" if family == "tcp" else "AF_UNIX"
-        print(f"{size} B frames, {n} frames over {where}:")
-        for name, seconds in row.items():
-            ceiling = row["asyncio raw protocol" if name.startswith(("aio", "asyncio"))
-                          else "raw recv_into"]
-            print(f"  {name:24s} {n / seconds / 1e6:7.2f} M frames/s  "
-                  f"{(size + 4) * n / seconds / 1e9:6.2f} GB/s  "
-                  f"{ceiling / seconds * 100:6.1f}% of raw  "
-                  f"{row['python struct loop'] / seconds:6.1f}x struct loop  "
-                  f"{row['asyncio readexactly'] / seconds:6.1f}x readexactly")
-    return 0
+    """``python -m pyframe.netbench [ARGS]``: the network section of ``pyframe bench``."""
+    from ._bench.cli import main as bench
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return bench(["--filter", "network/", *argv])
 
 
 if __name__ == "__main__":
