@@ -3,8 +3,8 @@
 ``FramedSocket(sock, framer)`` wraps a connected SOCK_STREAM socket (TCP over IPv4/IPv6,
 AF_UNIX). It owns no framing logic: received bytes go straight into the framer's buffer
 (``sock.recv_into(framer.get_buffer())``) and frames come out of the framer; outgoing frames
-are the framer's header, the payload itself (never copied) and the framer's trailer, handed
-to the kernel in one ``sendmsg`` call::
+are the framer's header, the payload (not copied by the socket layer) and the framer's
+trailer, handed to the kernel in one ``sendmsg`` call::
 
     import pyframe
 
@@ -44,7 +44,7 @@ import errno
 import os
 import selectors
 import socket
-import socket as _socket
+import stat
 import threading
 
 __all__ = ["FramedSocket", "FramedServer", "BrokenStreamError", "connect", "serve"]
@@ -60,6 +60,7 @@ _IOV_MAX = max(_IOV_MAX, 3)  # a frame is at most 3 buffers
 
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # EPIPE instead of SIGPIPE where it exists
 _COALESCE = 2048  # send_many() joins payloads up to this size: cheaper than one iovec each
+_SHUT_WR = socket.SHUT_WR  # FramedSocket.shutdown's default (its class body has a `socket`)
 
 
 class BrokenStreamError(ConnectionError):
@@ -222,8 +223,12 @@ class FramedSocket:
         view = memoryview(payload)
         if view.format != "B" or view.ndim != 1:
             view = view.cast("B")
-        buffers = [header, view, trailer] if trailer else [header, view]
-        self._send([b for b in buffers if len(b)])
+        buffers = [header] if header else []
+        if view.nbytes:
+            buffers.append(view)
+        if trailer:
+            buffers.append(trailer)
+        self._send(buffers)
 
     def send_many(self, payloads):
         """Send several frames in as few system calls as possible (small ones are joined,
@@ -281,7 +286,8 @@ class FramedSocket:
             raise BlockingIOError(
                 errno.EAGAIN, "the previous frame is still being sent; call flush() first"
             )
-        total = sum(len(b) if isinstance(b, bytes) else memoryview(b).nbytes for b in buffers)
+        # every buffer is bytes or a byte-format memoryview: len() is its size in bytes
+        total = sum(map(len, buffers))
         sent = 0
         sendmsg = self._sendmsg
         sock = self._sock
@@ -316,12 +322,12 @@ class FramedSocket:
             # drop what went out; slice the buffer sent in part
             i = 0
             while n:
-                size = len(buffers[i]) if isinstance(buffers[i], bytes) else memoryview(buffers[i]).nbytes
+                size = len(buffers[i])
                 if n >= size:
                     n -= size
                     i += 1
                 else:
-                    buffers[i] = memoryview(buffers[i]).cast("B")[n:]
+                    buffers[i] = memoryview(buffers[i])[n:]
                     n = 0
             buffers = buffers[i:]
 
@@ -338,7 +344,7 @@ class FramedSocket:
 
     # -- closing --------------------------------------------------------------------
 
-    def shutdown(self, how=_socket.SHUT_WR):
+    def shutdown(self, how=_SHUT_WR):
         """Shut down one or both directions (default: writing, so the peer sees a clean EOF
         while this side can still receive)."""
         self._sock.shutdown(how)
@@ -395,7 +401,8 @@ class FramedServer:
     ``framer_factory``: called with no argument for each connection (a framer class, or
     ``functools.partial(LengthPrefixFramer, 2)``...).
 
-    ``accept()`` returns one FramedSocket; iterating yields them one after another;
+    ``accept()`` returns ``(FramedSocket, peer address)``; iterating yields the FramedSockets
+    one after another;
     ``serve_forever(handler)`` runs ``handler(conn)`` in a thread per connection (closing
     ``conn`` afterwards) until ``shutdown()`` or ``close()`` is called from another thread.
     """
@@ -406,14 +413,11 @@ class FramedServer:
         self._nodelay = nodelay
         self._timeout = timeout
         self._unix_path = None
-        self._stop_r = self._stop_w = None
         self._threads = set()
         if _is_address_unix(address):
             path = os.fspath(address)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                import stat
-
                 try:
                     if stat.S_ISSOCK(os.stat(path).st_mode):
                         os.unlink(path)
@@ -437,9 +441,17 @@ class FramedServer:
                 raise
         try:
             sock.listen(backlog)
+            # wakes serve_forever(); made now so that a shutdown() or close() that comes
+            # before serve_forever() has started is not lost (the byte waits in the pair)
+            self._stop_r, self._stop_w = socket.socketpair()
         except BaseException:
             sock.close()
             raise
+        self._stop_r.setblocking(False)
+        self._stop_w.setblocking(False)
+        self._lock = threading.Lock()
+        self._serving = False
+        self._closed = False
         self.socket = sock
 
     @property
@@ -480,8 +492,14 @@ class FramedServer:
 
     def serve_forever(self, handler):
         """Call ``handler(conn)`` in a new thread for each connection (``conn`` is closed when
-        the handler returns) until ``shutdown()``/``close()``. Waits for the handlers."""
-        self._stop_r, self._stop_w = socket.socketpair()
+        the handler returns) until ``shutdown()``/``close()``, even one called before
+        serve_forever() started. Waits for the handlers."""
+        with self._lock:
+            if self._serving:
+                raise RuntimeError("serve_forever() is already running")
+            if self._closed:
+                return
+            self._serving = True
         try:
             with selectors.DefaultSelector() as sel:
                 sel.register(self.socket, selectors.EVENT_READ)
@@ -501,8 +519,20 @@ class FramedServer:
             for thread in list(self._threads):
                 thread.join()
         finally:
-            self._stop_r.close()
-            self._stop_w.close()
+            with self._lock:
+                self._serving = False
+                if self._closed:
+                    self._stop_r.close()
+                    self._stop_w.close()
+                else:
+                    self._drain_stop()  # this shutdown() is served: the next run starts anew
+
+    def _drain_stop(self):
+        try:
+            while self._stop_r.recv(64):
+                pass
+        except OSError:  # BlockingIOError: empty
+            pass
 
     def _handle(self, handler, conn):
         try:
@@ -512,16 +542,21 @@ class FramedServer:
             self._threads.discard(threading.current_thread())
 
     def shutdown(self):
-        """Make serve_forever() return (it waits for running handlers)."""
-        if self._stop_w is not None:
-            try:
-                self._stop_w.send(b"x")
-            except OSError:
-                pass
+        """Make serve_forever() return (it waits for running handlers). Called before
+        serve_forever() has started, it makes the next serve_forever() return at once."""
+        try:
+            self._stop_w.send(b"x")
+        except OSError:  # closed, or the pair is full: a wake-up is waiting anyway
+            pass
 
     def close(self):
-        """Stop accepting; remove the AF_UNIX socket file."""
-        self.shutdown()
+        """Stop accepting (serve_forever() returns); remove the AF_UNIX socket file."""
+        with self._lock:
+            self.shutdown()
+            self._closed = True
+            if not self._serving:  # else serve_forever() closes the pair when it is done
+                self._stop_r.close()
+                self._stop_w.close()
         self.socket.close()
         if self._unix_path is not None:
             try:

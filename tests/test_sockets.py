@@ -207,6 +207,44 @@ def test_unix_server_removes_its_socket_file(impl, tmp_path):
     assert not os.path.exists(path)
 
 
+@pytest.mark.parametrize("stop", ["shutdown", "close"])
+def test_stop_before_serve_forever_is_not_lost(impl, address, stop):
+    with FramedServer(address, impl.LineFramer) as server:
+        getattr(server, stop)()  # before serve_forever() has started
+        thread = serve_in_thread(server)
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), f"serve_forever() missed an early {stop}()"
+
+
+def test_serve_forever_again_after_a_shutdown(impl, address):
+    with FramedServer(address, impl.LineFramer) as server:
+        server.shutdown()
+        first = serve_in_thread(server)
+        first.join(TIMEOUT)  # returns at once
+        assert not first.is_alive()
+        thread = serve_in_thread(server)  # this run waits for a new shutdown()
+        with connect(server.address, impl.LineFramer(), timeout=TIMEOUT) as conn:
+            conn.send(b"still serving")
+            assert conn.recv() == b"still serving"
+        assert thread.is_alive()
+        server.shutdown()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
+
+
+def test_close_while_serving(impl, address):
+    server = FramedServer(address, impl.LineFramer)
+    thread = serve_in_thread(server)
+    with connect(server.address, impl.LineFramer(), timeout=TIMEOUT) as conn:
+        conn.send(b"x")
+        assert conn.recv() == b"x"
+    server.close()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+    server.close()  # twice is harmless
+    server.serve_forever(echo_handler)  # a closed server serves nothing: returns at once
+
+
 def test_ipv6_loopback(impl):
     if not socket.has_ipv6:
         pytest.skip("this Python has no IPv6 support")
