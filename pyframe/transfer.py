@@ -4,7 +4,8 @@ Protocol (4-byte big-endian length-prefixed frames, pyframe.LengthPrefixFramer):
 
 1. sender -> receiver: a header frame, JSON ``{"name": ..., "size": ..., "sha256": ...}``;
 2. receiver -> sender: ``{"ok": true}`` to go on, or ``{"ok": false, "error": ...}`` (a name
-   that is not a plain file name, a file that exists without ``--force``);
+   that is not a plain file name, a file that exists without ``--force``, a header larger
+   than HEADER_LIMIT, a directory the receiver cannot write in);
 3. sender -> receiver: the content, in frames of at most CHUNK bytes (the total is ``size``);
 4. receiver -> sender: ``{"ok": true}`` once the SHA-256 matched and the file was renamed from
    its temporary name into place, or ``{"ok": false, "error": ...}``.
@@ -23,16 +24,26 @@ import sys
 import tempfile
 import time
 
-from . import IncompleteFrameError, LengthPrefixFramer
+from . import FrameTooLargeError, IncompleteFrameError, LengthPrefixFramer
 from .sockets import FramedServer, connect
 
 CHUNK = 256 * 1024
+#: The largest JSON frame (header or reply) accepted; a larger one is refused.
 HEADER_LIMIT = 64 * 1024
 DEFAULT_LISTEN = "127.0.0.1:8765"
+
+# the receiver's temporary file: f"{_TMP_PREFIX}{name}.{8 random chars}{_TMP_SUFFIX}"
+_TMP_PREFIX, _TMP_SUFFIX = ".", ".part"
+_TMP_EXTRA = len(_TMP_PREFIX) + 1 + 8 + len(_TMP_SUFFIX)  # bytes added to the name
+_NAME_MAX = 255 - _TMP_EXTRA  # so that the temporary name fits a 255-byte file name
 
 
 class TransferError(Exception):
     """A transfer that failed; the message is for the user."""
+
+
+class TruncatedError(TransferError):
+    """The connection ended before the whole file arrived: no reply can reach the sender."""
 
 
 def _framer():
@@ -56,8 +67,10 @@ def check_name(name):
     bad = ("/", "\\", "\0")
     if (name in (".", "..") or any(c in name for c in bad) or os.path.isabs(name)
             or (len(name) > 1 and name[1] == ":") or os.path.basename(name) != name
-            or any(ord(c) < 32 for c in name) or len(name.encode("utf-8", "replace")) > 255):
+            or any(ord(c) < 32 for c in name)):
         raise TransferError(f"refused: {name!r} is not a plain file name (path traversal?)")
+    if len(name.encode("utf-8", "replace")) > _NAME_MAX:
+        raise TransferError(f"refused: the file name is longer than {_NAME_MAX} bytes")
     return name
 
 
@@ -95,9 +108,15 @@ class Progress:
 
 
 def _json_frame(conn, what):
-    frame = conn.recv()
+    too_large = f"refused: {what} larger than {HEADER_LIMIT} bytes"
+    try:
+        frame = conn.recv()
+    except FrameTooLargeError:  # larger than the framer's limit (CHUNK)
+        raise TransferError(too_large) from None
     if frame is None:
         raise TransferError(f"the peer closed the connection before sending {what}")
+    if len(frame) > HEADER_LIMIT:
+        raise TransferError(too_large)
     try:
         value = json.loads(frame)
     except ValueError:
@@ -157,23 +176,29 @@ def receive_file(conn, out_dir, *, force=False, plain=False):
         dest = os.path.join(out_dir, name)
         if os.path.lexists(dest) and not force:
             raise TransferError(f"refused: {dest} exists (use --force to overwrite)")
+        try:  # before the go-ahead: a receiver that cannot write says so now
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f"{_TMP_PREFIX}{name}.",
+                                       suffix=_TMP_SUFFIX)
+        except OSError as exc:
+            raise TransferError(f"refused: cannot create a file in {out_dir}: "
+                                f"{exc.strerror or exc}") from exc
     except TransferError as exc:
         conn.send(json.dumps({"ok": False, "error": str(exc)}).encode())
         raise
-    conn.send(b'{"ok": true}')
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.", suffix=".part")
-    progress = Progress(size, f"recv {name}", force_plain=plain)
+    progress = None
     try:
-        digest = hashlib.sha256()
-        got = 0
         with os.fdopen(fd, "wb") as out:
+            conn.send(b'{"ok": true}')
+            progress = Progress(size, f"recv {name}", force_plain=plain)
+            digest = hashlib.sha256()
+            got = 0
             while got < size:
                 try:
                     frame = conn.recv()
                 except IncompleteFrameError:
                     frame = None
                 if frame is None:
-                    raise TransferError(
+                    raise TruncatedError(
                         f"transfer truncated: received {got} of {size} bytes of {name} "
                         "before the connection closed; nothing was saved")
                 if got + len(frame) > size:
@@ -199,12 +224,13 @@ def receive_file(conn, out_dir, *, force=False, plain=False):
             else:
                 os.unlink(tmp)
     except BaseException as exc:
-        progress.close(ok=False)
+        if progress is not None:
+            progress.close(ok=False)
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(exc, TransferError) and "truncated" not in str(exc):
+        if isinstance(exc, TransferError) and not isinstance(exc, TruncatedError):
             try:
                 conn.send(json.dumps({"ok": False, "error": str(exc)}).encode())
             except OSError:

@@ -119,11 +119,12 @@ def test_truncated_transfer_is_reported_and_leaves_nothing(impl, impl_env, tmp_p
     assert os.listdir(out) == []
 
 
-def test_digest_mismatch_saves_nothing(impl, impl_env, tmp_path):
+@pytest.mark.parametrize("name", ["m.bin", "truncated-report.txt"])
+def test_digest_mismatch_saves_nothing(impl, impl_env, tmp_path, name):
     out = tmp_path / "out"
     out.mkdir()
     receiver = Receiver(impl_env, out)
-    header = {"name": "m.bin", "size": 5, "sha256": hashlib.sha256(b"other").hexdigest()}
+    header = {"name": name, "size": 5, "sha256": hashlib.sha256(b"other").hexdigest()}
     conn, reply = raw_sender(impl, receiver, header)
     assert reply == {"ok": True}
     conn.send(b"hello")
@@ -133,6 +134,67 @@ def test_digest_mismatch_saves_nothing(impl, impl_env, tmp_path):
     assert result["ok"] is False and "SHA-256 mismatch" in result["error"]
     assert code == 1 and "SHA-256 mismatch" in stderr
     assert os.listdir(out) == []
+
+
+def refused(impl, impl_env, out, header):
+    """Send ``header`` to a receiver; its reply (after which it must exit with status 1
+    leaving ``out`` empty) and its stderr."""
+    receiver = Receiver(impl_env, out)
+    conn, reply = raw_sender(impl, receiver, header)
+    conn.close()
+    code, _, stderr = receiver.finish()
+    assert reply["ok"] is False, reply
+    assert code == 1 and "refused" in stderr
+    assert os.listdir(out) == []
+    return reply["error"], stderr
+
+
+def test_a_name_too_long_for_the_temporary_file_is_refused(impl, impl_env, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    name = "n" * 250  # a valid file name, but not with the temporary file's prefix and suffix
+    error, _ = refused(impl, impl_env, out, {"name": name, "size": 1, "sha256": "0" * 64})
+    assert "longer than" in error
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="root can write in any directory")
+def test_an_unwritable_directory_is_refused_before_the_content(impl, impl_env, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        error, _ = refused(impl, impl_env, out, {"name": "f", "size": 1, "sha256": "0" * 64})
+    finally:
+        out.chmod(0o755)
+    assert "cannot create" in error
+
+
+def test_a_temporary_file_that_cannot_be_made_is_refused(impl, tmp_path, monkeypatch):
+    def mkstemp(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(transfer.tempfile, "mkstemp", mkstemp)
+    a, b = socket.socketpair()
+    with FramedSocket(a, impl.LengthPrefixFramer()) as sender, \
+            FramedSocket(b, transfer._framer()) as conn:
+        sender.settimeout(TIMEOUT)
+        conn.settimeout(TIMEOUT)
+        sender.send(json.dumps({"name": "f", "size": 1, "sha256": "0" * 64}).encode())
+        with pytest.raises(transfer.TransferError, match="cannot create"):
+            transfer.receive_file(conn, str(tmp_path))
+        reply = json.loads(sender.recv())  # the refusal, not a go-ahead
+    assert reply["ok"] is False and "Permission denied" in reply["error"]
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("padding", [transfer.HEADER_LIMIT, transfer.CHUNK + 1])
+def test_a_header_larger_than_the_limit_is_refused(impl, impl_env, tmp_path, padding):
+    out = tmp_path / "out"
+    out.mkdir()
+    header = {"name": "f", "size": 1, "sha256": "0" * 64, "pad": "x" * padding}
+    error, _ = refused(impl, impl_env, out, header)
+    assert f"larger than {transfer.HEADER_LIMIT} bytes" in error
 
 
 def test_sender_reports_a_missing_receiver(impl_env, tmp_path):
@@ -148,9 +210,10 @@ def test_sender_reports_a_missing_receiver(impl_env, tmp_path):
 def test_check_name():
     assert transfer.check_name("report.pdf") == "report.pdf"
     assert transfer.check_name(".hidden") == ".hidden"
-    for bad in ("../x", "x/..", "/abs", "..", "", None, 5, "a" * 300):
+    for bad in ("../x", "x/..", "/abs", "..", "", None, 5, "a" * 300, "a" * 241):
         with pytest.raises(transfer.TransferError):
             transfer.check_name(bad)
+    assert transfer.check_name("a" * 240) == "a" * 240  # ".{name}.XXXXXXXX.part": 255 bytes
 
 
 def test_progress_bar_on_a_terminal_and_plain_otherwise():
