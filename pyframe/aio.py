@@ -260,7 +260,7 @@ class FrameReader:
         inside a frame, the framer's error on a bad stream, or the connection's error)."""
         while not self._frames:
             if self._exception is not None:
-                raise self._exception
+                raise self._exception.with_traceback(None)  # not a growing traceback
             if self._eof:
                 return None
             if self._waiter is not None:

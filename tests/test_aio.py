@@ -6,6 +6,7 @@ import random
 import socket
 import struct
 import sys
+import traceback
 
 import pytest
 
@@ -293,8 +294,12 @@ def test_framing_error_after_good_frames(impl, run):
         reader, writer = await aio.open_connection(
             "127.0.0.1", port, framer=impl.LengthPrefixFramer(max_frame_size=1000))
         assert await reader.read_frame() == b"ok"
-        with pytest.raises(pyframe.FrameTooLargeError):
-            await reader.read_frame()
+        depths = []
+        for _ in range(3):  # raised again on every call, its traceback not growing
+            with pytest.raises(pyframe.FrameTooLargeError) as info:
+                await reader.read_frame()
+            depths.append(len(traceback.extract_tb(info.value.__traceback__)))
+        assert depths[0] == depths[1] == depths[2], depths
         await asyncio.wait_for(writer.wait_closed(), TIMEOUT)  # the stream was closed
         server.close()
 
