@@ -157,20 +157,8 @@ def test_a_name_too_long_for_the_temporary_file_is_refused(impl, impl_env, tmp_p
     assert "longer than" in error
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="root can write in any directory")
-def test_an_unwritable_directory_is_refused_before_the_content(impl, impl_env, tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    out.chmod(0o555)
-    try:
-        error, _ = refused(impl, impl_env, out, {"name": "f", "size": 1, "sha256": "0" * 64})
-    finally:
-        out.chmod(0o755)
-    assert "cannot create" in error
-
-
 def test_a_temporary_file_that_cannot_be_made_is_refused(impl, tmp_path, monkeypatch):
+    # (an unwritable directory, faked: as root, as CI runs, every directory is writable)
     def mkstemp(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
