@@ -306,28 +306,38 @@ def test_framing_error_after_good_frames(impl, run):
     run(main())
 
 
-def test_read_flow_control_pauses_and_resumes(impl, run):
-    count, size = 2000, 1000
-    high = 64 * 1024
+FLOOD_COUNT, FLOOD_SIZE, FLOOD_HIGH = 2000, 1000, 64 * 1024
+FLOOD = [i.to_bytes(4, "big") * (FLOOD_SIZE // 4) for i in range(FLOOD_COUNT)]
 
+
+async def flooded_reader(impl):
+    """A server that sends FLOOD at once, and a reader (high water FLOOD_HIGH) that has
+    stopped reading from it: (server, reader, writer)."""
     async def handler(reader, writer):
         framer = impl.LengthPrefixFramer()
-        for i in range(count):
-            writer.write(framer.encode(i.to_bytes(4, "big") * (size // 4)))
+        for payload in FLOOD:
+            writer.write(framer.encode(payload))
         await writer.drain()
         writer.close()
 
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await aio.open_connection(
+        "127.0.0.1", port, framer=impl.LengthPrefixFramer(), high_water=FLOOD_HIGH)
+    for _ in range(200):  # wait until the reader stops reading
+        await asyncio.sleep(0.01)
+        if not writer.transport.is_reading():
+            break
+    assert not writer.transport.is_reading()
+    return server, reader, writer
+
+
+def test_read_flow_control_pauses_and_resumes(impl, run):
+    count, size, high = FLOOD_COUNT, FLOOD_SIZE, FLOOD_HIGH
+
     async def main():
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        reader, writer = await aio.open_connection(
-            "127.0.0.1", port, framer=impl.LengthPrefixFramer(), high_water=high)
+        server, reader, writer = await flooded_reader(impl)
         transport = writer.transport
-        for _ in range(200):  # wait until the reader stops reading
-            await asyncio.sleep(0.01)
-            if not transport.is_reading():
-                break
-        assert not transport.is_reading()
         held = reader.buffered
         assert high < held <= high + 300 * (size + aio.FRAME_OVERHEAD)  # one read's worth
         await asyncio.sleep(0.1)
@@ -338,7 +348,7 @@ def test_read_flow_control_pauses_and_resumes(impl, run):
             if reader.buffered <= high // 4:
                 assert transport.is_reading() or reader.at_eof() or transport.is_closing()
         assert await reader.read_frame() is None
-        assert got == [i.to_bytes(4, "big") * (size // 4) for i in range(count)]
+        assert got == FLOOD
         writer.close()
         server.close()
 
@@ -346,26 +356,9 @@ def test_read_flow_control_pauses_and_resumes(impl, run):
 
 
 def test_read_frames_batches_and_resumes_reading(impl, run):
-    count, size = 2000, 1000
-    high = 64 * 1024
-
-    async def handler(reader, writer):
-        framer = impl.LengthPrefixFramer()
-        writer.write(framer.encode_many(i.to_bytes(4, "big") * (size // 4) for i in range(count)))
-        await writer.drain()
-        writer.close()
-
     async def main():
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        reader, writer = await aio.open_connection(
-            "127.0.0.1", port, framer=impl.LengthPrefixFramer(), high_water=high)
+        server, reader, writer = await flooded_reader(impl)
         transport = writer.transport
-        for _ in range(200):  # wait until the reader stops reading
-            await asyncio.sleep(0.01)
-            if not transport.is_reading():
-                break
-        assert not transport.is_reading()
         got, batches = [], 0
         while True:
             frames = await reader.read_frames()
@@ -375,8 +368,8 @@ def test_read_frames_batches_and_resumes_reading(impl, run):
             got += frames
             assert reader.buffered == 0  # everything held was handed over
             assert transport.is_reading() or reader.at_eof() or transport.is_closing()
-        assert got == [i.to_bytes(4, "big") * (size // 4) for i in range(count)]
-        assert batches < count  # batched: fewer awaits than frames
+        assert got == FLOOD
+        assert batches < FLOOD_COUNT  # batched: fewer awaits than frames
         assert await reader.read_frames() == []
         writer.close()
         server.close()

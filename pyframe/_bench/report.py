@@ -454,6 +454,13 @@ def write_plots(directory, results, info):
     written = []
     machine = f"{info.get('cpu', '')} · {info.get('python', '').split(' (')[0]}"
 
+    def save(fig, name):
+        fig.tight_layout()
+        path = os.path.join(directory, name)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
     # 1. speedup of pyframe-c per workload against each contender: an annotated heatmap
     rows = [r for r in speedups(results) if r["stream_length"] is None]
     workloads = list(OrderedDict.fromkeys(r["workload"] for r in rows))
@@ -480,11 +487,7 @@ def write_plots(directory, results, info):
         fig.colorbar(image, ax=ax, label="pyframe-c is N times faster (log)")
         ax.set_title(f"Speedup of pyframe compiled against each contender\n{machine}",
                      fontsize=9)
-        fig.tight_layout()
-        path = os.path.join(directory, "speedup.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        save(fig, "speedup.png")
 
     # 2. throughput vs frame size (64 KiB chunks), one panel per family
     decode = [m for m in results if m.kind == "decode" and m.pattern == "64k" and m.status == "ok"]
@@ -507,11 +510,7 @@ def write_plots(directory, results, info):
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=7)
         fig.suptitle(f"Decode throughput vs frame size, 64 KiB chunks\n{machine}", fontsize=9)
-        fig.tight_layout()
-        path = os.path.join(directory, "throughput_vs_frame_size.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        save(fig, "throughput_vs_frame_size.png")
 
     # 3. time vs stream length (the huge-frame trap), log-log
     curves, notes = trap_curves(results)
@@ -535,9 +534,5 @@ def write_plots(directory, results, info):
             ax.legend(fontsize=7)
         fig.suptitle(f"Time vs stream length, one frame in 4 KiB pieces (linear = slope 1)\n{machine}",
                      fontsize=9)
-        fig.tight_layout()
-        path = os.path.join(directory, "time_vs_stream_length.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        save(fig, "time_vs_stream_length.png")
     return written
