@@ -272,29 +272,35 @@ def _table(rows, head=HEAD):
     return [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
-def _trap_table(results, workload):
+def _trap_rows(results, workload, mark_wide):
+    """(stream lengths, one row of cells per contender) of a trap workload: the median time
+    at each length (``~`` after a wide one if ``mark_wide``), then both growth exponents."""
     ms = [m for m in results if m.workload == workload]
     lengths = sorted({m.stream_length for m in ms})
-    names = list(OrderedDict.fromkeys(m.contender for m in ms))
     cell = {(m.contender, m.stream_length): m for m in ms}
     exps = exponents(results)
     norm = exponents(results, normalised=True)
-    head = ["contender"] + [wl.size_label(n) for n in lengths] + ["exponent", "vs floor"]
     rows = []
-    for name in names:
+    for name in OrderedDict.fromkeys(m.contender for m in ms):
         row = [name]
         for n in lengths:
             m = cell.get((name, n))
             if m is None:
                 row.append("")
             elif m.status == "ok":
-                row.append(fmt_time(m.median) + ("~" if m.wide else ""))
+                row.append(fmt_time(m.median) + ("~" if m.wide and mark_wide else ""))
             else:
-                row.append({"stopped": "stopped", "absent": "absent"}.get(m.status, m.status))
+                row.append(m.status)  # stopped, absent, ...
         for table in (exps, norm):
             e = table.get((workload, name))
             row.append("-" if e is None else f"{e:.2f}")
         rows.append(row)
+    return lengths, rows
+
+
+def _trap_table(results, workload):
+    lengths, rows = _trap_rows(results, workload, mark_wide=True)
+    head = ["contender"] + [wl.size_label(n) for n in lengths] + ["exponent", "vs floor"]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     def line(r):
         return "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i])
@@ -401,28 +407,13 @@ def write_markdown(path, results, info, runtime):
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
         out.append("")
     for workload in OrderedDict.fromkeys(m.workload for m in results if m.kind == "trap"):
-        lines = _trap_table(results, workload)
-        head = [c for c in lines[0].split("  ") if c.strip()]
-        out += [f"### {workload}: one huge frame in 4 KiB pieces (median time per stream length)",
-                ""]
-        ms = [m for m in results if m.workload == workload]
-        lengths = sorted({m.stream_length for m in ms})
-        names = list(OrderedDict.fromkeys(m.contender for m in ms))
-        cell = {(m.contender, m.stream_length): m for m in ms}
-        exps = exponents(results)
-        norm = exponents(results, normalised=True)
+        lengths, rows = _trap_rows(results, workload, mark_wide=False)
         head = (["contender"] + [wl.size_label(n) for n in lengths]
                 + ["growth exponent", "exponent vs floor"])
-        out += ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
-        for name in names:
-            row = [name]
-            for n in lengths:
-                m = cell.get((name, n))
-                row.append("" if m is None else fmt_time(m.median) if m.status == "ok" else m.status)
-            for table in (exps, norm):
-                e = table.get((workload, name))
-                row.append("-" if e is None else f"{e:.2f}")
-            out.append("| " + " | ".join(row) + " |")
+        out += [f"### {workload}: one huge frame in 4 KiB pieces (median time per stream length)",
+                "", "| " + " | ".join(head) + " |",
+                "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+        out += ["| " + " | ".join(row) + " |" for row in rows]
         out += [""] + [f"- {n}" for n in _trap_notes(results, workload)] + [""]
     out += ["### Targets", "", "| target | need | measured | status |", "|---|---:|---|---|"]
     for t in evaluate_targets(results):
