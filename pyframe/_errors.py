@@ -81,3 +81,29 @@ def incomplete(partial):
         f"stream ended in the middle of a frame ({len(partial)} bytes pending)",
         bytes(partial),
     )
+
+
+def not_initialised(framer):
+    name = type(framer).__name__
+    return RuntimeError(
+        f"this {name} was not initialised: its __init__ did not run (made with __new__, "
+        "or a subclass's __init__ did not call super().__init__())"
+    )
+
+
+def already_initialised(framer):
+    return RuntimeError(
+        f"{type(framer).__name__}.__init__ called on a framer already initialised: its "
+        "settings are fixed; make a new framer (or call reset() to start a new stream)"
+    )
+
+
+def busy(framer):
+    return RuntimeError(
+        f"{type(framer).__name__} is in use by another call: a framer holds one stream's "
+        "state and must not be used by two threads at once, nor re-entered from a callback"
+    )
+
+
+def no_room(size, live):
+    return MemoryError(f"cannot make room for {size} more bytes beside {live} buffered")

@@ -1,12 +1,21 @@
 """The pure-Python framers: the readable reference twin of the compiled ``_cframers``.
 
 Every decoder keeps one ``bytearray``. Live bytes are ``_buf[_pos:_end]``; the slack after
-``_end`` is room for the next read, handed out by ``get_buffer()``. The array is never
-resized while a frame is being cut (views from ``get_buffer()`` may still be alive): room is
-made by moving the live bytes to the front (same-size copy) or by moving them to a new,
-larger array, so the cost stays amortised O(1) per byte.
+``_end`` is room for the next read, handed out by ``get_buffer()``. Rules of the buffer
+engine (the compiled module keeps the same ones):
+
+* Bytes never move within an array that a view from ``get_buffer()`` may still write to,
+  and nothing is written into such an array but through the view: while a view is alive,
+  room is made in a new array. So a stale view can never change what is buffered.
+* Room is allocated before any byte moves: a failed allocation leaves the framer as it was.
+  A call that fails while cutting frames consumes nothing.
+* Memory handed out is zeros or bytes of the stream; a big array whose live bytes became
+  few is given back.
+* One call at a time: a second, concurrent call is refused (``RuntimeError``).
 """
 
+import sys
+import threading
 from operator import index as _index
 
 from . import _errors, _rules
@@ -15,7 +24,9 @@ __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "Line
 
 READ_SIZE = 65536  # room get_buffer() offers when given no size hint
 MIN_CAPACITY = 4096  # smallest array allocated once data arrives
-SHRINK_ABOVE = 4 * 1024 * 1024  # an idle buffer above this size is given back
+SHRINK_ABOVE = 4 * 1024 * 1024  # an array above this size is given back when live bytes
+SHRINK_RATIO = 8  # ... fill at most 1/SHRINK_RATIO of it (hysteresis against thrashing)
+MAX_SIZE = sys.maxsize  # sizes are C ssize_t in the compiled twin
 
 
 _NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
@@ -27,12 +38,53 @@ def _setting(name):
     return property(lambda self: getattr(self, name))
 
 
+def _viewed(buf):
+    """Whether a view of ``buf`` is alive: a bytearray with exports cannot change size
+    (pop() then append() stays within the array's allocation)."""
+    try:
+        if buf:
+            buf.append(buf.pop())
+        else:
+            buf.append(0)
+            buf.pop()
+    except BufferError:
+        return True
+    return False
+
+
 class _Framer:
     """Buffer handling shared by every decoder; subclasses define ``_next()``."""
 
-    def __init__(self, max_frame_size):
-        self._limit = _rules.limit(max_frame_size)
-        self.reset()
+    def _initialising(self):
+        """Refuse a second __init__: settings are fixed, and changing them under a stream
+        (or under another thread's call) would break it."""
+        if self.__dict__.get("_ready"):
+            raise _errors.already_initialised(self)
+
+    def _open(self, limit):
+        """End of __init__ (every argument checked): the framer is ready for a stream."""
+        self._limit = limit
+        self._lock = threading.Lock()  # held by the call under way
+        self._ready = True
+        self._clear()
+
+    def __getattr__(self, name):
+        # Only reached for an attribute that was never set: on a framer whose __init__
+        # did not run, every call refuses (the compiled twin checks a flag instead).
+        if name[:1] == "_" and name[:2] != "__" and not self.__dict__.get("_ready"):
+            raise _errors.not_initialised(self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _require(self):
+        """Refuse a framer whose __init__ did not run (on one, this lookup raises)."""
+        return self._ready
+
+    def _enter(self):
+        if not self._lock.acquire(False):
+            raise _errors.busy(self)
+
+    def _leave(self):
+        self._lock.release()
 
     @property
     def max_frame_size(self):
@@ -45,6 +97,13 @@ class _Framer:
 
     def reset(self):
         """Forget all buffered bytes and any error: ready for a new stream."""
+        self._enter()
+        try:
+            self._clear()
+        finally:
+            self._leave()
+
+    def _clear(self):
         self._buf = bytearray()
         self._pos = self._end = 0
         self._lent = -1  # size of the view lent by get_buffer(); -1 when none is out
@@ -63,102 +122,180 @@ class _Framer:
 
     def feed(self, data):
         """Append ``data`` (any bytes-like object); return every complete frame now buffered."""
-        self._check()
-        with _rules.byte_view(data) as view:
-            size = view.nbytes
-            self._reserve(size)
-            self._buf[self._end : self._end + size] = view
-        self._end += size
-        self._lent = -1
-        return self.pop_frames()
+        self._enter()
+        try:
+            self._check()
+            with _rules.byte_view(data) as view:
+                self._lent = -1  # feed() ends the view lent by get_buffer()
+                size = view.nbytes
+                self._reserve(size, writing=True)
+                end = self._end
+                self._buf[end : end + size] = view
+            self._end += size
+            try:
+                frames = self._cut()
+            except BaseException:
+                self._end = end  # nothing consumed, nothing appended
+                raise
+            self._consumed()
+            if not frames:
+                self._check()
+            return frames
+        finally:
+            self._leave()
 
     def get_buffer(self, sizehint=-1):
-        """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's end."""
-        self._check()
-        sizehint = _index(sizehint)
-        self._reserve(sizehint if sizehint > 0 else READ_SIZE)
-        self._lent = len(self._buf) - self._end
-        return memoryview(self._buf)[self._end :]
+        """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's
+        end. Only the view from the last call is valid, until buffer_updated() or any other
+        call: bytes written into an older view are never seen (they cannot change what is
+        buffered)."""
+        self._enter()
+        try:
+            self._check()
+            sizehint = _index(sizehint)
+            if sizehint > MAX_SIZE:
+                raise OverflowError("Python int too large to convert to C ssize_t")
+            self._reserve(sizehint if sizehint > 0 else READ_SIZE, writing=False)
+            self._lent = len(self._buf) - self._end
+            return memoryview(self._buf)[self._end :]
+        finally:
+            self._leave()
 
     def buffer_updated(self, nbytes):
         """Commit ``nbytes`` written into the view from ``get_buffer()``."""
-        self._check()
-        nbytes = _index(nbytes)
-        if self._lent < 0:
-            raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
-        if not 0 <= nbytes <= self._lent:
-            raise ValueError(f"nbytes must be between 0 and {self._lent}, got {nbytes}")
-        self._lent = -1
-        self._end += nbytes
+        self._enter()
+        try:
+            self._check()
+            nbytes = _index(nbytes)
+            if self._lent < 0:
+                raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
+            if not 0 <= nbytes <= self._lent:
+                raise ValueError(f"nbytes must be between 0 and {self._lent}, got {nbytes}")
+            self._lent = -1
+            self._end += nbytes
+        finally:
+            self._leave()
 
-    def _reserve(self, size):
-        """Make ``size`` bytes of room after ``_end``."""
+    def _reserve(self, size, writing):
+        """Make ``size`` bytes of room after ``_end``; with ``writing``, in an array no view
+        can write to (the caller writes there next). Allocates before moving any byte."""
         buf = self._buf
-        if len(buf) - self._end >= size:
+        capacity, live = len(buf), self._end - self._pos
+        viewed = _viewed(buf)
+        if capacity - self._end >= size and not (writing and viewed):
             return
-        live = self._end - self._pos
-        if live + size <= len(buf) // 2:
-            buf[:live] = buf[self._pos : self._end]  # same size: allowed while views live
+        if size > MAX_SIZE - 1 - live:
+            raise _errors.no_room(size, live)
+        need = live + size
+        if not viewed and need <= capacity // 2:
+            buf[:live] = buf[self._pos : self._end]  # compact: same size, nothing to fail
         else:
-            new = bytearray(max(2 * len(buf), live + size, MIN_CAPACITY))
+            if need > capacity:
+                capacity = max(min(2 * capacity, MAX_SIZE - 1), need, MIN_CAPACITY)
+            new = bytearray(capacity)  # zeros: no stale bytes are ever lent
             with memoryview(buf) as src, memoryview(new) as dst:  # no temporary copy
                 dst[:live] = src[self._pos : self._end]
-            self._buf = new
+            self._buf = new  # a view still alive keeps the old array, which nobody reads
         self._rebase(self._pos)
         self._pos, self._end = 0, live
 
     def _consumed(self):
-        """Called after frames were cut: an empty buffer starts again at offset 0 (not
-        while a view from get_buffer() awaits buffer_updated(): it points past _end)."""
-        if self._pos == self._end and self._pos and self._lent < 0:
-            self._rebase(self._pos)
-            self._pos = self._end = 0
-            if len(self._buf) > SHRINK_ABOVE:
-                self._buf = bytearray()
+        """Called after frames were cut: an empty buffer starts again at offset 0, and a big
+        array whose live bytes became few is given back (not while a view from get_buffer()
+        awaits buffer_updated(): it points past _end)."""
+        if self._lent >= 0:
+            return
+        live = self._end - self._pos
+        if len(self._buf) > SHRINK_ABOVE and live <= len(self._buf) // SHRINK_RATIO:
+            try:
+                new = bytearray(max(2 * live, MIN_CAPACITY) if live else 0)
+            except MemoryError:
+                return  # keeping the big array is always correct
+            with memoryview(self._buf) as src, memoryview(new) as dst:
+                dst[:live] = src[self._pos : self._end]
+            self._buf = new
+        elif live or not self._pos:
+            return
+        self._rebase(self._pos)
+        self._pos, self._end = 0, live
 
     # -- taking frames out --------------------------------------------------------------
 
     def next_frame(self):
         """The next complete frame, or None if none is buffered."""
-        self._check()
-        span = self._next()
-        if span is None:
+        self._enter()
+        try:
             self._check()
-            return None
-        with memoryview(self._buf) as view:
-            frame = bytes(view[span[0] : span[1]])
-        self._consumed()
-        return frame
+            pos = self._pos
+            try:
+                span = self._next()
+                if span is None:
+                    self._check()
+                    return None
+                with memoryview(self._buf) as view:
+                    frame = bytes(view[span[0] : span[1]])
+            except MemoryError:
+                self._undo(pos)
+                raise
+            self._consumed()
+            return frame
+        finally:
+            self._leave()
 
     def pop_frames(self):
         """Every complete frame buffered, as a list (frames cut before a fault are
         returned; the fault is raised by the next call)."""
+        self._enter()
+        try:
+            return self._pop()
+        finally:
+            self._leave()
+
+    def _pop(self):
         self._check()
-        frames = []
-        with memoryview(self._buf) as view:
-            span = self._next()
-            while span is not None:
-                frames.append(bytes(view[span[0] : span[1]]))
-                span = self._next()
+        frames = self._cut()
         self._consumed()
         if not frames:
             self._check()
         return frames
 
+    def _cut(self):
+        """Cut every complete frame; if that fails (MemoryError), nothing is consumed."""
+        frames, pos = [], self._pos
+        try:
+            with memoryview(self._buf) as view:
+                span = self._next()
+                while span is not None:
+                    frames.append(bytes(view[span[0] : span[1]]))
+                    span = self._next()
+        except BaseException:
+            self._undo(pos)
+            raise
+        return frames
+
+    def _undo(self, pos):
+        """Back to ``_pos == pos`` with no fault: frames cut since then were not delivered."""
+        self._pos, self._error = pos, None
+        self._restart()
+
     def eof(self):
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
-        self._final = True  # bytes that could begin a delimiter will not be followed
+        self._enter()
         try:
-            frames = self.pop_frames()
+            self._final = True  # bytes that could begin a delimiter will not be followed
+            try:
+                frames = self._pop()
+            finally:
+                self._final = False
+                self._restart()  # scan positions settled for the end are not for more bytes
+            if self._error is None and self._end > self._pos:
+                self._error = _errors.incomplete(self._buf[self._pos : self._end])
+                if not frames:
+                    self._check()
+            return frames
         finally:
-            self._final = False
-            self._restart()  # scan positions settled for the end are not for more bytes
-        if self._error is None and self._end > self._pos:
-            self._error = _errors.incomplete(self._buf[self._pos : self._end])
-            if not frames:
-                self._check()
-        return frames
+            self._leave()
 
     def encode(self, payload):
         """``payload`` framed: the header, the payload, the trailer."""
@@ -207,6 +344,8 @@ class LengthPrefixFramer(_Framer):
         include_header=False,
         max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
     ):
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
         self._field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
         self._length_size = length_size
         self._byteorder = byteorder
@@ -214,7 +353,7 @@ class LengthPrefixFramer(_Framer):
         self._adjustment = adjustment
         self._include_header = bool(include_header)
         self._header = offset + length_size
-        super().__init__(max_frame_size)
+        self._open(limit)
 
     def _next(self):
         start = self._pos
@@ -235,6 +374,7 @@ class LengthPrefixFramer(_Framer):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
         checked as encode() checks them (for sending the payload without copying it);
         offset bytes are zeros."""
+        self._require()
         size = _rules.payload_size(payload)
         field = size - self._adjustment
         _rules.check_field(size, field, self._field_max, self._limit)
@@ -247,8 +387,10 @@ class DecimalLengthFramer(_Framer):
     digits = _setting("_digits")
 
     def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
         self._digits = _rules.decimal_digits(digits)
-        super().__init__(max_frame_size)
+        self._open(limit)
 
     def _next(self):
         start = self._pos
@@ -271,6 +413,7 @@ class DecimalLengthFramer(_Framer):
 
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
+        self._require()
         size = _rules.payload_size(payload)
         _rules.check_field(size, size, 10**self._digits - 1, self._limit)
         return b"%0*d" % (self._digits, size), b""
@@ -292,9 +435,11 @@ class DelimiterFramer(_Framer):
         keep_delimiter=False,
         max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
     ):
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
         self._delimiters = _rules.delimiters(delimiter)
         self._keep_delimiter = bool(keep_delimiter)
-        super().__init__(max_frame_size)
+        self._open(limit)
 
     def _restart(self):
         # For delimiter i, no match starts before _seen[i]; _hit[i] says whether one
@@ -347,6 +492,7 @@ class DelimiterFramer(_Framer):
     def encode_parts(self, payload):
         """``(b"", delimiter)``; ValueError if ``payload`` would not decode back (it
         contains a delimiter, or its end plus the delimiter could begin a longer one)."""
+        self._require()
         size = _rules.payload_size(payload)
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
@@ -358,6 +504,7 @@ class LineFramer(DelimiterFramer):
     """Lines ended by ``\\n`` or ``\\r\\n`` (both stripped); encode() appends ``line_ending``."""
 
     def __init__(self, *, line_ending=b"\n", max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        self._initialising()
         ending = _rules.line_ending(line_ending)
         other = b"\r\n" if ending == b"\n" else b"\n"
         super().__init__((ending, other), max_frame_size=max_frame_size)

@@ -1,21 +1,33 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: auto_pickle=False
+# cython: auto_pickle=False, embedsignature=True
 """The compiled framers: the same classes as ``pyframe._pyframers``, written the same way.
 
 Every decoder keeps one ``bytearray``. Live bytes are ``_buf[_pos:_end]``; the slack after
-``_end`` is room for the next read, handed out by ``get_buffer()``. The array is never
-resized while a frame is being cut (views from ``get_buffer()`` may still be alive): room is
-made by moving the live bytes to the front (same-size copy) or by moving them to a new,
-larger array, so the cost stays amortised O(1) per byte.
+``_end`` is room for the next read, handed out by ``get_buffer()``. Rules of the buffer
+engine (the twin keeps the same ones):
+
+* Bytes never move within an array that a view from ``get_buffer()`` may still write to,
+  and nothing is written into such an array but through the view: while a view is alive,
+  room is made in a new array. So a stale view can never change what is buffered.
+* Room is allocated before any byte moves: a failed allocation leaves the framer as it was.
+  A call that fails while cutting frames consumes nothing.
+* Memory handed out is zeros or bytes of the stream; a big array whose live bytes became
+  few is given back.
+* One call at a time: a second, concurrent call is refused (``RuntimeError``), atomically,
+  so that this holds without the GIL too.
+* State lives in ``__cinit__``: a framer whose ``__init__`` never ran refuses every call.
 """
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES,
+                             PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from cpython.bytearray cimport (PyByteArray_AS_STRING, PyByteArray_FromStringAndSize,
-                                PyByteArray_Resize)
+                                PyByteArray_GET_SIZE, PyByteArray_Resize)
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.memoryview cimport PyMemoryView_FromObject
+from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
-from libc.string cimport memchr, memcmp, memcpy, memmove
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 from operator import index as _index
 
@@ -25,9 +37,39 @@ __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "Line
 
 _NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
 
+cdef extern from "Python.h":
+    ctypedef struct PyByteArrayObject:
+        Py_ssize_t ob_exports  # views alive: while > 0 the array cannot change size
+    const Py_ssize_t PY_SSIZE_T_MAX
+
+cdef extern from *:
+    """
+    /* The busy flag of a framer: set and cleared atomically, so that two threads can
+       never both get in, with or without the GIL. */
+    #if defined(_MSC_VER)
+    #include <intrin.h>
+    static int pyframe_enter(long *flag) {
+        return _InterlockedCompareExchange((volatile long *)flag, 1, 0) == 0;
+    }
+    static void pyframe_leave(long *flag) { _InterlockedExchange((volatile long *)flag, 0); }
+    #else
+    static int pyframe_enter(long *flag) {
+        long expected = 0;
+        return __atomic_compare_exchange_n(flag, &expected, 1, 0, __ATOMIC_ACQUIRE,
+                                           __ATOMIC_RELAXED);
+    }
+    static void pyframe_leave(long *flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
+    #endif
+    static char pyframe_unsigned_bytes[] = "B";  /* the format of a view: unsigned bytes */
+    """
+    char *pyframe_unsigned_bytes
+    bint pyframe_enter(long *flag) nogil
+    void pyframe_leave(long *flag) nogil
+
 cdef Py_ssize_t READ_SIZE = 65536  # room get_buffer() offers when given no size hint
 cdef Py_ssize_t MIN_CAPACITY = 4096  # smallest array allocated once data arrives
-cdef Py_ssize_t SHRINK_ABOVE = 4 * 1024 * 1024  # an idle buffer above this is given back
+cdef Py_ssize_t SHRINK_ABOVE = 4 * 1024 * 1024  # an array above this size is given back when
+cdef Py_ssize_t SHRINK_RATIO = 8  # live bytes fill at most 1/SHRINK_RATIO of it
 
 
 cdef inline Py_ssize_t _find(const char *buf, Py_ssize_t start, Py_ssize_t end,
@@ -55,6 +97,54 @@ cdef inline bint _length_ok(uint64_t value, int64_t adjustment, uint64_t limit) 
     return <uint64_t>adjustment <= limit and value <= limit - <uint64_t>adjustment
 
 
+cdef inline bint _viewed(bytearray buf) noexcept:
+    """Whether a view of ``buf`` is alive."""
+    return (<PyByteArrayObject *><PyObject *>buf).ob_exports > 0
+
+
+cdef bytearray _moved(bytearray buf, Py_ssize_t start, Py_ssize_t live, Py_ssize_t capacity):
+    """A new array of ``capacity`` bytes: ``buf[start:start + live]``, then zeros."""
+    cdef bytearray new = PyByteArray_FromStringAndSize(NULL, capacity)
+    cdef char *data = PyByteArray_AS_STRING(new)
+    memcpy(data, PyByteArray_AS_STRING(buf) + start, live)
+    memset(data + live, 0, capacity - live)
+    return new
+
+
+cdef class _Lease:
+    """What a view from get_buffer() is a view of: a slice of the framer's array. It holds
+    an export of the array, so the array cannot change size under the view, and it has no
+    methods: ``view.obj`` gives the caller no handle on the framer's storage."""
+
+    cdef Py_buffer _array
+    cdef bint _held  # _array is an export to release
+    cdef char *_start
+    cdef Py_ssize_t _size
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        view.buf = self._start
+        view.obj = self
+        view.len = self._size
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = pyframe_unsigned_bytes if flags & PyBUF_FORMAT else NULL
+        view.ndim = 1
+        view.shape = &view.len if flags & PyBUF_ND else NULL
+        view.strides = &view.itemsize if flags & PyBUF_STRIDES == PyBUF_STRIDES else NULL
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer *view):
+        pass
+
+    def __dealloc__(self):
+        if self._held:
+            PyBuffer_Release(&self._array)
+
+    def __reduce__(self):
+        raise TypeError(_NOT_PICKLED.format("view of a framer's buffer"))
+
+
 cdef class _Framer:
     """Buffer handling shared by every decoder; subclasses define ``_next()``."""
 
@@ -64,22 +154,61 @@ cdef class _Framer:
     cdef bint _final  # set by eof() while it cuts the last frames: no more bytes
     cdef Py_ssize_t _limit
     cdef object _error
+    cdef bint _ready  # __init__ ran to its end; until then every call refuses
+    cdef long _busy  # a call is under way (see pyframe_enter)
 
-    def __init__(self, max_frame_size):
-        self._limit = _rules.limit(max_frame_size)
-        self.reset()
+    def __cinit__(self, *args, **kwargs):
+        self._buf = bytearray()
+        self._lent = -1
+
+    cdef int _initialising(self) except -1:
+        """Refuse a second __init__: settings are fixed, and changing them under a stream
+        (or under another thread's call) would break it."""
+        if self._ready:
+            raise _errors.already_initialised(self)
+        return 0
+
+    cdef int _open(self, Py_ssize_t limit) except -1:
+        """End of __init__ (every argument checked): the framer is ready for a stream."""
+        self._limit = limit
+        self._ready = True
+        self._clear()
+        return 0
+
+    cdef inline int _require(self) except -1:
+        if not self._ready:
+            raise _errors.not_initialised(self)
+        return 0
+
+    cdef inline int _enter(self) except -1:
+        self._require()
+        if not pyframe_enter(&self._busy):
+            raise _errors.busy(self)
+        return 0
+
+    cdef inline void _leave(self) noexcept:
+        pyframe_leave(&self._busy)
 
     @property
     def max_frame_size(self):
+        self._require()
         return _rules.public_limit(self._limit)
 
     @property
     def pending(self):
         """Bytes buffered that have not been returned as frames yet."""
+        self._require()
         return self._end - self._pos
 
     def reset(self):
         """Forget all buffered bytes and any error: ready for a new stream."""
+        self._enter()
+        try:
+            self._clear()
+        finally:
+            self._leave()
+
+    cdef void _clear(self) noexcept:
         self._buf = bytearray()
         self._pos = self._end = 0
         self._lent = -1
@@ -101,130 +230,218 @@ cdef class _Framer:
         """Append ``data`` (any bytes-like object); return every complete frame now buffered."""
         cdef Py_buffer view
         cdef list frames = []
-        cdef Py_ssize_t cut
-        self._check()
-        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        self._enter()
         try:
-            self._lent = -1
-            if self._pos == self._end:
-                # Nothing buffered (the usual case): cut the frames straight from the
-                # caller's bytes and buffer only the tail, saving a copy of every byte.
-                # The twin appends first; the frames and errors are the same.
-                self._rebase(self._pos)
-                self._pos, self._end = 0, view.len
-                self._cut_all(<const char *>view.buf, frames)
-                cut = self._pos
-                self._rebase(cut)
-                self._pos = self._end = 0
-                self._reserve(view.len - cut)
-                memcpy(PyByteArray_AS_STRING(self._buf), <const char *>view.buf + cut,
-                       view.len - cut)
-                self._end = view.len - cut
-            else:
-                self._reserve(view.len)
-                memcpy(PyByteArray_AS_STRING(self._buf) + self._end, view.buf, view.len)
-                self._end += view.len
-                self._cut_all(PyByteArray_AS_STRING(self._buf), frames)
-        finally:
-            PyBuffer_Release(&view)
-        self._consumed()
-        if not frames:
             self._check()
-        return frames
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            try:
+                self._lent = -1  # feed() ends the view lent by get_buffer()
+                self._append(<const char *>view.buf, view.len, frames)
+            finally:
+                PyBuffer_Release(&view)
+            self._consumed()
+            if not frames:
+                self._check()
+            return frames
+        finally:
+            self._leave()
 
-    def get_buffer(self, Py_ssize_t sizehint=-1):
-        """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's end."""
-        self._check()
-        self._reserve(sizehint if sizehint > 0 else READ_SIZE)
-        self._lent = len(self._buf) - self._end
-        return memoryview(self._buf)[self._end:]
+    cdef int _append(self, const char *data, Py_ssize_t size, list frames) except -1:
+        """feed()'s work: on an exception nothing is consumed and nothing appended."""
+        cdef Py_ssize_t end, cut
+        if self._pos != self._end:
+            self._reserve(size, True)
+            end = self._end
+            memcpy(PyByteArray_AS_STRING(self._buf) + end, data, size)
+            self._end += size
+            try:
+                self._cut(PyByteArray_AS_STRING(self._buf), frames)
+            except BaseException:
+                self._end = end
+                raise
+            return 0
+        # Nothing buffered (the usual case): cut the frames straight from the caller's
+        # bytes and buffer only the tail, saving a copy of every byte. The twin appends
+        # first; the frames and errors are the same.
+        end = self._end
+        self._rebase(end)
+        self._pos, self._end = 0, size
+        try:
+            self._cut(data, frames)
+            cut = self._pos
+            self._rebase(cut)
+            self._pos = self._end = 0
+            self._reserve(size - cut, True)
+        except BaseException:
+            self._pos = self._end = end
+            self._error = None
+            self._restart()
+            raise
+        memcpy(PyByteArray_AS_STRING(self._buf), data + cut, size - cut)
+        self._end = size - cut
+        return 0
+
+    def get_buffer(self, sizehint=-1):
+        """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's
+        end. Only the view from the last call is valid, until buffer_updated() or any other
+        call: bytes written into an older view are never seen (they cannot change what is
+        buffered)."""
+        cdef Py_ssize_t size
+        cdef _Lease lease
+        self._enter()
+        try:
+            self._check()
+            size = sizehint
+            self._reserve(size if size > 0 else READ_SIZE, False)
+            lease = _Lease.__new__(_Lease)
+            PyObject_GetBuffer(self._buf, &lease._array, PyBUF_WRITABLE)
+            lease._held = True
+            lease._start = PyByteArray_AS_STRING(self._buf) + self._end
+            lease._size = PyByteArray_GET_SIZE(self._buf) - self._end
+            self._lent = lease._size
+            return PyMemoryView_FromObject(lease)
+        finally:
+            self._leave()
 
     def buffer_updated(self, nbytes):
         """Commit ``nbytes`` written into the view from ``get_buffer()``."""
-        self._check()
-        nbytes = _index(nbytes)
-        if self._lent < 0:
-            raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
-        if not 0 <= nbytes <= self._lent:
-            raise ValueError(f"nbytes must be between 0 and {self._lent}, got {nbytes}")
-        self._lent = -1
-        self._end += <Py_ssize_t>nbytes
+        self._enter()
+        try:
+            self._check()
+            nbytes = _index(nbytes)
+            if self._lent < 0:
+                raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
+            if not 0 <= nbytes <= self._lent:
+                raise ValueError(f"nbytes must be between 0 and {self._lent}, got {nbytes}")
+            self._lent = -1
+            self._end += <Py_ssize_t>nbytes
+        finally:
+            self._leave()
 
-    cdef int _reserve(self, Py_ssize_t size) except -1:
-        """Make ``size`` bytes of room after ``_end``."""
-        cdef Py_ssize_t capacity = len(self._buf)
-        cdef Py_ssize_t live = self._end - self._pos
-        cdef bytearray new
-        if capacity - self._end >= size:
+    cdef int _reserve(self, Py_ssize_t size, bint writing) except -1:
+        """Make ``size`` bytes of room after ``_end``; with ``writing``, in an array no view
+        can write to (the caller writes there next). Allocates before moving any byte."""
+        cdef Py_ssize_t capacity = PyByteArray_GET_SIZE(self._buf), old = capacity
+        cdef Py_ssize_t live = self._end - self._pos, need
+        cdef char *data
+        cdef bint viewed = _viewed(self._buf)
+        if capacity - self._end >= size and not (writing and viewed):
             return 0
-        if live + size <= capacity // 2:
-            # same size: allowed while views live
-            memmove(PyByteArray_AS_STRING(self._buf),
-                    PyByteArray_AS_STRING(self._buf) + self._pos, live)
+        if size > PY_SSIZE_T_MAX - 1 - live:
+            raise _errors.no_room(size, live)
+        need = live + size
+        if not viewed and need <= capacity // 2:
+            data = PyByteArray_AS_STRING(self._buf)  # compact: same size, nothing to fail
+            memmove(data, data + self._pos, live)
         else:
-            capacity = max(2 * capacity, live + size, MIN_CAPACITY)
-            # Grow in place (realloc: no copy of a large buffer, no fresh pages to fault
-            # in) unless a view of the array is still alive; then move to a new array.
-            memmove(PyByteArray_AS_STRING(self._buf),
-                    PyByteArray_AS_STRING(self._buf) + self._pos, live)
-            try:
+            if need > capacity:
+                capacity = max(min(2 * capacity, PY_SSIZE_T_MAX - 1), need, MIN_CAPACITY)
+            if viewed:  # a view still alive keeps the old array, which nobody reads
+                self._buf = _moved(self._buf, self._pos, live, capacity)
+            else:  # grow in place (realloc: no copy of a large buffer), then move
                 PyByteArray_Resize(self._buf, capacity)
-            except BufferError:
-                new = PyByteArray_FromStringAndSize(NULL, capacity)
-                memcpy(PyByteArray_AS_STRING(new), PyByteArray_AS_STRING(self._buf), live)
-                self._buf = new
+                data = PyByteArray_AS_STRING(self._buf)
+                memset(data + old, 0, capacity - old)
+                memmove(data, data + self._pos, live)
         self._rebase(self._pos)
         self._pos, self._end = 0, live
         return 0
 
-    cdef inline void _consumed(self):
-        """Called after frames were cut: an empty buffer starts again at offset 0 (not
-        while a view from get_buffer() awaits buffer_updated(): it points past _end)."""
-        if self._pos == self._end and self._pos and self._lent < 0:
-            self._rebase(self._pos)
-            self._pos = self._end = 0
-            if len(self._buf) > SHRINK_ABOVE:
-                self._buf = bytearray()
+    cdef inline void _consumed(self) noexcept:
+        """Called after frames were cut: an empty buffer starts again at offset 0, and a big
+        array whose live bytes became few is given back (not while a view from get_buffer()
+        awaits buffer_updated(): it points past _end)."""
+        cdef Py_ssize_t live = self._end - self._pos
+        cdef Py_ssize_t capacity = PyByteArray_GET_SIZE(self._buf)
+        if self._lent >= 0:
+            return
+        if capacity > SHRINK_ABOVE and live <= capacity // SHRINK_RATIO:
+            try:
+                self._buf = _moved(self._buf, self._pos, live,
+                                   max(2 * live, MIN_CAPACITY) if live else 0)
+            except MemoryError:
+                return  # keeping the big array is always correct
+        elif live or not self._pos:
+            return
+        self._rebase(self._pos)
+        self._pos, self._end = 0, live
 
     # -- taking frames out --------------------------------------------------------------
 
     def next_frame(self):
         """The next complete frame, or None if none is buffered."""
-        cdef Py_ssize_t start, stop
-        cdef const char *data = PyByteArray_AS_STRING(self._buf)
-        self._check()
-        if not self._next(data, &start, &stop):
+        cdef Py_ssize_t start, stop, pos
+        cdef const char *data
+        self._enter()
+        try:
             self._check()
-            return None
-        frame = PyBytes_FromStringAndSize(data + start, stop - start)
-        self._consumed()
-        return frame
+            data = PyByteArray_AS_STRING(self._buf)
+            pos = self._pos
+            if not self._next(data, &start, &stop):
+                self._check()
+                return None
+            try:
+                frame = PyBytes_FromStringAndSize(data + start, stop - start)
+            except MemoryError:
+                self._undo(pos)
+                raise
+            self._consumed()
+            return frame
+        finally:
+            self._leave()
 
     def pop_frames(self):
         """Every complete frame buffered, as a list (frames cut before a fault are
         returned; the fault is raised by the next call)."""
+        self._enter()
+        try:
+            return self._pop()
+        finally:
+            self._leave()
+
+    cdef list _pop(self):
         cdef list frames = []
         self._check()
-        self._cut_all(PyByteArray_AS_STRING(self._buf), frames)
+        self._cut(PyByteArray_AS_STRING(self._buf), frames)
         self._consumed()
         if not frames:
             self._check()
         return frames
 
+    cdef int _cut(self, const char *data, list frames) except -1:
+        """Cut every complete frame; if that fails (MemoryError), nothing is consumed."""
+        cdef Py_ssize_t pos = self._pos
+        try:
+            self._cut_all(data, frames)
+        except BaseException:
+            del frames[:]
+            self._undo(pos)
+            raise
+        return 0
+
+    cdef void _undo(self, Py_ssize_t pos) noexcept:
+        """Back to ``_pos == pos`` with no fault: frames cut since then were not delivered."""
+        self._pos, self._error = pos, None
+        self._restart()
+
     def eof(self):
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
-        self._final = True  # bytes that could begin a delimiter will not be followed
+        self._enter()
         try:
-            frames = self.pop_frames()
+            self._final = True  # bytes that could begin a delimiter will not be followed
+            try:
+                frames = self._pop()
+            finally:
+                self._final = False
+                self._restart()  # scan positions settled for the end are not for more bytes
+            if self._error is None and self._end > self._pos:
+                self._error = _errors.incomplete(self._buf[self._pos:self._end])
+                if not frames:
+                    self._check()
+            return frames
         finally:
-            self._final = False
-            self._restart()  # scan positions settled for the end are not for more bytes
-        if self._error is None and self._end > self._pos:
-            self._error = _errors.incomplete(self._buf[self._pos:self._end])
-            if not frames:
-                self._check()
-        return frames
+            self._leave()
 
     def encode(self, payload):
         """``payload`` framed: the header, the payload, the trailer."""
@@ -265,26 +482,53 @@ cdef class LengthPrefixFramer(_Framer):
     and the field in returned frames. ``max_frame_size`` limits those following bytes.
     """
 
-    cdef readonly int length_size
-    cdef readonly str byteorder
-    cdef readonly Py_ssize_t offset
-    cdef readonly int64_t adjustment
-    cdef readonly bint include_header
+    cdef int _length_size
+    cdef str _byteorder
+    cdef Py_ssize_t _offset
+    cdef int64_t _adjustment
+    cdef bint _include_header
     cdef bint _big
     cdef uint64_t _field_max
     cdef Py_ssize_t _header
 
     def __init__(self, length_size=4, byteorder="big", *, offset=0, adjustment=0,
                  include_header=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
         self._field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
-        self.length_size = length_size
-        self.byteorder = byteorder
+        self._length_size = length_size
+        self._byteorder = byteorder
         self._big = byteorder == "big"
-        self.offset = offset
-        self.adjustment = adjustment
-        self.include_header = bool(include_header)
+        self._offset = offset
+        self._adjustment = adjustment
+        self._include_header = bool(include_header)
         self._header = offset + length_size
-        super().__init__(max_frame_size)
+        self._open(limit)
+
+    @property
+    def length_size(self):
+        self._require()
+        return self._length_size
+
+    @property
+    def byteorder(self):
+        self._require()
+        return self._byteorder
+
+    @property
+    def offset(self):
+        self._require()
+        return self._offset
+
+    @property
+    def adjustment(self):
+        self._require()
+        return self._adjustment
+
+    @property
+    def include_header(self):
+        self._require()
+        return self._include_header
 
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         cdef Py_ssize_t pos = self._pos
@@ -294,21 +538,21 @@ cdef class LengthPrefixFramer(_Framer):
         cdef int i
         if self._end - pos < self._header:
             return 0
-        field = <const unsigned char *>data + pos + self.offset
+        field = <const unsigned char *>data + pos + self._offset
         if self._big:
-            for i in range(self.length_size):
+            for i in range(self._length_size):
                 value = (value << 8) | field[i]
         else:
-            for i in range(self.length_size - 1, -1, -1):
+            for i in range(self._length_size - 1, -1, -1):
                 value = (value << 8) | field[i]
-        if not _length_ok(value, self.adjustment, self._limit):
-            self._error = _errors.length_error(value, self.adjustment, self._limit)
+        if not _length_ok(value, self._adjustment, self._limit):
+            self._error = _errors.length_error(value, self._adjustment, self._limit)
             return 0
         # 0 <= value + adjustment <= limit: unsigned wrap-around gives the exact sum
-        length = <Py_ssize_t>(value + <uint64_t>self.adjustment)
+        length = <Py_ssize_t>(value + <uint64_t>self._adjustment)
         if length > self._end - pos - self._header:
             return 0
-        start[0] = pos if self.include_header else pos + self._header
+        start[0] = pos if self._include_header else pos + self._header
         stop[0] = self._pos = pos + self._header + length
         return 1
 
@@ -320,27 +564,27 @@ cdef class LengthPrefixFramer(_Framer):
         cdef unsigned char *out
         cdef uint64_t value
         cdef int i
+        self._require()
         PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
         try:
             # the shared check (and its errors) only when the quick one fails
             if not (view.len <= self._limit and view.len < (1LL << 62)
-                    and self.adjustment <= view.len
-                    and <uint64_t>(view.len - self.adjustment) <= self._field_max):
-                _rules.check_field(view.len, view.len - self.adjustment, self._field_max,
+                    and self._adjustment <= view.len
+                    and <uint64_t>(view.len - self._adjustment) <= self._field_max):
+                _rules.check_field(view.len, view.len - self._adjustment, self._field_max,
                                    self._limit)
-            value = <uint64_t>(view.len - self.adjustment)
+            value = <uint64_t>(view.len - self._adjustment)
             wire = PyBytes_FromStringAndSize(NULL, self._header + view.len)
             out = <unsigned char *>PyBytes_AS_STRING(wire)
-            for i in range(self.offset):
-                out[i] = 0
-            out += self.offset
-            for i in range(self.length_size):
+            memset(out, 0, self._offset)
+            out += self._offset
+            for i in range(self._length_size):
                 if self._big:
-                    out[self.length_size - 1 - i] = <unsigned char>(value & 0xFF)
+                    out[self._length_size - 1 - i] = <unsigned char>(value & 0xFF)
                 else:
                     out[i] = <unsigned char>(value & 0xFF)
                 value >>= 8
-            memcpy(out + self.length_size, view.buf, view.len)
+            memcpy(out + self._length_size, view.buf, view.len)
         finally:
             PyBuffer_Release(&view)
         return wire
@@ -348,32 +592,40 @@ cdef class LengthPrefixFramer(_Framer):
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
         checked as encode() checks them (for sending the payload without copying it)."""
+        self._require()
         cdef Py_ssize_t size = _rules.payload_size(payload)
-        field = size - self.adjustment
+        field = size - self._adjustment
         _rules.check_field(size, field, self._field_max, self._limit)
-        return bytes(self.offset) + field.to_bytes(self.length_size, self.byteorder), b""
+        return bytes(self._offset) + field.to_bytes(self._length_size, self._byteorder), b""
 
 
 cdef class DecimalLengthFramer(_Framer):
     """Frames preceded by their length as ``digits`` zero-padded ASCII digits: ``0003AAA``."""
 
-    cdef readonly Py_ssize_t digits
+    cdef Py_ssize_t _digits
     cdef Py_ssize_t _field_max
 
     def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
-        self.digits = _rules.decimal_digits(digits)
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        self._digits = _rules.decimal_digits(digits)
         self._field_max = 10 ** digits - 1
-        super().__init__(max_frame_size)
+        self._open(limit)
+
+    @property
+    def digits(self):
+        self._require()
+        return self._digits
 
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
-        cdef Py_ssize_t body = self._pos + self.digits
+        cdef Py_ssize_t body = self._pos + self._digits
         cdef const unsigned char *header
         cdef int64_t length = 0
         cdef Py_ssize_t i
         if self._end < body:
             return 0
         header = <const unsigned char *>data + self._pos
-        for i in range(self.digits):
+        for i in range(self._digits):
             if not (48 <= header[i] <= 57):  # b"0" .. b"9"
                 self._error = _errors.bad_decimal_header(data[self._pos:body])
                 return 0
@@ -381,7 +633,7 @@ cdef class DecimalLengthFramer(_Framer):
         if length > self._limit:
             self._error = _errors.too_large(length, self._limit)
             return 0
-        if body + length > self._end:
+        if length > self._end - body:
             return 0
         start[0] = body
         stop[0] = self._pos = body + length
@@ -389,9 +641,10 @@ cdef class DecimalLengthFramer(_Framer):
 
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
+        self._require()
         cdef Py_ssize_t size = _rules.payload_size(payload)
         _rules.check_field(size, size, self._field_max, self._limit)
-        return b"%0*d" % (self.digits, size), b""
+        return b"%0*d" % (self._digits, size), b""
 
 
 cdef class DelimiterFramer(_Framer):
@@ -400,8 +653,8 @@ cdef class DelimiterFramer(_Framer):
     Each delimiter keeps how far it has been searched, so no byte is searched twice for it.
     """
 
-    cdef readonly tuple delimiters
-    cdef readonly bint keep_delimiter
+    cdef tuple _delimiters
+    cdef bint _keep_delimiter
     cdef Py_ssize_t _count
     cdef const char **_delim  # the delimiters' bytes (kept alive by the tuple) and sizes
     cdef Py_ssize_t *_size
@@ -413,30 +666,39 @@ cdef class DelimiterFramer(_Framer):
 
     def __init__(self, delimiter=b"\n", *, keep_delimiter=False,
                  max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
-        self.delimiters = _rules.delimiters(delimiter)
-        self.keep_delimiter = bool(keep_delimiter)
-        self._free()
-        self._count = len(self.delimiters)
-        self._delim = <const char **>PyMem_Malloc(self._count * sizeof(char *))
-        self._size = <Py_ssize_t *>PyMem_Malloc(self._count * sizeof(Py_ssize_t))
-        self._seen = <Py_ssize_t *>PyMem_Malloc(self._count * sizeof(Py_ssize_t))
-        self._hit = <bint *>PyMem_Malloc(self._count * sizeof(bint))
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        delimiters = _rules.delimiters(delimiter)
+        count = len(delimiters)
+        self._delim = <const char **>PyMem_Malloc(count * sizeof(char *))
+        self._size = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
+        self._seen = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
+        self._hit = <bint *>PyMem_Malloc(count * sizeof(bint))
         if not (self._delim and self._size and self._seen and self._hit):
-            raise MemoryError()
-        for i, delim in enumerate(self.delimiters):
+            raise MemoryError()  # __dealloc__ frees what was allocated
+        self._delimiters = delimiters
+        self._keep_delimiter = bool(keep_delimiter)
+        self._count = count
+        for i, delim in enumerate(delimiters):
             self._delim[i] = PyBytes_AS_STRING(delim)
             self._size[i] = len(delim)
-        super().__init__(max_frame_size)
+        self._open(limit)
 
     def __dealloc__(self):
-        self._free()
-
-    cdef void _free(self) noexcept:
         PyMem_Free(self._delim)
         PyMem_Free(self._size)
         PyMem_Free(self._seen)
         PyMem_Free(self._hit)
-        self._delim, self._size, self._seen, self._hit = NULL, NULL, NULL, NULL
+
+    @property
+    def delimiters(self):
+        self._require()
+        return self._delimiters
+
+    @property
+    def keep_delimiter(self):
+        self._require()
+        return self._keep_delimiter
 
     cdef void _restart(self) noexcept:
         cdef Py_ssize_t i
@@ -454,7 +716,7 @@ cdef class DelimiterFramer(_Framer):
         # to break, nothing to wait for), so cut them in one tight loop; the general
         # _next() then settles the tail (and any fault) exactly as the twin does.
         cdef Py_ssize_t begin = self._pos, at = max(self._seen[0], begin)
-        cdef Py_ssize_t size = self._size[0], extra = size if self.keep_delimiter else 0
+        cdef Py_ssize_t size = self._size[0], extra = size if self._keep_delimiter else 0
         if self._count == 1:
             while True:
                 at = _find(data, at, self._end, self._delim[0], size)
@@ -504,7 +766,7 @@ cdef class DelimiterFramer(_Framer):
             return 0
         self._pos = at + self._size[best]
         start[0] = begin
-        stop[0] = self._pos if self.keep_delimiter else at
+        stop[0] = self._pos if self._keep_delimiter else at
         return 1
 
     def encode(self, payload):
@@ -513,6 +775,7 @@ cdef class DelimiterFramer(_Framer):
         cdef bytes wire
         cdef Py_ssize_t size
         cdef char *out
+        self._require()
         PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
         try:
             size = view.len
@@ -528,23 +791,25 @@ cdef class DelimiterFramer(_Framer):
         # (checked here in C); otherwise the shared check decides and explains.
         if self._count > 1 or _find(out, 0, size + self._size[0] - 1, self._delim[0],
                                     self._size[0]) >= 0:
-            _rules.check_delimited(payload, self.delimiters)
+            _rules.check_delimited(payload, self._delimiters)
         return wire
 
     def encode_parts(self, payload):
         """``(b"", delimiter)``; ValueError if ``payload`` would not decode back (it
         contains a delimiter, or its end plus the delimiter could begin a longer one)."""
+        self._require()
         cdef Py_ssize_t size = _rules.payload_size(payload)
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
-        _rules.check_delimited(payload, self.delimiters)
-        return b"", self.delimiters[0]
+        _rules.check_delimited(payload, self._delimiters)
+        return b"", self._delimiters[0]
 
 
 cdef class LineFramer(DelimiterFramer):
     """Lines ended by ``\\n`` or ``\\r\\n`` (both stripped); encode() appends ``line_ending``."""
 
     def __init__(self, *, line_ending=b"\n", max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        self._initialising()
         ending = _rules.line_ending(line_ending)
         other = b"\r\n" if ending == b"\n" else b"\n"
         super().__init__((ending, other), max_frame_size=max_frame_size)
