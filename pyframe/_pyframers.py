@@ -153,7 +153,7 @@ class _Framer:
         try:
             self._check()
             sizehint = _index(sizehint)
-            if sizehint > MAX_SIZE:
+            if not -MAX_SIZE - 1 <= sizehint <= MAX_SIZE:
                 raise OverflowError("Python int too large to convert to C ssize_t")
             self._reserve(sizehint if sizehint > 0 else READ_SIZE, writing=False)
             self._lent = len(self._buf) - self._end
