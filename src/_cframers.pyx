@@ -13,8 +13,8 @@ engine (the twin keeps the same ones):
   A call that fails while cutting frames consumes nothing.
 * Memory handed out is zeros or bytes of the stream; a big array whose live bytes became
   few is given back.
-* One call at a time: a second, concurrent call is refused (``RuntimeError``), atomically,
-  so that this holds without the GIL too.
+* One call at a time: a second, concurrent call is refused (``RuntimeError``); the flag is
+  set atomically where there is no GIL (free-threaded CPython).
 * State lives in ``__cinit__``: a framer whose ``__init__`` never ran refuses every call.
 """
 
@@ -44,9 +44,17 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
-    /* The busy flag of a framer: set and cleared atomically, so that two threads can
-       never both get in, with or without the GIL. */
-    #if defined(_MSC_VER)
+    /* The busy flag of a framer. With the GIL, no other thread runs between the test and
+       the set (no Python code does), so plain loads and stores are atomic enough; without
+       it (free-threaded CPython), a compare-and-swap. */
+    #if !defined(Py_GIL_DISABLED)
+    static int pyframe_enter(long *flag) {
+        if (*flag) return 0;
+        *flag = 1;
+        return 1;
+    }
+    static void pyframe_leave(long *flag) { *flag = 0; }
+    #elif defined(_MSC_VER)
     #include <intrin.h>
     static int pyframe_enter(long *flag) {
         return _InterlockedCompareExchange((volatile long *)flag, 1, 0) == 0;
