@@ -11,6 +11,7 @@ size overflow, stale views, re-entrant and concurrent calls, and buffers that ne
 import ast
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 
@@ -34,15 +35,20 @@ RUNNER = textwrap.dedent(
 )
 
 
+OUTSIDE = tempfile.mkdtemp(prefix="pyframe-misuse-")  # an empty working directory
+
+
 def run_case(impl, impl_env, code, prelude="", timeout=120):
     """Run ``prelude`` then ``code`` (which sets ``result``, a literal) in a fresh
-    interpreter on ``impl``; return ``result``."""
+    interpreter on ``impl``; return ``result``. It runs outside the checkout, whose
+    unbuilt pyframe/ would shadow the package under test."""
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, impl.__name__],
         input=textwrap.dedent(prelude) + textwrap.dedent(code),
         capture_output=True,
         text=True,
         env=impl_env,
+        cwd=OUTSIDE,
         timeout=timeout,
     )
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-3000:]}"
