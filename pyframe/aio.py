@@ -168,10 +168,17 @@ def _write_frame(protocol, payload):
     view = memoryview(payload)
     if view.nbytes < _COPY_BELOW:
         transport.write(framer.encode(payload))
-    else:
-        header, trailer = framer.encode_parts(payload)
-        transport.writelines([b for b in (header, view.cast("B") if view.format != "B"
-                                          or view.ndim != 1 else view, trailer) if len(b)])
+        return
+    header, trailer = framer.encode_parts(payload)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    if not trailer:  # the payload's last byte is the frame's last piece
+        view, trailer = view[:-1], view[-1:]
+    # writelines() hands the pieces to the kernel without a copy, but on CPython 3.12.0-3.12.8
+    # and 3.13.0-3.13.1 it never pauses the protocol (gh-127655): drain() would not wait.
+    # write() checks the high-water mark on every version, so the last piece goes through it.
+    transport.writelines([piece for piece in (header, view) if len(piece)])
+    transport.write(trailer)
 
 
 def _check_alive(protocol):
