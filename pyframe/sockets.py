@@ -29,7 +29,9 @@ Sending: ``send()`` returns once the whole frame is handed to the kernel. On a b
 socket (with or without a timeout) a send that fails part-way through a frame leaves the
 peer with half a frame: the FramedSocket is then *broken* and every later send raises
 ``BrokenStreamError`` instead of corrupting the stream. (A timeout before the first byte of
-a frame went out is a plain ``TimeoutError``: nothing was sent, the stream is intact.)
+a frame went out is a plain ``socket.timeout``: nothing was sent, the stream is intact.)
+``socket.timeout`` is ``TimeoutError`` from Python 3.10 on; on 3.9 it is not, so catch
+``socket.timeout`` to cover every supported Python.
 On a non-blocking socket ``send()`` either raises ``BlockingIOError`` having sent nothing,
 or accepts the whole frame and keeps the part the kernel would not take yet (``unsent``
 bytes), which ``flush()`` sends when the socket is writable (and the next ``send()`` sends
@@ -303,7 +305,7 @@ class FramedSocket:
                     n = sock.send(b"".join(buffers[:_IOV_MAX]))
             except InterruptedError:
                 continue
-            except (BlockingIOError, TimeoutError) as exc:
+            except (BlockingIOError, socket.timeout) as exc:
                 if sent == 0 and not resumed:
                     raise  # nothing of these frames went out: the stream is intact
                 if sock.gettimeout() == 0.0:  # non-blocking: keep the rest for flush()
@@ -332,7 +334,7 @@ class FramedSocket:
             buffers = buffers[i:]
 
     def _break(self, exc, sent, total):
-        what = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+        what = "timed out" if isinstance(exc, socket.timeout) else str(exc)
         self._broken = (
             f"a send was interrupted after {sent} of {total} bytes ({what}); the peer holds "
             "a partial frame and the stream is out of sync"
