@@ -1,58 +1,75 @@
 """Declares the Cython extension pyframe._cframers, built from src/_cframers.pyx.
 
-Build switch, PYFRAME_BUILD_EXTENSION:
-  "1"   forced: a build failure fails the install (CI uses this);
-  "0"   skipped: install the pure-Python twin only;
-  unset best effort: try to build, fall back to the pure twin with a warning.
+Policy: the compiled module is built, or the install fails with the reason. The pure-Python
+twin alone is something a user asks for: ``PYFRAME_BUILD_EXTENSION=0`` installs it, as a
+pure wheel (``py3-none-any``). ``PYFRAME_BUILD_EXTENSION`` is read by the same parser as the
+switches pyframe reads at import (pyframe/_switches.py: 1/true/yes/on, 0/false/no/off).
+
+The build writes its choice into the package (pyframe/_build.py), so that ``import pyframe``
+warns about a compiled module that should be there and is not, and stays quiet about a
+twin-only install that was asked for.
+
+Debug information is left out of the compiled module (about 6x smaller) unless CFLAGS
+asks for it with -g (the sanitizer build does).
 """
 
 import os
+import runpy
 import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
-MODE = os.environ.get("PYFRAME_BUILD_EXTENSION", "")
+HERE = os.path.dirname(os.path.abspath(__file__))
+switch = runpy.run_path(os.path.join(HERE, "pyframe", "_switches.py"))["switch"]
+BUILD_EXTENSION = switch("PYFRAME_BUILD_EXTENSION", default=True)
+
+HOW_TO_SKIP = (
+    "install a C compiler and the Python headers, or install the pure-Python twin "
+    "on purpose with PYFRAME_BUILD_EXTENSION=0 (several times slower)"
+)
 
 
-class optional_build_ext(build_ext):
-    """build_ext that, in best-effort mode, turns a failed build into a warning."""
+class build_py_recording(build_py):
+    """build_py that records in the package whether the compiled module was built."""
+
+    def run(self):
+        super().run()
+        path = os.path.join(self.build_lib, "pyframe", "_build.py")
+        with open(path, "w") as f:
+            f.write(
+                '"""Written by setup.py: whether this install carries the compiled module."""\n'
+                f"EXTENSION = {BUILD_EXTENSION!r}\n"
+            )
+
+
+class build_ext_explained(build_ext):
+    """build_ext whose failure says what to do about it."""
 
     def run(self):
         try:
             super().run()
-        except Exception as exc:  # compiler missing, Cython missing, ...
-            self._give_up(exc)
-
-    def build_extension(self, ext):
-        try:
-            super().build_extension(ext)
         except Exception as exc:
-            self._give_up(exc)
-
-    def _give_up(self, exc):
-        if MODE == "1":
-            raise
-        sys.stderr.write(
-            f"warning: pyframe's compiled module was not built ({exc}); "
-            "the pure-Python twin will be used\n"
-        )
+            raise SystemExit(f"error: pyframe's compiled module was not built ({exc}); {HOW_TO_SKIP}")
 
 
 def extensions():
-    if MODE == "0":
+    if not BUILD_EXTENSION:
         return []
     try:
-        from Cython.Build import cythonize
-    except ImportError:
-        if MODE == "1":
-            raise
-        sys.stderr.write("warning: Cython is missing; installing the pure-Python twin\n")
-        return []
+        from Cython.Build import cythonize  # build-system.requires brings it
+    except ImportError as exc:
+        raise SystemExit(f"error: Cython is needed to build pyframe ({exc}); {HOW_TO_SKIP}")
+    debug = "-g" in os.environ.get("CFLAGS", "").split()
+    strip = [] if debug or sys.platform == "win32" else ["-Wl,-S"]
     return cythonize(
-        [Extension("pyframe._cframers", ["src/_cframers.pyx"])],
+        [Extension("pyframe._cframers", ["src/_cframers.pyx"], extra_link_args=strip)],
         compiler_directives={"language_level": "3"},
     )
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": optional_build_ext})
+setup(
+    ext_modules=extensions(),
+    cmdclass={"build_py": build_py_recording, "build_ext": build_ext_explained},
+)

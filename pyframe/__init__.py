@@ -6,9 +6,14 @@ the compiled ``pyframe._cframers`` when it is importable, else the pure-Python t
 
 * ``PYFRAME_NO_EXTENSIONS=1``: use the pure-Python twin.
 * ``PYFRAME_REQUIRE_EXTENSION=1``: a missing compiled module is an ImportError.
+
+Otherwise a missing compiled module means the pure-Python twin, with a RuntimeWarning unless
+the install was made without it on purpose (``PYFRAME_BUILD_EXTENSION=0``). Switch values:
+1/true/yes/on, 0/false/no/off (``pyframe._switches``, shared with setup.py).
 """
 
 import os as _os
+import warnings as _warnings
 
 from ._errors import (
     FrameError,
@@ -17,37 +22,54 @@ from ._errors import (
     MalformedFrameError,
 )
 from ._rules import DEFAULT_MAX_FRAME_SIZE
+from ._switches import switch as _switch
 
 __version__ = "0.1.0"
 
 
-def _switch(name):
-    return _os.environ.get(name, "") not in ("", "0")
-
-
 def _select():
-    if _switch("PYFRAME_NO_EXTENSIONS") and _switch("PYFRAME_REQUIRE_EXTENSION"):
+    no_extensions = _switch("PYFRAME_NO_EXTENSIONS")
+    require = _switch("PYFRAME_REQUIRE_EXTENSION")
+    if no_extensions and require:
         raise ImportError(
             "PYFRAME_NO_EXTENSIONS and PYFRAME_REQUIRE_EXTENSION are both set: "
             "ask for the pure-Python twin or for the compiled module, not both"
         )
-    if _switch("PYFRAME_NO_EXTENSIONS"):
+    if no_extensions:
         from . import _pyframers
 
         return _pyframers, "python"
     try:
         from . import _cframers
     except ImportError as exc:
-        if _switch("PYFRAME_REQUIRE_EXTENSION"):
+        where = f"pyframe was imported from {_os.path.dirname(__file__)}"
+        if require:
             raise ImportError(
                 "PYFRAME_REQUIRE_EXTENSION is set but the compiled module "
-                f"pyframe._cframers cannot be imported ({exc}); pyframe was imported "
-                f"from {_os.path.dirname(__file__)}"
+                f"pyframe._cframers cannot be imported ({exc}); {where}"
             ) from exc
+        if _built_with_extension():
+            _warnings.warn(
+                f"pyframe's compiled module cannot be imported ({exc}); {where}. Using the "
+                "pure-Python twin, several times slower. Reinstall pyframe-codec where a C "
+                "compiler is available, or set PYFRAME_NO_EXTENSIONS=1 to choose the twin.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         from . import _pyframers
 
         return _pyframers, "python"
     return _cframers, "cython"
+
+
+def _built_with_extension():
+    """Whether this install should carry the compiled module: False only for a pure-Python
+    install asked for with PYFRAME_BUILD_EXTENSION=0 (setup.py writes _build.py)."""
+    try:
+        from ._build import EXTENSION
+    except ImportError:  # a source checkout: the compiled module is expected once built
+        return True
+    return EXTENSION
 
 
 _impl, IMPLEMENTATION = _select()

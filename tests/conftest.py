@@ -17,13 +17,10 @@ import textwrap
 import pytest
 
 import pyframe
+from pyframe._switches import switch
 
 
-def _switch(name):
-    return os.environ.get(name, "") not in ("", "0")
-
-
-NO_EXTENSIONS = _switch("PYFRAME_NO_EXTENSIONS")
+NO_EXTENSIONS = switch("PYFRAME_NO_EXTENSIONS")
 
 IMPLEMENTATIONS = ["python"] if NO_EXTENSIONS else ["python", "cython"]
 

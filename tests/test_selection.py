@@ -8,8 +8,9 @@ import sys
 import pytest
 
 import pyframe
+from pyframe._switches import switch
 
-NO_EXTENSIONS_OUTSIDE = os.environ.get("PYFRAME_NO_EXTENSIONS", "") not in ("", "0")
+NO_EXTENSIONS_OUTSIDE = switch("PYFRAME_NO_EXTENSIONS")
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pyframe.__file__)))
 
 BLOCK = """
@@ -71,7 +72,7 @@ def test_default_selects_the_compiled_module(tmp_path):
     assert not any(result["twin"].values())
 
 
-@pytest.mark.parametrize("value", ["", "0"])
+@pytest.mark.parametrize("value", ["", "0", "false", "No", " off "])
 def test_switch_values_that_mean_off(tmp_path, value):
     result = report(tmp_path, PYFRAME_NO_EXTENSIONS=value)
     expected = "python" if result["compiled"] is None else "cython"
@@ -88,11 +89,46 @@ def test_both_twins_importable_by_name_with_no_extensions(tmp_path):
         assert not any(result["compiled"].values())
 
 
-def test_missing_extension_falls_back_to_the_twin(tmp_path):
+def test_missing_extension_falls_back_to_the_twin_with_a_warning(tmp_path):
     result = report(tmp_path, block=True)
     assert result["impl"] == "python"
     assert result["compiled"] is None  # the blocker works
     assert all(result["twin"].values())
+    proc = run_python(BLOCK + "import pyframe", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "RuntimeWarning: pyframe's compiled module cannot be imported" in proc.stderr
+    assert "blocked by the test" in proc.stderr and "PYFRAME_NO_EXTENSIONS=1" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "prelude, switches",
+    [
+        # an install made without the compiled module on purpose (PYFRAME_BUILD_EXTENSION=0)
+        ("import sys, types; sys.modules['pyframe._build'] = types.SimpleNamespace("
+         "EXTENSION=False)\n", {}),
+        ("", {"PYFRAME_NO_EXTENSIONS": "true"}),  # the twin chosen at run time
+    ],
+)
+def test_a_twin_asked_for_is_used_quietly(tmp_path, prelude, switches):
+    code = BLOCK + prelude + "import pyframe; print(pyframe.IMPLEMENTATION)"
+    proc = run_python(code, tmp_path, **switches)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "python" and "Warning" not in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["PYFRAME_NO_EXTENSIONS", "PYFRAME_REQUIRE_EXTENSION"])
+def test_a_switch_value_that_means_nothing_is_refused(tmp_path, name):
+    proc = run_python("import pyframe", tmp_path, **{name: "maybe"})
+    assert proc.returncode != 0
+    assert f"{name}='maybe': use one of 1, true, yes, on or 0, false, no, off" in proc.stderr
+
+
+def test_switch_parser():
+    env = {"A": "TRUE", "B": "off", "C": "", "D": "2"}
+    assert switch("A", environ=env) and not switch("B", environ=env, default=True)
+    assert switch("C", default=True, environ=env) and not switch("missing", environ=env)
+    with pytest.raises(ValueError):
+        switch("D", environ=env)
 
 
 def test_require_extension_turns_a_missing_module_into_import_error(tmp_path):
@@ -103,7 +139,7 @@ def test_require_extension_turns_a_missing_module_into_import_error(tmp_path):
     assert "blocked by the test" in proc.stderr  # the cause is reported
     # Without the blocker the same switch imports fine (if the module was built).
     proc = run_python("import pyframe; print(pyframe.IMPLEMENTATION)", tmp_path,
-                      PYFRAME_REQUIRE_EXTENSION="1")
+                      PYFRAME_REQUIRE_EXTENSION="yes")
     if proc.returncode != 0 and NO_EXTENSIONS_OUTSIDE:
         return
     assert proc.returncode == 0, proc.stderr
@@ -121,6 +157,6 @@ def test_this_run_tests_what_it_says(impl):
     """The in-process selection matches the switches this suite runs with."""
     if NO_EXTENSIONS_OUTSIDE:
         assert pyframe.IMPLEMENTATION == "python"
-    elif os.environ.get("PYFRAME_REQUIRE_EXTENSION", "") not in ("", "0"):
+    elif switch("PYFRAME_REQUIRE_EXTENSION"):
         assert pyframe.IMPLEMENTATION == "cython"
     assert impl.__name__ in ("pyframe._pyframers", "pyframe._cframers")
