@@ -52,6 +52,17 @@ def _viewed(buf):
     return False
 
 
+def _moved(buf, start, live, capacity):
+    """A new array of ``capacity`` bytes: ``buf[start:start + live]``, then zeros."""
+    try:
+        new = bytearray(capacity)
+    except OverflowError:  # beyond a bytearray's size: as the compiled twin's allocation
+        raise MemoryError() from None
+    with memoryview(buf) as src, memoryview(new) as dst:  # no temporary copy
+        dst[:live] = src[start : start + live]
+    return new
+
+
 class _Framer:
     """Buffer handling shared by every decoder; subclasses define ``_next()``."""
 
@@ -125,24 +136,52 @@ class _Framer:
         self._enter()
         try:
             self._check()
-            with _rules.byte_view(data) as view:
+            frames = []
+            with _rules.byte_view(data) as view, view.cast("B") as chunk:
                 self._lent = -1  # feed() ends the view lent by get_buffer()
-                size = view.nbytes
-                self._reserve(size, writing=True)
-                end = self._end
-                self._buf[end : end + size] = view
-            self._end += size
-            try:
-                frames = self._cut()
-            except BaseException:
-                self._end = end  # nothing consumed, nothing appended
-                raise
+                self._append(chunk, frames)
             self._consumed()
             if not frames:
                 self._check()
             return frames
         finally:
             self._leave()
+
+    def _append(self, data, frames):
+        """feed()'s work: on an exception nothing is consumed and nothing appended."""
+        size = len(data)
+        if self._pos != self._end:
+            self._reserve(size, writing=True)
+            end = self._end
+            self._buf[end : end + size] = data
+            self._end += size
+            try:
+                frames += self._cut()
+            except BaseException:
+                self._end = end
+                raise
+            return
+        # Nothing buffered (the usual case): cut the frames straight from the caller's
+        # bytes and buffer only the tail, as the compiled twin does (saving a copy there;
+        # here it keeps what the array holds the same in both).
+        end, buf = self._end, self._buf
+        self._rebase(end)
+        self._pos, self._end, self._buf = 0, size, bytes(data)
+        try:
+            frames += self._cut()
+            cut = self._pos
+            self._rebase(cut)
+            self._buf = buf
+            self._pos = self._end = 0
+            self._reserve(size - cut, writing=True)
+        except BaseException:
+            self._buf = buf
+            self._pos = self._end = end
+            self._error = None
+            self._restart()
+            raise
+        self._buf[: size - cut] = data[cut:]
+        self._end = size - cut
 
     def get_buffer(self, sizehint=-1):
         """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's
@@ -192,10 +231,12 @@ class _Framer:
         else:
             if need > capacity:
                 capacity = max(min(2 * capacity, MAX_SIZE - 1), need, MIN_CAPACITY)
-            new = bytearray(capacity)  # zeros: no stale bytes are ever lent
-            with memoryview(buf) as src, memoryview(new) as dst:  # no temporary copy
-                dst[:live] = src[self._pos : self._end]
-            self._buf = new  # a view still alive keeps the old array, which nobody reads
+            if viewed:  # a view still alive keeps the old array, which nobody reads
+                self._buf = _moved(buf, self._pos, live, capacity)
+            else:  # grow (the compiled twin reallocs in place; the same bytes here)
+                buf = self._buf = _moved(buf, 0, len(buf), capacity)
+                with memoryview(buf) as room:  # overlapping move, no temporary copy
+                    room[:live] = room[self._pos : self._end]
         self._rebase(self._pos)
         self._pos, self._end = 0, live
 
@@ -208,12 +249,11 @@ class _Framer:
         live = self._end - self._pos
         if len(self._buf) > SHRINK_ABOVE and live <= len(self._buf) // SHRINK_RATIO:
             try:
-                new = bytearray(max(2 * live, MIN_CAPACITY) if live else 0)
+                self._buf = _moved(
+                    self._buf, self._pos, live, max(2 * live, MIN_CAPACITY) if live else 0
+                )
             except MemoryError:
                 return  # keeping the big array is always correct
-            with memoryview(self._buf) as src, memoryview(new) as dst:
-                dst[:live] = src[self._pos : self._end]
-            self._buf = new
         elif live or not self._pos:
             return
         self._rebase(self._pos)

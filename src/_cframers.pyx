@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: auto_pickle=False, embedsignature=True
+# cython: auto_pickle=False, embedsignature=True, binding=True
 """The compiled framers: the same classes as ``pyframe._pyframers``, written the same way.
 
 Every decoder keeps one ``bytearray``. Live bytes are ``_buf[_pos:_end]``; the slack after
@@ -18,10 +18,10 @@ engine (the twin keeps the same ones):
 * State lives in ``__cinit__``: a framer whose ``__init__`` never ran refuses every call.
 """
 
+cimport cython
 from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES,
                              PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
-from cpython.bytearray cimport (PyByteArray_AS_STRING, PyByteArray_FromStringAndSize,
-                                PyByteArray_GET_SIZE, PyByteArray_Resize)
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.memoryview cimport PyMemoryView_FromObject
@@ -112,8 +112,13 @@ cdef inline bint _viewed(bytearray buf) noexcept:
 
 cdef bytearray _moved(bytearray buf, Py_ssize_t start, Py_ssize_t live, Py_ssize_t capacity):
     """A new array of ``capacity`` bytes: ``buf[start:start + live]``, then zeros."""
-    cdef bytearray new = PyByteArray_FromStringAndSize(NULL, capacity)
-    cdef char *data = PyByteArray_AS_STRING(new)
+    cdef bytearray new = bytearray()
+    cdef char *data
+    # Not PyByteArray_FromStringAndSize(NULL, capacity): CPython 3.11 reads an uninitialised
+    # export count when that allocation fails ("deallocated bytearray object has exported
+    # buffers"). Resizing an empty array fails cleanly.
+    PyByteArray_Resize(new, capacity)
+    data = PyByteArray_AS_STRING(new)
     memcpy(data, PyByteArray_AS_STRING(buf) + start, live)
     memset(data + live, 0, capacity - live)
     return new
@@ -482,8 +487,16 @@ cdef class _Framer:
         return 0
 
 
+# Each framer's docstring opens with its signature in the form CPython reads as the class's
+# __text_signature__ (``Name(...)`` then a ``--`` line), so inspect.signature(), help() and
+# mypy.stubtest see it. Cython's own embedded signature is off for these __init__ methods:
+# it puts the ``*`` of keyword-only arguments one parameter late.
 cdef class LengthPrefixFramer(_Framer):
-    """Frames preceded by an unsigned binary length field of 1 to 8 bytes.
+    """LengthPrefixFramer(length_size=4, byteorder='big', *, offset=0, adjustment=0,
+    include_header=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+--
+
+    Frames preceded by an unsigned binary length field of 1 to 8 bytes.
 
     ``offset`` bytes come before the field; ``adjustment`` is added to the field's value to
     give the number of bytes that follow the field; ``include_header`` keeps the offset bytes
@@ -499,6 +512,7 @@ cdef class LengthPrefixFramer(_Framer):
     cdef uint64_t _field_max
     cdef Py_ssize_t _header
 
+    @cython.embedsignature(False)
     def __init__(self, length_size=4, byteorder="big", *, offset=0, adjustment=0,
                  include_header=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
         self._initialising()
@@ -608,11 +622,15 @@ cdef class LengthPrefixFramer(_Framer):
 
 
 cdef class DecimalLengthFramer(_Framer):
-    """Frames preceded by their length as ``digits`` zero-padded ASCII digits: ``0003AAA``."""
+    """DecimalLengthFramer(digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+--
+
+    Frames preceded by their length as ``digits`` zero-padded ASCII digits: ``0003AAA``."""
 
     cdef Py_ssize_t _digits
     cdef Py_ssize_t _field_max
 
+    @cython.embedsignature(False)
     def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
         self._initialising()
         limit = _rules.limit(max_frame_size)
@@ -656,7 +674,11 @@ cdef class DecimalLengthFramer(_Framer):
 
 
 cdef class DelimiterFramer(_Framer):
-    """Frames ended by a delimiter, or by the earliest of several (the longest on a tie).
+    """DelimiterFramer(delimiter=b'\\n', *, keep_delimiter=False,
+    max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+--
+
+    Frames ended by a delimiter, or by the earliest of several (the longest on a tie).
 
     Each delimiter keeps how far it has been searched, so no byte is searched twice for it.
     """
@@ -672,6 +694,7 @@ cdef class DelimiterFramer(_Framer):
     cdef Py_ssize_t *_seen
     cdef bint *_hit
 
+    @cython.embedsignature(False)
     def __init__(self, delimiter=b"\n", *, keep_delimiter=False,
                  max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
         self._initialising()
@@ -814,8 +837,12 @@ cdef class DelimiterFramer(_Framer):
 
 
 cdef class LineFramer(DelimiterFramer):
-    """Lines ended by ``\\n`` or ``\\r\\n`` (both stripped); encode() appends ``line_ending``."""
+    """LineFramer(*, line_ending=b'\\n', max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+--
 
+    Lines ended by ``\\n`` or ``\\r\\n`` (both stripped); encode() appends ``line_ending``."""
+
+    @cython.embedsignature(False)
     def __init__(self, *, line_ending=b"\n", max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
         self._initialising()
         ending = _rules.line_ending(line_ending)
