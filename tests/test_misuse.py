@@ -17,6 +17,8 @@ import threading
 
 import pytest
 
+from pyframe import IncompleteFrameError
+
 RUNNER = textwrap.dedent(
     """
     import importlib, sys
@@ -427,3 +429,25 @@ def test_buffer_shrinks_when_live_bytes_are_few(impl, impl_env):
     assert big_frame == 96 << 20 and pending == 10
     # Before the fix the array stayed (96 MiB of it touched, more in the twin).
     assert grown < 24, f"{grown:.0f} MiB still resident"
+
+
+@pytest.mark.parametrize(
+    "stream, commit, partial",
+    [
+        # the array grows in place: bytes before its old end are the stream's, then zeros
+        ([b"w" * 588, b"\n\nxy"], 6, b"xy" + b"w" * 6),
+        # frames cut straight from the caller's bytes: the array was never written
+        ([b"w" * 5000 + b"\n"], 8, bytes(8)),
+    ],
+)
+def test_unwritten_bytes_committed_are_the_same_in_both_twins(impls, stream, commit, partial):
+    """Found by the lockstep fuzzer: the slack must hold the same bytes in both twins."""
+    for impl in impls.values():
+        framer = impl.LineFramer()
+        for chunk in stream:
+            framer.feed(chunk)
+        framer.get_buffer(4096).release()
+        framer.buffer_updated(commit)
+        with pytest.raises(IncompleteFrameError) as info:
+            framer.eof()
+        assert info.value.partial == partial, impl.__name__
