@@ -12,8 +12,15 @@ the install was made without it on purpose (``PYFRAME_BUILD_EXTENSION=0``). Swit
 1/true/yes/on, 0/false/no/off (``pyframe._switches``, shared with setup.py).
 """
 
+from __future__ import annotations
+
 import os as _os
 import warnings as _warnings
+from importlib import import_module as _import_module
+from types import ModuleType as _ModuleType
+from typing import TYPE_CHECKING
+from typing import Any as _Any
+from typing import Literal as _Literal
 
 from ._errors import (
     FrameError,
@@ -23,11 +30,12 @@ from ._errors import (
 )
 from ._rules import DEFAULT_MAX_FRAME_SIZE
 from ._switches import switch as _switch
+from ._types import Framer
 
 __version__ = "0.1.0"
 
 
-def _select():
+def _select() -> tuple[_ModuleType, _Literal["cython", "python"]]:
     no_extensions = _switch("PYFRAME_NO_EXTENSIONS")
     require = _switch("PYFRAME_REQUIRE_EXTENSION")
     if no_extensions and require:
@@ -62,7 +70,7 @@ def _select():
     return _cframers, "cython"
 
 
-def _built_with_extension():
+def _built_with_extension() -> bool:
     """Whether this install should carry the compiled module: False only for a pure-Python
     install asked for with PYFRAME_BUILD_EXTENSION=0 (setup.py writes _build.py)."""
     try:
@@ -74,10 +82,23 @@ def _built_with_extension():
 
 _impl, IMPLEMENTATION = _select()
 
-LengthPrefixFramer = _impl.LengthPrefixFramer
-DecimalLengthFramer = _impl.DecimalLengthFramer
-DelimiterFramer = _impl.DelimiterFramer
-LineFramer = _impl.LineFramer
+if TYPE_CHECKING:
+    # Type checkers see the compiled classes (their stub, _cframers.pyi); the twin's have the
+    # same signatures. At run time the names are bound to the implementation chosen above.
+    from . import aio as aio
+    from ._cframers import DecimalLengthFramer, DelimiterFramer, LengthPrefixFramer, LineFramer
+else:
+    LengthPrefixFramer = _impl.LengthPrefixFramer
+    DecimalLengthFramer = _impl.DecimalLengthFramer
+    DelimiterFramer = _impl.DelimiterFramer
+    LineFramer = _impl.LineFramer
+
+    def __getattr__(name: str) -> _Any:
+        # ``pyframe.aio`` without importing asyncio for every user of pyframe: the submodule
+        # is imported on first use (it imports nothing from here, so there is no cycle).
+        if name == "aio":
+            return _import_module(".aio", __name__)  # (``from . import aio`` would recurse)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "IMPLEMENTATION",
@@ -90,6 +111,7 @@ __all__ = [
     "DecimalLengthFramer",
     "DelimiterFramer",
     "LineFramer",
+    "Framer",
 ]
 
 # The blocking socket layer (pyframe.sockets); asyncio lives in pyframe.aio.
