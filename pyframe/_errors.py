@@ -4,7 +4,10 @@ Both implementations build their exceptions with the helpers below, so the type 
 message of every error are the same whichever implementation is active.
 """
 
+from __future__ import annotations
+
 import sys
+from typing import Optional, Union
 
 #: Internal limit standing for ``max_frame_size=None`` (no limit, only when asked for).
 UNLIMITED = sys.maxsize
@@ -24,7 +27,9 @@ class FrameError(ValueError):
 class FrameTooLargeError(FrameError):
     """A frame (announced by a header, or scanned without a delimiter) exceeds the limit."""
 
-    def __init__(self, message, size=None, limit=None):
+    def __init__(
+        self, message: str, size: Optional[int] = None, limit: Optional[int] = None
+    ) -> None:
         super().__init__(message)
         self.size = size  # the announced size, or the bytes scanned so far
         self.limit = limit
@@ -37,12 +42,12 @@ class MalformedFrameError(FrameError):
 class IncompleteFrameError(FrameError, EOFError):
     """The stream ended in the middle of a frame; ``partial`` holds the bytes received."""
 
-    def __init__(self, message, partial=b""):
+    def __init__(self, message: str, partial: bytes = b"") -> None:
         super().__init__(message)
         self.partial = partial
 
 
-def too_large(size, limit, what="frame"):
+def too_large(size: int, limit: int, what: str = "frame") -> FrameTooLargeError:
     if limit == UNLIMITED:  # max_frame_size=None: only the 63-bit size bound is left
         bound = "the largest size supported (2**63-1 bytes)"
     else:
@@ -50,7 +55,7 @@ def too_large(size, limit, what="frame"):
     return FrameTooLargeError(f"{what} of {size} bytes exceeds {bound}", size, limit)
 
 
-def no_delimiter(scanned, limit):
+def no_delimiter(scanned: int, limit: int) -> FrameTooLargeError:
     return FrameTooLargeError(
         f"no delimiter within max_frame_size={limit} bytes "
         f"({scanned} bytes scanned without one)",
@@ -59,7 +64,7 @@ def no_delimiter(scanned, limit):
     )
 
 
-def length_error(field, adjustment, limit):
+def length_error(field: int, adjustment: int, limit: int) -> FrameError:
     """The error for a length field whose adjusted value is negative or over the limit."""
     length = field + adjustment
     if length < 0:
@@ -70,20 +75,20 @@ def length_error(field, adjustment, limit):
     return too_large(length, limit)
 
 
-def bad_decimal_header(header):
+def bad_decimal_header(header: Union[bytes, bytearray]) -> MalformedFrameError:
     return MalformedFrameError(
         f"expected {len(header)} ASCII digits as a length header, got {bytes(header)!r}"
     )
 
 
-def incomplete(partial):
+def incomplete(partial: Union[bytes, bytearray]) -> IncompleteFrameError:
     return IncompleteFrameError(
         f"stream ended in the middle of a frame ({len(partial)} bytes pending)",
         bytes(partial),
     )
 
 
-def not_initialised(framer):
+def not_initialised(framer: object) -> RuntimeError:
     name = type(framer).__name__
     return RuntimeError(
         f"this {name} was not initialised: its __init__ did not run (made with __new__, "
@@ -91,19 +96,19 @@ def not_initialised(framer):
     )
 
 
-def already_initialised(framer):
+def already_initialised(framer: object) -> RuntimeError:
     return RuntimeError(
         f"{type(framer).__name__}.__init__ called on a framer already initialised: its "
         "settings are fixed; make a new framer (or call reset() to start a new stream)"
     )
 
 
-def busy(framer):
+def busy(framer: object) -> RuntimeError:
     return RuntimeError(
         f"{type(framer).__name__} is in use by another call: a framer holds one stream's "
         "state and must not be used by two threads at once, nor re-entered from a callback"
     )
 
 
-def no_room(size, live):
+def no_room(size: int, live: int) -> MemoryError:
     return MemoryError(f"cannot make room for {size} more bytes beside {live} buffered")

@@ -14,11 +14,16 @@ engine (the compiled module keeps the same ones):
 * One call at a time: a second, concurrent call is refused (``RuntimeError``).
 """
 
+from __future__ import annotations
+
 import sys
 import threading
+from collections.abc import Iterable
 from operator import index as _index
+from typing import TYPE_CHECKING, Literal, NoReturn, Optional, SupportsIndex, Union
 
 from . import _errors, _rules
+from ._types import Buffer
 
 __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
 
@@ -31,14 +36,17 @@ MAX_SIZE = sys.maxsize  # sizes are C ssize_t in the compiled twin
 
 _NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
 
+# What a delimiter may be given as (exactly these types; the framer keeps bytes).
+_Delimiter = Union[bytes, bytearray, memoryview]
 
-def _setting(name):
+
+def _setting(name: str) -> property:
     """A read-only view of a setting, as in the compiled classes (changing one would
     leave the derived state behind)."""
     return property(lambda self: getattr(self, name))
 
 
-def _viewed(buf):
+def _viewed(buf: bytearray) -> bool:
     """Whether a view of ``buf`` is alive: a bytearray with exports cannot change size
     (pop() then append() stays within the array's allocation)."""
     try:
@@ -52,7 +60,7 @@ def _viewed(buf):
     return False
 
 
-def _moved(buf, start, live, capacity):
+def _moved(buf: bytearray, start: int, live: int, capacity: int) -> bytearray:
     """A new array of ``capacity`` bytes: ``buf[start:start + live]``, then zeros."""
     try:
         new = bytearray(capacity)
@@ -66,47 +74,62 @@ def _moved(buf, start, live, capacity):
 class _Framer:
     """Buffer handling shared by every decoder; subclasses define ``_next()``."""
 
-    def _initialising(self):
+    # The state, set by _open() and _clear() (a framer whose __init__ did not run has none).
+    _buf: bytearray
+    _pos: int
+    _end: int
+    _lent: int
+    _final: bool
+    _limit: int
+    _error: Optional[_errors.FrameError]
+    _lock: threading.Lock
+    _ready: bool
+
+    if TYPE_CHECKING:  # defined by each framer class
+
+        def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]: ...
+
+    def _initialising(self) -> None:
         """Refuse a second __init__: settings are fixed, and changing them under a stream
         (or under another thread's call) would break it."""
         if self.__dict__.get("_ready"):
             raise _errors.already_initialised(self)
 
-    def _open(self, limit):
+    def _open(self, limit: int) -> None:
         """End of __init__ (every argument checked): the framer is ready for a stream."""
         self._limit = limit
         self._lock = threading.Lock()  # held by the call under way
         self._ready = True
         self._clear()
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> NoReturn:
         # Only reached for an attribute that was never set: on a framer whose __init__
         # did not run, every call refuses (the compiled twin checks a flag instead).
         if name[:1] == "_" and name[:2] != "__" and not self.__dict__.get("_ready"):
             raise _errors.not_initialised(self)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _require(self):
+    def _require(self) -> bool:
         """Refuse a framer whose __init__ did not run (on one, this lookup raises)."""
         return self._ready
 
-    def _enter(self):
+    def _enter(self) -> None:
         if not self._lock.acquire(False):
             raise _errors.busy(self)
 
-    def _leave(self):
+    def _leave(self) -> None:
         self._lock.release()
 
     @property
-    def max_frame_size(self):
+    def max_frame_size(self) -> Optional[int]:
         return _rules.public_limit(self._limit)
 
     @property
-    def pending(self):
+    def pending(self) -> int:
         """Bytes buffered that have not been returned as frames yet."""
         return self._end - self._pos
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget all buffered bytes and any error: ready for a new stream."""
         self._enter()
         try:
@@ -114,7 +137,7 @@ class _Framer:
         finally:
             self._leave()
 
-    def _clear(self):
+    def _clear(self) -> None:
         self._buf = bytearray()
         self._pos = self._end = 0
         self._lent = -1  # size of the view lent by get_buffer(); -1 when none is out
@@ -122,21 +145,21 @@ class _Framer:
         self._error = None
         self._restart()
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError(_NOT_PICKLED.format(type(self).__name__))
 
-    def _check(self):
+    def _check(self) -> None:
         if self._error is not None:
             raise self._error.with_traceback(None)
 
     # -- filling the buffer -------------------------------------------------------------
 
-    def feed(self, data):
+    def feed(self, data: Buffer) -> list[bytes]:
         """Append ``data`` (any bytes-like object); return every complete frame now buffered."""
         self._enter()
         try:
             self._check()
-            frames = []
+            frames: list[bytes] = []
             with _rules.byte_view(data) as view, view.cast("B") as chunk:
                 self._lent = -1  # feed() ends the view lent by get_buffer()
                 self._append(chunk, frames)
@@ -147,7 +170,7 @@ class _Framer:
         finally:
             self._leave()
 
-    def _append(self, data, frames):
+    def _append(self, data: memoryview, frames: list[bytes]) -> None:
         """feed()'s work: on an exception nothing is consumed and nothing appended."""
         size = len(data)
         if self._pos != self._end:
@@ -166,7 +189,7 @@ class _Framer:
         # here it keeps what the array holds the same in both).
         end, buf = self._end, self._buf
         self._rebase(end)
-        self._pos, self._end, self._buf = 0, size, bytes(data)
+        self._pos, self._end, self._buf = 0, size, bytes(data)  # type: ignore[assignment]
         try:
             frames += self._cut()
             cut = self._pos
@@ -183,7 +206,7 @@ class _Framer:
         self._buf[: size - cut] = data[cut:]
         self._end = size - cut
 
-    def get_buffer(self, sizehint=-1):
+    def get_buffer(self, sizehint: SupportsIndex = -1) -> memoryview:
         """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's
         end. Only the view from the last call is valid, until buffer_updated() or any other
         call: bytes written into an older view are never seen (they cannot change what is
@@ -200,7 +223,7 @@ class _Framer:
         finally:
             self._leave()
 
-    def buffer_updated(self, nbytes):
+    def buffer_updated(self, nbytes: SupportsIndex) -> None:
         """Commit ``nbytes`` written into the view from ``get_buffer()``."""
         self._enter()
         try:
@@ -215,7 +238,7 @@ class _Framer:
         finally:
             self._leave()
 
-    def _reserve(self, size, writing):
+    def _reserve(self, size: int, writing: bool) -> None:
         """Make ``size`` bytes of room after ``_end``; with ``writing``, in an array no view
         can write to (the caller writes there next). Allocates before moving any byte."""
         buf = self._buf
@@ -240,7 +263,7 @@ class _Framer:
         self._rebase(self._pos)
         self._pos, self._end = 0, live
 
-    def _consumed(self):
+    def _consumed(self) -> None:
         """Called after frames were cut: an empty buffer starts again at offset 0, and a big
         array whose live bytes became few is given back (not while a view from get_buffer()
         awaits buffer_updated(): it points past _end)."""
@@ -261,7 +284,7 @@ class _Framer:
 
     # -- taking frames out --------------------------------------------------------------
 
-    def next_frame(self):
+    def next_frame(self) -> Optional[bytes]:
         """The next complete frame, or None if none is buffered."""
         self._enter()
         try:
@@ -282,7 +305,7 @@ class _Framer:
         finally:
             self._leave()
 
-    def pop_frames(self):
+    def pop_frames(self) -> list[bytes]:
         """Every complete frame buffered, as a list (frames cut before a fault are
         returned; the fault is raised by the next call)."""
         self._enter()
@@ -291,7 +314,7 @@ class _Framer:
         finally:
             self._leave()
 
-    def _pop(self):
+    def _pop(self) -> list[bytes]:
         self._check()
         frames = self._cut()
         self._consumed()
@@ -299,8 +322,9 @@ class _Framer:
             self._check()
         return frames
 
-    def _cut(self):
+    def _cut(self) -> list[bytes]:
         """Cut every complete frame; if that fails (MemoryError), nothing is consumed."""
+        frames: list[bytes]
         frames, pos = [], self._pos
         try:
             with memoryview(self._buf) as view:
@@ -313,12 +337,12 @@ class _Framer:
             raise
         return frames
 
-    def _undo(self, pos):
+    def _undo(self, pos: int) -> None:
         """Back to ``_pos == pos`` with no fault: frames cut since then were not delivered."""
         self._pos, self._error = pos, None
         self._restart()
 
-    def eof(self):
+    def eof(self) -> list[bytes]:
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
         self._enter()
@@ -337,24 +361,24 @@ class _Framer:
         finally:
             self._leave()
 
-    def encode(self, payload):
+    def encode(self, payload: Buffer) -> bytes:
         """``payload`` framed: the header, the payload, the trailer."""
         header, trailer = self.encode_parts(payload)
         return b"".join((header, payload, trailer))
 
-    def encode_many(self, payloads):
+    def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
         """Encode several payloads into one buffer."""
         return b"".join([self.encode(payload) for payload in payloads])
 
     # -- hooks of the framing rules -----------------------------------------------------
 
-    def _restart(self):
+    def _restart(self) -> None:
         """Reset per-stream scan state."""
 
-    def _rebase(self, shift):
+    def _rebase(self, shift: int) -> None:
         """The live bytes moved ``shift`` bytes towards the front."""
 
-    def _next(self):
+    def _next(self) -> Optional[tuple[int, int]]:
         """Cut the next frame: advance ``_pos`` past it and return (start, stop) of the bytes
         to return, or None when no whole frame is buffered (setting ``_error`` on a fault)."""
         raise NotImplementedError
@@ -368,6 +392,14 @@ class LengthPrefixFramer(_Framer):
     and the field in returned frames. ``max_frame_size`` limits those following bytes.
     """
 
+    _field_max: int
+    _length_size: int
+    _byteorder: Literal["big", "little"]
+    _offset: int
+    _adjustment: int
+    _include_header: bool
+    _header: int
+
     length_size = _setting("_length_size")
     byteorder = _setting("_byteorder")
     offset = _setting("_offset")
@@ -376,14 +408,14 @@ class LengthPrefixFramer(_Framer):
 
     def __init__(
         self,
-        length_size=4,
-        byteorder="big",
+        length_size: int = 4,
+        byteorder: Literal["big", "little"] = "big",
         *,
-        offset=0,
-        adjustment=0,
-        include_header=False,
-        max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
-    ):
+        offset: int = 0,
+        adjustment: int = 0,
+        include_header: bool = False,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+    ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
         self._field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
@@ -395,7 +427,7 @@ class LengthPrefixFramer(_Framer):
         self._header = offset + length_size
         self._open(limit)
 
-    def _next(self):
+    def _next(self) -> Optional[tuple[int, int]]:
         start = self._pos
         if self._end - start < self._header:
             return None
@@ -410,7 +442,7 @@ class LengthPrefixFramer(_Framer):
         stop = self._pos = start + self._header + length
         return (start if self._include_header else start + self._header), stop
 
-    def encode_parts(self, payload):
+    def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
         checked as encode() checks them (for sending the payload without copying it);
         offset bytes are zeros."""
@@ -424,15 +456,19 @@ class LengthPrefixFramer(_Framer):
 class DecimalLengthFramer(_Framer):
     """Frames preceded by their length as ``digits`` zero-padded ASCII digits: ``0003AAA``."""
 
+    _digits: int
+
     digits = _setting("_digits")
 
-    def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+    def __init__(
+        self, digits: int = 4, *, max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE
+    ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
         self._digits = _rules.decimal_digits(digits)
         self._open(limit)
 
-    def _next(self):
+    def _next(self) -> Optional[tuple[int, int]]:
         start = self._pos
         body = start + self._digits
         if self._end < body:
@@ -451,7 +487,7 @@ class DecimalLengthFramer(_Framer):
         self._pos = stop
         return body, stop
 
-    def encode_parts(self, payload):
+    def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
         self._require()
         size = _rules.payload_size(payload)
@@ -465,33 +501,38 @@ class DelimiterFramer(_Framer):
     Each delimiter keeps how far it has been searched, so no byte is searched twice for it.
     """
 
+    _delimiters: tuple[bytes, ...]
+    _keep_delimiter: bool
+    _seen: list[int]
+    _hit: list[bool]
+
     delimiters = _setting("_delimiters")
     keep_delimiter = _setting("_keep_delimiter")
 
     def __init__(
         self,
-        delimiter=b"\n",
+        delimiter: Union[_Delimiter, tuple[_Delimiter, ...]] = b"\n",
         *,
-        keep_delimiter=False,
-        max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
-    ):
+        keep_delimiter: bool = False,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+    ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
         self._delimiters = _rules.delimiters(delimiter)
         self._keep_delimiter = bool(keep_delimiter)
         self._open(limit)
 
-    def _restart(self):
+    def _restart(self) -> None:
         # For delimiter i, no match starts before _seen[i]; _hit[i] says whether one
         # starts exactly there (otherwise the delimiter may begin there once more bytes
         # arrive, or _seen[i] == _end).
         self._seen = [0] * len(self._delimiters)
         self._hit = [False] * len(self._delimiters)
 
-    def _rebase(self, shift):
+    def _rebase(self, shift: int) -> None:
         self._seen = [seen - shift for seen in self._seen]
 
-    def _next(self):
+    def _next(self) -> Optional[tuple[int, int]]:
         start, end, buf = self._pos, self._end, self._buf
         best = -1
         for i, delim in enumerate(self._delimiters):
@@ -529,7 +570,7 @@ class DelimiterFramer(_Framer):
         self._pos = stop
         return start, (stop if self._keep_delimiter else at)
 
-    def encode_parts(self, payload):
+    def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
         """``(b"", delimiter)``; ValueError if ``payload`` would not decode back (it
         contains a delimiter, or its end plus the delimiter could begin a longer one)."""
         self._require()
@@ -543,7 +584,12 @@ class DelimiterFramer(_Framer):
 class LineFramer(DelimiterFramer):
     """Lines ended by ``\\n`` or ``\\r\\n`` (both stripped); encode() appends ``line_ending``."""
 
-    def __init__(self, *, line_ending=b"\n", max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+    def __init__(
+        self,
+        *,
+        line_ending: Literal[b"\n", b"\r\n"] = b"\n",
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+    ) -> None:
         self._initialising()
         ending = _rules.line_ending(line_ending)
         other = b"\r\n" if ending == b"\n" else b"\n"

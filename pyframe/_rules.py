@@ -4,9 +4,13 @@ Nothing here is on the decoding hot path; both twins call these so that settings
 validated (and refused) identically.
 """
 
+from __future__ import annotations
+
 import re
+from typing import Optional, Union
 
 from . import _errors
+from ._types import Buffer
 
 #: Default ``max_frame_size`` of every framer: 8 MiB (tokio-util's default).
 DEFAULT_MAX_FRAME_SIZE = 8 * 1024 * 1024
@@ -16,8 +20,10 @@ UNLIMITED = _errors.UNLIMITED
 LENGTH_SIZES = (1, 2, 3, 4, 5, 6, 7, 8)
 BYTEORDERS = ("big", "little")
 
+_Bytes = Union[bytes, bytearray, memoryview]
 
-def limit(max_frame_size):
+
+def limit(max_frame_size: Optional[int]) -> int:
     """The internal limit for a ``max_frame_size`` argument."""
     if max_frame_size is None:
         return UNLIMITED
@@ -30,11 +36,11 @@ def limit(max_frame_size):
     return max_frame_size
 
 
-def public_limit(internal):
+def public_limit(internal: int) -> Optional[int]:
     return None if internal == UNLIMITED else internal
 
 
-def _int(name, value, low):
+def _int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {value!r}")
     if value < low:
@@ -42,7 +48,7 @@ def _int(name, value, low):
     return value
 
 
-def length_prefix(length_size, byteorder, offset, adjustment):
+def length_prefix(length_size: int, byteorder: str, offset: int, adjustment: int) -> int:
     """Checked settings of a LengthPrefixFramer; returns the largest field value."""
     if isinstance(length_size, bool) or not isinstance(length_size, int):
         raise TypeError(f"length_size must be an int, not {length_size!r}")
@@ -59,14 +65,14 @@ def length_prefix(length_size, byteorder, offset, adjustment):
     return (1 << (8 * length_size)) - 1
 
 
-def decimal_digits(digits):
+def decimal_digits(digits: int) -> int:
     _int("digits", digits, 1)
     if digits > 18:  # 10**18 - 1 still fits a signed 64-bit length
         raise ValueError(f"digits must be at most 18, got {digits}")
     return digits
 
 
-def delimiters(delimiter):
+def delimiters(delimiter: object) -> tuple[bytes, ...]:
     """The delimiters as a tuple of non-empty bytes; the first is the one encode() appends."""
     items = delimiter if isinstance(delimiter, tuple) else (delimiter,)
     if not items:
@@ -83,13 +89,13 @@ def delimiters(delimiter):
     return tuple(result)
 
 
-def line_ending(ending):
+def line_ending(ending: _Bytes) -> _Bytes:
     if ending not in (b"\n", b"\r\n"):
         raise ValueError(f"line_ending must be b'\\n' or b'\\r\\n', got {ending!r}")
     return ending
 
 
-def byte_view(data):
+def byte_view(data: Buffer) -> memoryview:
     """A memoryview of ``data``, refused as the compiled module's buffer request refuses it."""
     try:
         view = memoryview(data)
@@ -103,13 +109,13 @@ def byte_view(data):
     return view
 
 
-def payload_size(payload):
+def payload_size(payload: Buffer) -> int:
     """The size of a payload to encode: any C-contiguous bytes-like object."""
     with byte_view(payload) as view:
         return view.nbytes
 
 
-def check_field(size, field, field_max, limit):
+def check_field(size: int, field: int, field_max: int, limit: int) -> None:
     """Refuse a payload whose length does not fit the header (encode side)."""
     if size > limit:
         raise _errors.too_large(size, limit, "payload")
@@ -126,7 +132,7 @@ def check_field(size, field, field_max, limit):
         )
 
 
-def check_delimited(payload, delimiters):
+def check_delimited(payload: Buffer, delimiters: tuple[bytes, ...]) -> None:
     """Refuse ``payload`` unless, followed by ``delimiters[0]``, it decodes back to exactly
     itself, whatever bytes follow on the stream. The payload is searched, not copied."""
     used = delimiters[0]
@@ -154,7 +160,7 @@ def check_delimited(payload, delimiters):
                     )
 
 
-def _search(payload, view, needle):
+def _search(payload: Buffer, view: memoryview, needle: bytes) -> int:
     """Offset of ``needle`` in the payload, or -1, without copying it."""
     if isinstance(payload, (bytes, bytearray)):
         return payload.find(needle)

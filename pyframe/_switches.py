@@ -6,13 +6,19 @@ must not silently mean one or the other. This module imports nothing from pyfram
 setup.py can load it from the source tree.
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Mapping
+from typing import Optional
 
 ON = ("1", "true", "yes", "on")
 OFF = ("0", "false", "no", "off")
 
 
-def switch(name, default=False, environ=None):
+def switch(
+    name: str, default: bool = False, environ: Optional[Mapping[str, str]] = None
+) -> bool:
     """Whether the switch ``name`` is on."""
     raw = (os.environ if environ is None else environ).get(name, "")
     value = raw.strip().lower()
