@@ -1,6 +1,10 @@
 """Command line: ``python -m pyframe bench|send|recv ...`` (also installed as ``pyframe``)."""
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Sequence
+from typing import Callable, Optional
 
 USAGE = """usage: pyframe COMMAND [ARGS]
 
@@ -12,9 +16,10 @@ commands:
 'pyframe COMMAND --help' tells more."""
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv[0] if argv else None
+    run: Callable[[Sequence[str]], int]
     if command == "bench":
         from ._bench.cli import main as run
     elif command in ("send", "recv"):

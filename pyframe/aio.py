@@ -29,11 +29,17 @@ and it resumes once they are under ``low_water``. Writers honour ``drain()``, wh
 the transport's write buffer is above its own high-water mark.
 """
 
+from __future__ import annotations
+
 import asyncio
 import collections
+import os
 import socket
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from ._errors import FrameError
+from ._types import Buffer, Framer
 
 __all__ = [
     "FrameProtocol",
@@ -55,6 +61,11 @@ FRAME_OVERHEAD = 64
 #: header, payload, trailer through ``writelines`` (no copy by pyframe).
 _COPY_BELOW = 16384
 
+#: ``client_connected_cb(reader, writer)`` of the servers: a function, or a coroutine function
+#: (its coroutine runs as a task), as for ``asyncio.start_server``.
+_ClientConnected = Callable[["FrameReader", "FrameWriter"], Optional[Awaitable[None]]]
+_FrameWriterT = TypeVar("_FrameWriterT", bound="FrameWriter")
+
 
 class FrameProtocol(asyncio.BufferedProtocol):
     """An ``asyncio.BufferedProtocol`` that cuts the byte stream into frames.
@@ -66,21 +77,21 @@ class FrameProtocol(asyncio.BufferedProtocol):
     ``await drain()`` waits while the transport's write buffer is full.
     """
 
-    def __init__(self, framer):
+    def __init__(self, framer: Framer) -> None:
         self.framer = framer
-        self.transport = None
+        self.transport: Optional[asyncio.Transport] = None
         self._write_paused = False
-        self._drain_waiters = collections.deque()
+        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._lost = False
-        self._lost_exc = None
-        self._closed = None  # future set when the connection is lost
+        self._lost_exc: Optional[BaseException] = None
+        self._closed: Optional[asyncio.Future[None]] = None  # set when the connection is lost
 
     # -- callbacks for users -----------------------------------------------------------
 
-    def frame_received(self, frame):
+    def frame_received(self, frame: bytes) -> None:
         """A whole frame arrived (``bytes``)."""
 
-    def frame_error(self, exc):
+    def frame_error(self, exc: FrameError) -> None:
         """The stream cannot be framed any further (``exc`` is a FrameError; after a
         too-large or malformed header the stream is out of sync). Default: close."""
         if self.transport is not None:
@@ -88,14 +99,14 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     # -- asyncio.BufferedProtocol ------------------------------------------------------
 
-    def connection_made(self, transport):
-        self.transport = transport
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # a stream transport
         self._closed = asyncio.get_running_loop().create_future()
 
-    def get_buffer(self, sizehint):
+    def get_buffer(self, sizehint: int) -> memoryview:
         return self.framer.get_buffer(sizehint)
 
-    def buffer_updated(self, nbytes):
+    def buffer_updated(self, nbytes: int) -> None:
         framer = self.framer
         framer.buffer_updated(nbytes)
         try:
@@ -108,7 +119,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
         except FrameError as exc:
             self.frame_error(exc)
 
-    def eof_received(self):
+    def eof_received(self) -> Optional[bool]:
         """The peer closed its side: deliver what is left, report a frame cut short."""
         try:
             for frame in self.framer.eof():
@@ -118,7 +129,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
             self.frame_error(exc)
         return False
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Optional[Exception]) -> None:
         self._lost = True
         self._lost_exc = exc
         if self._closed is not None and not self._closed.done():
@@ -133,34 +144,34 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     # -- writing and flow control ------------------------------------------------------
 
-    def send_frame(self, payload):
+    def send_frame(self, payload: Buffer) -> None:
         """Write one frame (the payload is not copied by pyframe when it is large)."""
         _write_frame(self, payload)
 
-    def pause_writing(self):
+    def pause_writing(self) -> None:
         self._write_paused = True
 
-    def resume_writing(self):
+    def resume_writing(self) -> None:
         self._write_paused = False
         while self._drain_waiters:
             waiter = self._drain_waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def drain(self):
+    async def drain(self) -> None:
         """Wait until the transport's write buffer is under its high-water mark."""
         if self._lost:
             raise ConnectionResetError("connection lost") from self._lost_exc
         if not self._write_paused:
             return
-        waiter = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._drain_waiters.append(waiter)
         await waiter
         if self._lost:
             raise ConnectionResetError("connection lost") from self._lost_exc
 
 
-def _write_frame(protocol, payload):
+def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:
     transport, framer = protocol.transport, protocol.framer
     if transport is None:
         raise RuntimeError("not connected")
@@ -169,6 +180,7 @@ def _write_frame(protocol, payload):
     if view.nbytes < _COPY_BELOW:
         transport.write(framer.encode(payload))
         return
+    trailer: Union[bytes, memoryview]
     header, trailer = framer.encode_parts(payload)
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
@@ -181,87 +193,92 @@ def _write_frame(protocol, payload):
     transport.write(trailer)
 
 
-def _check_alive(protocol):
+def _check_alive(protocol: FrameProtocol) -> None:
     # asyncio drops writes to a lost connection with a warning, uvloop raises RuntimeError:
     # both loops raise the same ConnectionResetError here.
-    if protocol._lost or protocol.transport.is_closing():
+    if protocol._lost or cast(asyncio.Transport, protocol.transport).is_closing():
         raise ConnectionResetError("cannot write a frame: the connection is closed or lost")
 
 
 class FrameReader:
     """Frames received on a connection, in order: ``await read_frame()`` or ``async for``."""
 
-    def __init__(self, protocol, high_water=HIGH_WATER, low_water=None):
+    def __init__(
+        self,
+        protocol: FrameProtocol,
+        high_water: int = HIGH_WATER,
+        low_water: Optional[int] = None,
+    ) -> None:
         if low_water is None:
             low_water = high_water // 4
         if not 0 <= low_water <= high_water:
             raise ValueError(f"need 0 <= low_water <= high_water, got {low_water}, {high_water}")
         self._protocol = protocol
-        self._frames = collections.deque()
+        self._frames: collections.deque[bytes] = collections.deque()
         self._size = 0  # cost of the frames held (see FRAME_OVERHEAD)
         self._high, self._low = high_water, low_water
         self._eof = False
-        self._exception = None
-        self._waiter = None
+        self._exception: Optional[BaseException] = None
+        self._waiter: Optional[asyncio.Future[None]] = None
         self._paused = False
 
     @property
-    def framer(self):
+    def framer(self) -> Framer:
         return self._protocol.framer
 
     @property
-    def buffered(self):
+    def buffered(self) -> int:
         """Cost of the frames received but not read yet (bytes plus per-frame overhead)."""
         return self._size
 
-    def at_eof(self):
+    def at_eof(self) -> bool:
         """True when the stream has ended and every frame has been read."""
         return self._eof and not self._frames
 
-    def exception(self):
+    def exception(self) -> Optional[BaseException]:
         return self._exception
 
-    def _wake(self):
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _feed_frame(self, frame):
+    def _feed_frame(self, frame: bytes) -> None:
         self._frames.append(frame)
         self._size += len(frame) + FRAME_OVERHEAD
         self._wake()
         if not self._paused and self._size > self._high:
             transport = self._protocol.transport
             try:
-                transport.pause_reading()
+                transport.pause_reading()  # type: ignore[union-attr]  # (None: AttributeError)
             except (AttributeError, RuntimeError, NotImplementedError):
                 return  # closing transports or ones that cannot pause
             self._paused = True
 
-    def _feed_eof(self):
+    def _feed_eof(self) -> None:
         self._eof = True
         self._wake()
 
-    def _set_exception(self, exc):
+    def _set_exception(self, exc: BaseException) -> None:
         if self._exception is None:
             self._exception = exc
         self._eof = True
         self._wake()
 
-    def _taken(self, frame):
+    def _taken(self, frame: bytes) -> None:
         self._size -= len(frame) + FRAME_OVERHEAD
         self._maybe_resume()
 
-    def _maybe_resume(self):
+    def _maybe_resume(self) -> None:
         if self._paused and self._size <= self._low:
             self._paused = False
             transport = self._protocol.transport
             if transport is not None and not transport.is_closing():
                 transport.resume_reading()
 
-    async def read_frame(self):
+    async def read_frame(self) -> Optional[bytes]:
         """The next frame, or None at a clean end of stream. Frames received before an error
         are returned first; then the error is raised (IncompleteFrameError if the stream ended
         inside a frame, the framer's error on a bad stream, or the connection's error)."""
@@ -281,7 +298,7 @@ class FrameReader:
         self._taken(frame)
         return frame
 
-    async def read_frames(self):
+    async def read_frames(self) -> list[bytes]:
         """Every frame received and not read yet, waiting for one if none is; [] at a clean
         end of stream. Errors as read_frame(). One await for many small frames."""
         first = await self.read_frame()
@@ -294,10 +311,10 @@ class FrameReader:
         self._maybe_resume()
         return frames
 
-    def __aiter__(self):
+    def __aiter__(self) -> FrameReader:
         return self
 
-    async def __anext__(self):
+    async def __anext__(self) -> bytes:
         frame = await self.read_frame()
         if frame is None:
             raise StopAsyncIteration
@@ -307,62 +324,67 @@ class FrameReader:
 class FrameWriter:
     """Writes frames to a connection: ``write_frame``, ``write_frames``, ``await drain()``."""
 
-    def __init__(self, transport, protocol, reader=None):
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        protocol: FrameProtocol,
+        reader: Optional[FrameReader] = None,
+    ) -> None:
         self._transport = transport
         self._protocol = protocol
         self._reader = reader
 
     @property
-    def transport(self):
+    def transport(self) -> asyncio.Transport:
         return self._transport
 
     @property
-    def framer(self):
+    def framer(self) -> Framer:
         return self._protocol.framer
 
-    def write_frame(self, payload):
+    def write_frame(self, payload: Buffer) -> None:
         """Queue one frame (a large payload is handed to the transport uncopied; do not
         change it before drain() returns). ConnectionResetError once the connection is
         closed or lost (on asyncio and uvloop alike)."""
         _write_frame(self._protocol, payload)
 
-    def write_frames(self, payloads):
+    def write_frames(self, payloads: Iterable[Buffer]) -> None:
         """Queue several frames as one buffer."""
         _check_alive(self._protocol)
         self._transport.write(self._protocol.framer.encode_many(payloads))
 
-    async def drain(self):
+    async def drain(self) -> None:
         """Wait until the write buffer is under the transport's high-water mark; raises
         ConnectionResetError once the connection is lost."""
         if self._transport.is_closing():
             await asyncio.sleep(0)  # let connection_lost run, as asyncio's StreamWriter does
         await self._protocol.drain()
 
-    def can_write_eof(self):
+    def can_write_eof(self) -> bool:
         return self._transport.can_write_eof()
 
-    def write_eof(self):
+    def write_eof(self) -> None:
         """Close the writing side (the peer reads a clean end of stream); reading goes on."""
         self._transport.write_eof()
 
-    def is_closing(self):
+    def is_closing(self) -> bool:
         return self._transport.is_closing()
 
-    def close(self):
+    def close(self) -> None:
         self._transport.close()
 
-    async def wait_closed(self):
+    async def wait_closed(self) -> None:
         closed = self._protocol._closed
         if closed is not None:
             await closed
 
-    def get_extra_info(self, name, default=None):
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._transport.get_extra_info(name, default)
 
-    async def __aenter__(self):
+    async def __aenter__(self: _FrameWriterT) -> _FrameWriterT:
         return self
 
-    async def __aexit__(self, *exc_info):
+    async def __aexit__(self, *exc_info: object) -> None:
         self.close()
         await self.wait_closed()
 
@@ -370,14 +392,20 @@ class FrameWriter:
 class _StreamProtocol(FrameProtocol):
     """FrameProtocol feeding a FrameReader; calls ``client_connected_cb`` on servers."""
 
-    def __init__(self, framer, high_water, low_water, client_connected_cb=None):
+    def __init__(
+        self,
+        framer: Framer,
+        high_water: int,
+        low_water: Optional[int],
+        client_connected_cb: Optional[_ClientConnected] = None,
+    ) -> None:
         super().__init__(framer)
         self.reader = FrameReader(self, high_water, low_water)
-        self.writer = None
+        self.writer: Optional[FrameWriter] = None
         self._cb = client_connected_cb
-        self._task = None
+        self._task: Optional[asyncio.Task[Any]] = None
 
-    def connection_made(self, transport):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if transport.get_extra_info("socket") is not None:
             sock = transport.get_extra_info("socket")
@@ -387,7 +415,7 @@ class _StreamProtocol(FrameProtocol):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except OSError:
                     pass
-        self.writer = FrameWriter(transport, self, self.reader)
+        self.writer = FrameWriter(cast(asyncio.Transport, transport), self, self.reader)
         if self._cb is not None:
             result = self._cb(self.reader, self.writer)
             if asyncio.iscoroutine(result):
@@ -395,9 +423,10 @@ class _StreamProtocol(FrameProtocol):
                 self._task = loop.create_task(result)
                 self._task.add_done_callback(self._cb_done)
 
-    def _cb_done(self, task):
+    def _cb_done(self, task: asyncio.Task[Any]) -> None:
+        transport = cast(asyncio.Transport, self.transport)
         if task.cancelled():
-            self.transport.close()
+            transport.close()
             return
         exc = task.exception()
         if exc is not None:
@@ -405,23 +434,23 @@ class _StreamProtocol(FrameProtocol):
             loop.call_exception_handler({
                 "message": "unhandled exception in pyframe.aio client_connected_cb",
                 "exception": exc,
-                "transport": self.transport,
+                "transport": transport,
             })
-            self.transport.close()
+            transport.close()
 
-    def frame_received(self, frame):
+    def frame_received(self, frame: bytes) -> None:
         self.reader._feed_frame(frame)
 
-    def frame_error(self, exc):
+    def frame_error(self, exc: FrameError) -> None:
         self.reader._set_exception(exc)
         super().frame_error(exc)
 
-    def eof_received(self):
+    def eof_received(self) -> bool:
         super().eof_received()
         self.reader._feed_eof()
         return True  # keep the writing side open (half-close), as asyncio streams do
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Optional[Exception]) -> None:
         if exc is None:
             self.reader._feed_eof()
         else:
@@ -429,44 +458,81 @@ class _StreamProtocol(FrameProtocol):
         super().connection_lost(exc)
 
 
-async def open_connection(host=None, port=None, *, framer, high_water=HIGH_WATER,
-                          low_water=None, **kwargs):
+async def open_connection(
+    host: Optional[str] = None,
+    port: Union[int, str, None] = None,
+    *,
+    framer: Framer,
+    high_water: int = HIGH_WATER,
+    low_water: Optional[int] = None,
+    **kwargs: Any,
+) -> tuple[FrameReader, FrameWriter]:
     """Connect over TCP; return ``(FrameReader, FrameWriter)`` using ``framer`` both ways.
     Other keywords go to ``loop.create_connection`` (``ssl``, ``sock``, ``family``...)."""
     loop = asyncio.get_running_loop()
     protocol = _StreamProtocol(framer, high_water, low_water)
-    await loop.create_connection(lambda: protocol, host, port, **kwargs)
-    return protocol.reader, protocol.writer
+    # (host and port are None when kwargs holds sock=, which typeshed's overloads keep apart)
+    await loop.create_connection(
+        lambda: protocol, host, port, **kwargs  # type: ignore[arg-type]
+    )
+    return protocol.reader, cast(FrameWriter, protocol.writer)  # set by connection_made()
 
 
-async def open_unix_connection(path=None, *, framer, high_water=HIGH_WATER, low_water=None,
-                               **kwargs):
+async def open_unix_connection(
+    path: Union[str, os.PathLike[str], None] = None,
+    *,
+    framer: Framer,
+    high_water: int = HIGH_WATER,
+    low_water: Optional[int] = None,
+    **kwargs: Any,
+) -> tuple[FrameReader, FrameWriter]:
     """Connect to an AF_UNIX stream socket; return ``(FrameReader, FrameWriter)``."""
     loop = asyncio.get_running_loop()
     protocol = _StreamProtocol(framer, high_water, low_water)
-    await loop.create_unix_connection(lambda: protocol, path, **kwargs)
-    return protocol.reader, protocol.writer
+    # (the loop takes a path-like object, which typeshed's signature leaves out)
+    await loop.create_unix_connection(
+        lambda: protocol, path, **kwargs  # type: ignore[arg-type]
+    )
+    return protocol.reader, cast(FrameWriter, protocol.writer)  # set by connection_made()
 
 
-async def start_server(client_connected_cb, host=None, port=None, *, framer_factory,
-                       high_water=HIGH_WATER, low_water=None, **kwargs):
+async def start_server(
+    client_connected_cb: _ClientConnected,
+    host: Union[str, Sequence[str], None] = None,
+    port: Union[int, str, None] = None,
+    *,
+    framer_factory: Callable[[], Framer],
+    high_water: int = HIGH_WATER,
+    low_water: Optional[int] = None,
+    **kwargs: Any,
+) -> asyncio.Server:
     """Serve TCP: ``client_connected_cb(reader, writer)`` (a function or coroutine function)
     is called for each connection, with a fresh ``framer_factory()``. Returns the
     ``asyncio.Server`` (other keywords go to ``loop.create_server``)."""
     loop = asyncio.get_running_loop()
 
-    def factory():
+    def factory() -> _StreamProtocol:
         return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
 
-    return await loop.create_server(factory, host, port, **kwargs)
+    # (a service name as port is passed on to getaddrinfo(), which typeshed leaves out)
+    return await loop.create_server(
+        factory, host, port, **kwargs  # type: ignore[arg-type]
+    )
 
 
-async def start_unix_server(client_connected_cb, path=None, *, framer_factory,
-                            high_water=HIGH_WATER, low_water=None, **kwargs):
+async def start_unix_server(
+    client_connected_cb: _ClientConnected,
+    path: Union[str, os.PathLike[str], None] = None,
+    *,
+    framer_factory: Callable[[], Framer],
+    high_water: int = HIGH_WATER,
+    low_water: Optional[int] = None,
+    **kwargs: Any,
+) -> asyncio.Server:
     """Serve on an AF_UNIX path; like ``start_server``."""
     loop = asyncio.get_running_loop()
 
-    def factory():
+    def factory() -> _StreamProtocol:
         return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
 
     return await loop.create_unix_server(factory, path, **kwargs)

@@ -41,6 +41,8 @@ Threads: one thread may receive while another sends; two threads must not both r
 both send, on the same FramedSocket at the same time.
 """
 
+from __future__ import annotations
+
 import collections
 import errno
 import os
@@ -48,6 +50,13 @@ import selectors
 import socket
 import stat
 import threading
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
+
+from ._types import Buffer, Framer
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 __all__ = ["FramedSocket", "FramedServer", "BrokenStreamError", "connect", "serve"]
 
@@ -63,6 +72,19 @@ _IOV_MAX = max(_IOV_MAX, 3)  # a frame is at most 3 buffers
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # EPIPE instead of SIGPIPE where it exists
 _COALESCE = 2048  # send_many() joins payloads up to this size: cheaper than one iovec each
 _SHUT_WR = socket.SHUT_WR  # FramedSocket.shutdown's default (its class body has a `socket`)
+_Socket = socket.socket  # for annotations, in class bodies too
+
+#: An AF_UNIX path: ``str``, ``bytes`` or a path-like object.
+_UnixAddress = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
+#: What ``connect()`` takes: ``(host, port)`` or an AF_UNIX path.
+_ConnectAddress = Union[tuple[Optional[str], int], _UnixAddress]
+#: What ``FramedServer`` listens on: ``(host, port)`` (or IPv6's ``(host, port, flowinfo,
+#: scope_id)``) or an AF_UNIX path.
+_ServerAddress = Union[tuple[str, int], tuple[str, int, int, int], _UnixAddress]
+#: A piece of an outgoing frame: a header or trailer, or a view of the payload.
+_Piece = Union[bytes, memoryview]
+_FramedSocketT = TypeVar("_FramedSocketT", bound="FramedSocket")
+_FramedServerT = TypeVar("_FramedServerT", bound="FramedServer")
 
 
 class BrokenStreamError(ConnectionError):
@@ -70,11 +92,11 @@ class BrokenStreamError(ConnectionError):
     the stream can no longer be framed. The FramedSocket refuses every later send."""
 
 
-def _is_address_unix(address):
+def _is_address_unix(address: object) -> TypeIs[_UnixAddress]:
     return isinstance(address, (str, bytes, os.PathLike))
 
 
-def _check_stream(sock):
+def _check_stream(sock: _Socket) -> None:
     if not isinstance(sock, socket.socket):
         raise TypeError(f"FramedSocket needs a socket.socket, not {type(sock).__name__}")
     kind = sock.type
@@ -95,56 +117,56 @@ class FramedSocket:
     both directions; its decoder must not be fed by anyone else.
     """
 
-    def __init__(self, sock, framer, *, read_size=READ_SIZE):
+    def __init__(self, sock: _Socket, framer: Framer, *, read_size: int = READ_SIZE) -> None:
         _check_stream(sock)
         self._sock = sock
         self._framer = framer
         self._read_size = read_size
-        self._frames = collections.deque()  # frames cut but not returned yet
+        self._frames: collections.deque[bytes] = collections.deque()  # cut, not returned yet
         self._eof = False  # the peer closed its side cleanly
-        self._broken = None  # the error that broke the sending side
-        self._unsent = None  # non-blocking only: the rest of a frame the kernel refused
-        self._sendmsg = getattr(sock, "sendmsg", None)
+        self._broken: Optional[str] = None  # the error that broke the sending side
+        self._unsent: Optional[bytes] = None  # non-blocking: the rest the kernel refused
+        self._sendmsg: Optional[Callable[..., int]] = getattr(sock, "sendmsg", None)
 
     # -- access ---------------------------------------------------------------------
 
     @property
-    def socket(self):
+    def socket(self) -> _Socket:
         """The underlying socket."""
         return self._sock
 
     @property
-    def framer(self):
+    def framer(self) -> Framer:
         """The framer (its decoder holds the bytes of any partly received frame)."""
         return self._framer
 
     @property
-    def broken(self):
+    def broken(self) -> bool:
         """True when an interrupted send made the stream unusable for sending."""
         return self._broken is not None
 
     @property
-    def unsent(self):
+    def unsent(self) -> int:
         """Bytes accepted by send() on a non-blocking socket but not yet sent (see flush)."""
         return 0 if self._unsent is None else len(self._unsent)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._sock.fileno() < 0
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self._sock.fileno()
 
-    def settimeout(self, timeout):
+    def settimeout(self, timeout: Optional[float]) -> None:
         self._sock.settimeout(timeout)
 
-    def gettimeout(self):
+    def gettimeout(self) -> Optional[float]:
         return self._sock.gettimeout()
 
-    def setblocking(self, flag):
+    def setblocking(self, flag: bool) -> None:
         self._sock.setblocking(flag)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         try:
             where = self._sock.getpeername()
         except OSError:
@@ -154,7 +176,7 @@ class FramedSocket:
 
     # -- receiving ------------------------------------------------------------------
 
-    def recv(self):
+    def recv(self) -> Optional[bytes]:
         """The next frame (``bytes``), or None once the peer has closed cleanly between
         frames. Raises IncompleteFrameError if the stream ended inside a frame, and the
         framer's error (FrameTooLargeError, MalformedFrameError) on a bad stream (frames
@@ -166,7 +188,7 @@ class FramedSocket:
             self._frames.extend(frames)
         return self._frames.popleft()
 
-    def recv_many(self):
+    def recv_many(self) -> list[bytes]:
         """Every frame buffered, receiving once if none is (a list; [] at a clean EOF).
         Cheaper per frame than recv() for streams of small frames."""
         if not self._frames:
@@ -175,7 +197,7 @@ class FramedSocket:
         self._frames.clear()
         return frames
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         """Yield frames until the peer closes cleanly. Stopping early loses nothing: the
         frames not yet yielded stay buffered for the next recv()."""
         frames = self._frames
@@ -187,7 +209,7 @@ class FramedSocket:
                 return
             frames.extend(new)
 
-    def _receive(self):
+    def _receive(self) -> list[bytes]:
         """The frames the framer holds, receiving until there is at least one; [] at a
         clean EOF. Timeouts and BlockingIOError propagate with every byte kept."""
         framer = self._framer
@@ -212,32 +234,32 @@ class FramedSocket:
                 return frames
 
     @property
-    def at_eof(self):
+    def at_eof(self) -> bool:
         """True once the peer closed cleanly and every frame has been returned."""
         return self._eof and not self._frames and self._framer.pending == 0
 
     # -- sending --------------------------------------------------------------------
 
-    def send(self, payload):
+    def send(self, payload: Buffer) -> None:
         """Send one frame: the framer's header, ``payload`` (any bytes-like object, not
         copied) and its trailer, together in one ``sendmsg``."""
         header, trailer = self._framer.encode_parts(payload)
         view = memoryview(payload)
         if view.format != "B" or view.ndim != 1:
             view = view.cast("B")
-        buffers = [header] if header else []
+        buffers: list[_Piece] = [header] if header else []
         if view.nbytes:
             buffers.append(view)
         if trailer:
             buffers.append(trailer)
         self._send(buffers)
 
-    def send_many(self, payloads):
+    def send_many(self, payloads: Iterable[Buffer]) -> None:
         """Send several frames in as few system calls as possible (small ones are joined,
         large payloads go out uncopied, up to IOV_MAX buffers per sendmsg)."""
         encode_parts = self._framer.encode_parts
-        buffers = []
-        small = []  # small pieces joined into one buffer
+        buffers: list[_Piece] = []
+        small: list[_Piece] = []  # small pieces joined into one buffer
         for payload in payloads:
             header, trailer = encode_parts(payload)
             view = memoryview(payload)
@@ -261,7 +283,7 @@ class FramedSocket:
         if buffers:
             self._send(buffers)
 
-    def flush(self):
+    def flush(self) -> bool:
         """Send what a non-blocking send() left over. True when nothing is left; False if
         the socket would still block."""
         if self._broken is not None:
@@ -275,12 +297,12 @@ class FramedSocket:
             self._unsent = data
         return self._unsent is None
 
-    def _broken_error(self):
+    def _broken_error(self) -> BrokenStreamError:
         return BrokenStreamError(
             f"this FramedSocket cannot send any more: {self._broken}"
         )
 
-    def _send(self, buffers, resumed=False):
+    def _send(self, buffers: list[_Piece], resumed: bool = False) -> None:
         """Hand ``buffers`` (one frame, or several whole frames) to the kernel."""
         if self._broken is not None:
             raise self._broken_error()
@@ -333,7 +355,7 @@ class FramedSocket:
                     n = 0
             buffers = buffers[i:]
 
-    def _break(self, exc, sent, total):
+    def _break(self, exc: OSError, sent: int, total: int) -> NoReturn:
         what = "timed out" if isinstance(exc, socket.timeout) else str(exc)
         self._broken = (
             f"a send was interrupted after {sent} of {total} bytes ({what}); the peer holds "
@@ -346,28 +368,35 @@ class FramedSocket:
 
     # -- closing --------------------------------------------------------------------
 
-    def shutdown(self, how=_SHUT_WR):
+    def shutdown(self, how: int = _SHUT_WR) -> None:
         """Shut down one or both directions (default: writing, so the peer sees a clean EOF
         while this side can still receive)."""
         self._sock.shutdown(how)
 
-    def close(self):
+    def close(self) -> None:
         """Close the socket. Frames still buffered can still be returned by recv()."""
         self._sock.close()
 
-    def __enter__(self):
+    def __enter__(self: _FramedSocketT) -> _FramedSocketT:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-def _nodelay(sock):
+def _nodelay(sock: _Socket) -> None:
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def connect(address, framer, *, timeout=None, nodelay=True, **kwargs):
+def connect(
+    address: _ConnectAddress,
+    framer: Framer,
+    *,
+    timeout: Optional[float] = None,
+    nodelay: bool = True,
+    **kwargs: Any,
+) -> FramedSocket:
     """Connect to ``address`` and return a FramedSocket using ``framer``.
 
     ``address``: a ``(host, port)`` tuple (TCP, IPv4 or IPv6 through
@@ -380,7 +409,7 @@ def connect(address, framer, *, timeout=None, nodelay=True, **kwargs):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
-            sock.connect(address)
+            sock.connect(os.fspath(address))  # (a path-like object, as bind() below)
         except BaseException:
             sock.close()
             raise
@@ -409,13 +438,21 @@ class FramedServer:
     ``conn`` afterwards) until ``shutdown()`` or ``close()`` is called from another thread.
     """
 
-    def __init__(self, address, framer_factory, *, backlog=128, reuse_address=True,
-                 nodelay=True, timeout=None):
+    def __init__(
+        self,
+        address: _ServerAddress,
+        framer_factory: Callable[[], Framer],
+        *,
+        backlog: int = 128,
+        reuse_address: bool = True,
+        nodelay: bool = True,
+        timeout: Optional[float] = None,
+    ) -> None:
         self.framer_factory = framer_factory
         self._nodelay = nodelay
         self._timeout = timeout
-        self._unix_path = None
-        self._threads = set()
+        self._unix_path: Union[str, bytes, None] = None
+        self._threads: set[threading.Thread] = set()
         if _is_address_unix(address):
             path = os.fspath(address)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -457,14 +494,14 @@ class FramedServer:
         self.socket = sock
 
     @property
-    def address(self):
+    def address(self) -> Any:
         """The bound address: ``(host, port, ...)`` with the real port, or the path."""
         return self.socket.getsockname()
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.socket.fileno()
 
-    def accept(self):
+    def accept(self) -> tuple[FramedSocket, Any]:
         """Wait for a connection; return ``(FramedSocket, peer address)``."""
         while True:
             try:
@@ -481,7 +518,7 @@ class FramedServer:
             sock.close()
             raise
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[FramedSocket]:
         """Yield a FramedSocket per accepted connection, until the server is closed."""
         while True:
             try:
@@ -492,7 +529,7 @@ class FramedServer:
                 raise
             yield conn
 
-    def serve_forever(self, handler):
+    def serve_forever(self, handler: Callable[[FramedSocket], object]) -> None:
         """Call ``handler(conn)`` in a new thread for each connection (``conn`` is closed when
         the handler returns) until ``shutdown()``/``close()``, even one called before
         serve_forever() started. Waits for the handlers."""
@@ -529,21 +566,21 @@ class FramedServer:
                 else:
                     self._drain_stop()  # this shutdown() is served: the next run starts anew
 
-    def _drain_stop(self):
+    def _drain_stop(self) -> None:
         try:
             while self._stop_r.recv(64):
                 pass
         except OSError:  # BlockingIOError: empty
             pass
 
-    def _handle(self, handler, conn):
+    def _handle(self, handler: Callable[[FramedSocket], object], conn: FramedSocket) -> None:
         try:
             with conn:
                 handler(conn)
         finally:
             self._threads.discard(threading.current_thread())
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         """Make serve_forever() return (it waits for running handlers). Called before
         serve_forever() has started, it makes the next serve_forever() return at once."""
         try:
@@ -551,7 +588,7 @@ class FramedServer:
         except OSError:  # closed, or the pair is full: a wake-up is waiting anyway
             pass
 
-    def close(self):
+    def close(self) -> None:
         """Stop accepting (serve_forever() returns); remove the AF_UNIX socket file."""
         with self._lock:
             self.shutdown()
@@ -567,13 +604,15 @@ class FramedServer:
                 pass
             self._unix_path = None
 
-    def __enter__(self):
+    def __enter__(self: _FramedServerT) -> _FramedServerT:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-def serve(address, framer_factory, **kwargs):
+def serve(
+    address: _ServerAddress, framer_factory: Callable[[], Framer], **kwargs: Any
+) -> FramedServer:
     """Listen on ``address``: a FramedServer (see there); same keywords."""
     return FramedServer(address, framer_factory, **kwargs)

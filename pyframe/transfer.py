@@ -16,6 +16,8 @@ Progress: a tqdm bar (the ``progress`` extra) when tqdm is installed and stderr 
 else plain lines.
 """
 
+from __future__ import annotations
+
 import argparse
 import hashlib
 import json
@@ -23,9 +25,11 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
+from typing import IO, Any, Optional, Union
 
 from . import FrameTooLargeError, IncompleteFrameError, LengthPrefixFramer
-from .sockets import FramedServer, connect
+from .sockets import FramedServer, FramedSocket, connect
 
 CHUNK = 256 * 1024
 #: The largest JSON frame (header or reply) accepted; a larger one is refused.
@@ -46,11 +50,11 @@ class TruncatedError(TransferError):
     """The connection ended before the whole file arrived: no reply can reach the sender."""
 
 
-def _framer():
+def _framer() -> LengthPrefixFramer:
     return LengthPrefixFramer(4, max_frame_size=max(CHUNK, HEADER_LIMIT))
 
 
-def parse_address(text):
+def parse_address(text: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[V6HOST]:PORT`` -> ``(host, port)``."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -60,7 +64,7 @@ def parse_address(text):
     return host or "0.0.0.0", int(port)
 
 
-def check_name(name):
+def check_name(name: object) -> str:
     """The received ``name`` if it is a plain file name; TransferError otherwise."""
     if not isinstance(name, str) or not name:
         raise TransferError("refused: the file name is empty or not a string")
@@ -77,28 +81,30 @@ def check_name(name):
 class Progress:
     """tqdm when available and stderr is a terminal, else a start and an end line."""
 
-    def __init__(self, total, label, stream=None, force_plain=False):
+    def __init__(
+        self, total: int, label: str, stream: Optional[IO[str]] = None, force_plain: bool = False
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.total, self.label, self.done = total, label, 0
         self.start = time.monotonic()
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar
         if not force_plain and getattr(self.stream, "isatty", lambda: False)():
-            try:
-                from tqdm import tqdm
+            try:  # (untyped, or absent: the `progress` extra)
+                from tqdm import tqdm  # type: ignore[import,unused-ignore]
             except ImportError:
-                tqdm = None
+                tqdm = None  # type: ignore[assignment, unused-ignore]  # (typed by types-tqdm)
             if tqdm is not None:
                 self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
                                 desc=label, file=self.stream)
         if self.bar is None:
             print(f"{label}: {total} bytes", file=self.stream, flush=True)
 
-    def update(self, n):
+    def update(self, n: int) -> None:
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
 
-    def close(self, ok=True):
+    def close(self, ok: bool = True) -> None:
         if self.bar is not None:
             self.bar.close()
         if ok:
@@ -107,7 +113,7 @@ class Progress:
                   f"({self.done / elapsed / 1e6:.1f} MB/s)", file=self.stream, flush=True)
 
 
-def _json_frame(conn, what):
+def _json_frame(conn: FramedSocket, what: str) -> dict[str, Any]:
     too_large = f"refused: {what} larger than {HEADER_LIMIT} bytes"
     try:
         frame = conn.recv()
@@ -126,7 +132,13 @@ def _json_frame(conn, what):
     return value
 
 
-def send_file(path, address, *, timeout=30.0, plain=False):
+def send_file(
+    path: Union[str, os.PathLike[str]],
+    address: tuple[str, int],
+    *,
+    timeout: float = 30.0,
+    plain: bool = False,
+) -> dict[str, Any]:
     """Send the file at ``path`` to a ``pyframe recv`` listening at ``address``."""
     size = os.path.getsize(path)
     digest = hashlib.sha256()
@@ -162,7 +174,13 @@ def send_file(path, address, *, timeout=30.0, plain=False):
     return header
 
 
-def receive_file(conn, out_dir, *, force=False, plain=False):
+def receive_file(
+    conn: FramedSocket,
+    out_dir: Union[str, os.PathLike[str]],
+    *,
+    force: bool = False,
+    plain: bool = False,
+) -> str:
     """Receive one file on the FramedSocket ``conn`` into ``out_dir``; its final path."""
     try:
         header = _json_frame(conn, "a header")
@@ -241,7 +259,7 @@ def receive_file(conn, out_dir, *, force=False, plain=False):
     return dest
 
 
-def main(argv):
+def main(argv: Sequence[str]) -> int:
     """``argv[0]`` is "send" or "recv"; returns the exit status."""
     parser = argparse.ArgumentParser(prog=f"pyframe {argv[0] if argv else ''}".strip())
     if argv and argv[0] == "send":
