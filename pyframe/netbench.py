@@ -37,12 +37,21 @@ handed to the loop with ``sock=``):
 report; ``--quick``, ``--json`` ... as there).
 """
 
+from __future__ import annotations
+
 import asyncio
 import socket
 import struct
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union, cast
+
+if TYPE_CHECKING:  # imported where used, so that importing netbench stays cheap
+    from . import aio
+    from ._types import Framer
 
 __all__ = [
     "FAMILIES",
@@ -61,13 +70,13 @@ FAMILIES = ("tcp", "unix")
 JOIN_TIMEOUT = 30.0  # seconds to wait for the sender thread after a receiver failed
 
 
-def _wire(frame_size, count):
+def _wire(frame_size: int, count: int) -> bytes:
     one = struct.pack(">I", frame_size) + bytes(range(256)) * (frame_size // 256) + bytes(
         range(frame_size % 256))
     return one * count
 
 
-def _pair(family):
+def _pair(family: str) -> tuple[socket.socket, socket.socket]:
     """(sender, receiver): connected stream sockets of ``family`` ("tcp" or "unix")."""
     if family == "tcp":
         with socket.create_server(("127.0.0.1", 0)) as listener:
@@ -84,19 +93,22 @@ def _pair(family):
 class _Clock:
     """Starts the sender thread and the clock together; stopped at the last frame."""
 
-    def __init__(self, thread):
+    def __init__(self, thread: threading.Thread) -> None:
         self._thread = thread
-        self.started = self.stopped = None
+        self.started: Optional[float] = None
+        self.stopped: Optional[float] = None
 
-    def start(self):
+    def start(self) -> None:
         self._thread.start()
         self.started = time.perf_counter()
 
-    def stop(self):
+    def stop(self) -> None:
         self.stopped = time.perf_counter()
 
 
-def _run(frame_size, count, receive, family="tcp"):
+def _run(
+    frame_size: int, count: int, receive: Callable[..., Any], family: str = "tcp"
+) -> tuple[float, Any]:
     """Connect a sender thread to a receiver over ``family`` and time the receiver.
 
     ``receive(sock)``: a blocking receiver, timed around the call. An ``async def
@@ -105,9 +117,9 @@ def _run(frame_size, count, receive, family="tcp"):
     """
     wire = _wire(frame_size, count)
     sender_sock, receiver_sock = _pair(family)
-    errors = []
+    errors: list[OSError] = []
 
-    def send():
+    def send() -> None:
         try:
             sender_sock.sendall(wire)
         except OSError as exc:  # reported by the receiver's count check
@@ -137,21 +149,21 @@ def _run(frame_size, count, receive, family="tcp"):
         raise errors[0]
     if clock.stopped is None:
         raise RuntimeError("receiver returned without stopping the clock")
-    return clock.stopped - clock.started, result
+    return clock.stopped - cast(float, clock.started), result
 
 
-def _check(result, count, frame_size):
+def _check(result: tuple[int, int], count: int, frame_size: int) -> None:
     n, size = result
     if n != count or size != frame_size:
         raise RuntimeError(f"received {n} frames (last {size} B), expected {count} "
                            f"of {frame_size} B")
 
 
-def _framers(impl):
+def _framers(impl: str) -> ModuleType:
     if impl == "cython":
         from . import _cframers as module
     elif impl == "python":
-        from . import _pyframers as module
+        from . import _pyframers as module  # type: ignore[no-redef]
     else:
         raise ValueError(f"impl must be 'cython' or 'python', not {impl!r}")
     return module
@@ -160,7 +172,9 @@ def _framers(impl):
 # -- blocking receivers ----------------------------------------------------------------------
 
 
-def framed_recv(frame_size, count, impl="cython", method="recv", family="tcp"):
+def framed_recv(
+    frame_size: int, count: int, impl: str = "cython", method: str = "recv", family: str = "tcp"
+) -> float:
     """Seconds for a FramedSocket (with the ``impl`` twin: "cython" or "python") to receive
     ``count`` frames, by ``recv()`` per frame, by iteration ("iter") or by "recv_many"."""
     from .sockets import FramedSocket
@@ -169,7 +183,7 @@ def framed_recv(frame_size, count, impl="cython", method="recv", family="tcp"):
     if method not in ("recv", "iter", "recv_many"):
         raise ValueError(f"method must be 'recv', 'iter' or 'recv_many', not {method!r}")
 
-    def receive(sock):
+    def receive(sock: socket.socket) -> tuple[int, int]:
         conn = FramedSocket(sock, module.LengthPrefixFramer())
         n = 0
         last = b""
@@ -198,10 +212,10 @@ def framed_recv(frame_size, count, impl="cython", method="recv", family="tcp"):
     return elapsed
 
 
-def python_struct_loop(frame_size, count, family="tcp"):
+def python_struct_loop(frame_size: int, count: int, family: str = "tcp") -> float:
     """Seconds for the best plain-Python loop (buffered recv + struct.unpack_from)."""
 
-    def receive(sock):
+    def receive(sock: socket.socket) -> tuple[int, int]:
         unpack_from = struct.unpack_from
         buf = bytearray()
         frames = 0
@@ -227,11 +241,11 @@ def python_struct_loop(frame_size, count, family="tcp"):
     return elapsed
 
 
-def python_naive_loop(frame_size, count, family="tcp"):
+def python_naive_loop(frame_size: int, count: int, family: str = "tcp") -> float:
     """Seconds for the textbook loop: recv exactly the header, then exactly the payload."""
 
-    def receive(sock):
-        def recv_exact(n):
+    def receive(sock: socket.socket) -> tuple[int, int]:
+        def recv_exact(n: int) -> bytes:
             data = b""
             while len(data) < n:
                 more = sock.recv(n - len(data))
@@ -252,11 +266,11 @@ def python_naive_loop(frame_size, count, family="tcp"):
     return elapsed
 
 
-def raw_recv_into(frame_size, count, family="tcp"):
+def raw_recv_into(frame_size: int, count: int, family: str = "tcp") -> float:
     """Seconds to receive the same byte volume with ``recv_into`` and no framing."""
     total = (4 + frame_size) * count
 
-    def receive(sock):
+    def receive(sock: socket.socket) -> int:
         buf = bytearray(READ)
         view = memoryview(buf)
         got = 0
@@ -277,7 +291,7 @@ def raw_recv_into(frame_size, count, family="tcp"):
 # -- asyncio receivers -----------------------------------------------------------------------
 
 
-async def _close(writer):
+async def _close(writer: Union[aio.FrameWriter, asyncio.StreamWriter]) -> None:
     writer.close()
     try:
         await writer.wait_closed()
@@ -285,7 +299,13 @@ async def _close(writer):
         pass
 
 
-def aio_read(frame_size, count, impl="cython", family="tcp", method="read_frame"):
+def aio_read(
+    frame_size: int,
+    count: int,
+    impl: str = "cython",
+    family: str = "tcp",
+    method: str = "read_frame",
+) -> float:
     """Seconds for ``pyframe.aio`` (FrameReader.read_frame() per frame, or read_frames()
     batches with ``method="read_frames"``, with the ``impl`` twin) to receive ``count``
     frames on an asyncio connection."""
@@ -294,7 +314,7 @@ def aio_read(frame_size, count, impl="cython", family="tcp", method="read_frame"
     module = _framers(impl)
     opener = aio.open_connection if family == "tcp" else aio.open_unix_connection
 
-    async def receive(sock, clock):
+    async def receive(sock: socket.socket, clock: _Clock) -> tuple[int, int]:
         reader, writer = await opener(sock=sock, framer=module.LengthPrefixFramer())
         try:
             clock.start()
@@ -325,13 +345,18 @@ def aio_read(frame_size, count, impl="cython", family="tcp", method="read_frame"
     return elapsed
 
 
-async def _protocol_connection(loop, family, factory, sock):
+async def _protocol_connection(
+    loop: asyncio.AbstractEventLoop,
+    family: str,
+    factory: Callable[[], asyncio.BaseProtocol],
+    sock: socket.socket,
+) -> tuple[asyncio.BaseTransport, asyncio.BaseProtocol]:
     if family == "tcp":
         return await loop.create_connection(factory, sock=sock)
     return await loop.create_unix_connection(factory, sock=sock)
 
 
-def aio_protocol(frame_size, count, impl="cython", family="tcp"):
+def aio_protocol(frame_size: int, count: int, impl: str = "cython", family: str = "tcp") -> float:
     """Seconds for a ``pyframe.aio.FrameProtocol`` subclass (callback API, ``impl`` twin) to
     receive ``count`` frames."""
     from . import aio
@@ -339,32 +364,32 @@ def aio_protocol(frame_size, count, impl="cython", family="tcp"):
     module = _framers(impl)
 
     class Counter(aio.FrameProtocol):
-        def __init__(self, framer, done):
+        def __init__(self, framer: Framer, done: asyncio.Future[None]) -> None:
             super().__init__(framer)
             self.n = 0
             self.last = b""
             self.done = done
 
-        def frame_received(self, frame):
+        def frame_received(self, frame: bytes) -> None:
             self.n += 1
             self.last = frame
             if self.n == count and not self.done.done():
                 self.done.set_result(None)
 
-        def eof_received(self):
+        def eof_received(self) -> bool:
             super().eof_received()
             if not self.done.done():
                 self.done.set_result(None)
             return False
 
-        def connection_lost(self, exc):
+        def connection_lost(self, exc: Optional[Exception]) -> None:
             super().connection_lost(exc)
             if not self.done.done():
                 self.done.set_result(None)
 
-    async def receive(sock, clock):
+    async def receive(sock: socket.socket, clock: _Clock) -> tuple[int, int]:
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
+        done: asyncio.Future[None] = loop.create_future()
         proto = Counter(module.LengthPrefixFramer(), done)
         transport, _ = await _protocol_connection(loop, family, lambda: proto, sock)
         try:
@@ -380,11 +405,11 @@ def aio_protocol(frame_size, count, impl="cython", family="tcp"):
     return elapsed
 
 
-def asyncio_readexactly(frame_size, count, family="tcp"):
+def asyncio_readexactly(frame_size: int, count: int, family: str = "tcp") -> float:
     """Seconds for asyncio's StreamReader: readexactly(4) + struct.unpack + readexactly(n)."""
     opener = asyncio.open_connection if family == "tcp" else asyncio.open_unix_connection
 
-    async def receive(sock, clock):
+    async def receive(sock: socket.socket, clock: _Clock) -> tuple[int, int]:
         reader, writer = await opener(sock=sock)
         try:
             clock.start()
@@ -407,36 +432,36 @@ def asyncio_readexactly(frame_size, count, family="tcp"):
 class _Sink(asyncio.BufferedProtocol):
     """Receives into one fixed buffer and counts the bytes."""
 
-    def __init__(self, total, done):
+    def __init__(self, total: int, done: asyncio.Future[None]) -> None:
         self.view = memoryview(bytearray(READ))
         self.total = total
         self.got = 0
         self.done = done
 
-    def get_buffer(self, sizehint):
+    def get_buffer(self, sizehint: int) -> memoryview:
         return self.view
 
-    def buffer_updated(self, nbytes):
+    def buffer_updated(self, nbytes: int) -> None:
         self.got += nbytes
         if self.got >= self.total and not self.done.done():
             self.done.set_result(None)
 
-    def eof_received(self):
+    def eof_received(self) -> bool:
         if not self.done.done():
             self.done.set_result(None)
         return False
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Optional[Exception]) -> None:
         if not self.done.done():
             self.done.set_result(None)
 
 
-def asyncio_raw(frame_size, count, family="tcp"):
+def asyncio_raw(frame_size: int, count: int, family: str = "tcp") -> float:
     """Seconds for an asyncio BufferedProtocol to receive the same byte volume into a fixed
     buffer, no framing (the asyncio ceiling)."""
     total = (4 + frame_size) * count
 
-    async def receive(sock, clock):
+    async def receive(sock: socket.socket, clock: _Clock) -> int:
         loop = asyncio.get_running_loop()
         proto = _Sink(total, loop.create_future())
         transport, _ = await _protocol_connection(loop, family, lambda: proto, sock)
@@ -454,7 +479,7 @@ def asyncio_raw(frame_size, count, family="tcp"):
     return elapsed
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m pyframe.netbench [ARGS]``: the network section of ``pyframe bench``."""
     from ._bench.cli import main as bench
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 
 from . import report, runner
 from . import workloads as wl
 
 
-def parser():
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pyframe bench",
         description="Compare pyframe's compiled framers with the pure-Python twin and the "
@@ -37,7 +38,7 @@ def parser():
     return p
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         wl.load_twins()

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import importlib
 import json
 import os
 import platform
 import sys
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO, cast
 
 from . import runner
 from . import workloads as wl
+from .runner import Measurement
 
 # -- targets of issues 2 and 4 (ratios measured in one run) ----------------------------------
 
@@ -38,10 +42,10 @@ TARGETS = [
 LINEAR_MAX = 0.5
 
 
-def machine_info(profile_name):
+def machine_info(profile_name: str) -> OrderedDict[str, Any]:
     import pyframe
 
-    info = OrderedDict()
+    info: OrderedDict[str, Any] = OrderedDict()
     info["date"] = datetime.datetime.now().isoformat(timespec="seconds")
     info["machine"] = f"{platform.system()} {platform.release()} {platform.machine()}"
     cpu = platform.processor() or ""
@@ -78,19 +82,25 @@ def machine_info(profile_name):
 # -- derived figures -------------------------------------------------------------------------
 
 
-def _key(m):
+#: {workload: {contender: [(stream length, median time)]}}
+_Curves = OrderedDict[str, OrderedDict[str, list[tuple[int, float]]]]
+
+
+def _key(m: Measurement) -> tuple[str, int | None]:
     return (m.workload, m.stream_length)
 
 
-def index(results):
+def index(
+    results: Iterable[Measurement],
+) -> OrderedDict[tuple[str, int | None], OrderedDict[str, Measurement]]:
     """{(workload, stream_length): {contender: Measurement}} in run order."""
-    table = OrderedDict()
+    table: OrderedDict[tuple[str, int | None], OrderedDict[str, Measurement]] = OrderedDict()
     for m in results:
         table.setdefault(_key(m), OrderedDict())[m.contender] = m
     return table
 
 
-def ratio_stats(subject, m):
+def ratio_stats(subject: Measurement, m: Measurement) -> dict[str, float]:
     """How many times faster ``subject`` is than ``m``. Rounds were interleaved, so round r
     of both ran moments apart: the ratio is the median of the per-round ratios, which
     cancels load that comes and goes; its quartiles give the range. The ratio of the
@@ -102,12 +112,16 @@ def ratio_stats(subject, m):
         q = statistics.quantiles(pairs, n=4, method="inclusive")
         ratio, low, high = statistics.median(pairs), q[0], q[2]
     else:
-        ratio, low, high = m.median / subject.median, m.q1 / subject.q3, m.q3 / subject.q1
+        ratio, low, high = (  # (both summarised, status "ok": no None)
+            m.median / subject.median,  # type: ignore[operator]
+            m.q1 / subject.q3,  # type: ignore[operator]
+            m.q3 / subject.q1,  # type: ignore[operator]
+        )
     return {"ratio": ratio, "ratio_low": low, "ratio_high": high,
-            "ratio_of_medians": m.median / subject.median}
+            "ratio_of_medians": m.median / subject.median}  # type: ignore[operator]
 
 
-def speedups(results):
+def speedups(results: Iterable[Measurement]) -> list[dict[str, Any]]:
     """Rows: pyframe compiled vs each other contender, per workload (and trap length)."""
     rows = []
     for (workload, length), by in index(results).items():
@@ -122,21 +136,24 @@ def speedups(results):
     return rows
 
 
-def trap_curves(results):
+def trap_curves(results: Iterable[Measurement]) -> tuple[_Curves, dict[tuple[str, str], str]]:
     """{workload: {contender: [(length, median)], ...}} and stop notes."""
-    curves, notes = OrderedDict(), {}
+    curves: _Curves = OrderedDict()
+    notes: dict[tuple[str, str], str] = {}
     for m in results:
         if m.kind != "trap":
             continue
         curve = curves.setdefault(m.workload, OrderedDict()).setdefault(m.contender, [])
         if m.status == "ok":
-            curve.append((m.stream_length, m.median))
+            curve.append((m.stream_length, m.median))  # type: ignore[arg-type]  # (both set)
         elif m.status in ("stopped", "failed"):
             notes.setdefault((m.workload, m.contender), m.note)
     return curves, notes
 
 
-def exponents(results, normalised=False):
+def exponents(
+    results: Iterable[Measurement], normalised: bool = False
+) -> OrderedDict[tuple[str, str], float | None]:
     """Growth exponent per trap workload and contender over every length it reached:
     the slope of log(time) vs log(length). ``normalised``: of time / the memory floor's
     time at the same length, which cancels cache and page-fault effects (linear ~ 0,
@@ -154,7 +171,7 @@ def exponents(results, normalised=False):
     return out
 
 
-def evaluate_targets(results):
+def evaluate_targets(results: Sequence[Measurement]) -> list[dict[str, Any]]:
     """Each target with the measured ratio (worst over its workloads) and pass/fail."""
     ratio = {(r["workload"], r["versus"]): r for r in speedups(results) if r["stream_length"] is None}
     out = []
@@ -195,7 +212,7 @@ def evaluate_targets(results):
 # -- formatting ------------------------------------------------------------------------------
 
 
-def fmt_rate(x):
+def fmt_rate(x: float | None) -> str:
     if x is None:
         return "-"
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -204,11 +221,11 @@ def fmt_rate(x):
     return f"{x:.3g}"
 
 
-def fmt_mb(x):
+def fmt_mb(x: float | None) -> str:
     return "-" if x is None else (f"{x:,.0f}" if x >= 100 else f"{x:.3g}")
 
 
-def fmt_time(t):
+def fmt_time(t: float | None) -> str:
     if t is None:
         return "-"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
@@ -217,13 +234,13 @@ def fmt_time(t):
     return f"{t / 1e-9:.3g} ns"
 
 
-def fmt_ratio(x):
+def fmt_ratio(x: float | None) -> str:
     return "-" if x is None else (f"{x:#.3g}x" if x < 100 else f"{x:,.0f}x")
 
 
-def _sections(results):
+def _sections(results: Iterable[Measurement]) -> OrderedDict[str, list[Measurement]]:
     """Report sections: (title, [measurements]) in run order."""
-    sections = OrderedDict()
+    sections: OrderedDict[str, list[Measurement]] = OrderedDict()
     for m in results:
         if m.kind in ("decode", "network"):
             title = (f"{m.kind}: {wl.FAMILIES[m.family].title if m.family in wl.FAMILIES else m.family}"
@@ -236,10 +253,10 @@ def _sections(results):
     return sections
 
 
-def _rows(ms):
+def _rows(ms: Iterable[Measurement]) -> list[list[str]]:
     """Table rows for one section: frame size, contender, figures, speedup."""
     by = index(ms)
-    rows = []
+    rows: list[list[str]] = []
     for (workload, _), group in by.items():
         subject = group.get(wl.SUBJECT)
         first = True
@@ -252,7 +269,8 @@ def _rows(ms):
             speed = "-"
             if name != wl.SUBJECT and subject is not None and subject.status == "ok":
                 speed = fmt_ratio(ratio_stats(subject, m)["ratio"])
-            spread = f"{100 * m.spread:.0f}%" + (" wide" if m.wide else "")
+            spread = (f"{100 * m.spread:.0f}%"  # type: ignore[operator]
+                      + (" wide" if m.wide else ""))
             rows.append([size, name, fmt_rate(m.frames_per_s), fmt_mb(m.mb_per_s),
                          fmt_time(m.median), spread, speed, ""])
     return rows
@@ -261,10 +279,10 @@ def _rows(ms):
 HEAD = ["frame", "contender", "frames/s", "MB/s", "median", "IQR", "pyframe-c is", ""]
 
 
-def _table(rows, head=HEAD):
+def _table(rows: list[list[str]], head: list[str] = HEAD) -> list[str]:
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     right = {2, 3, 4, 5, 6}
-    def line(r):
+    def line(r: list[str]) -> str:
         return "  ".join(
             (str(c).rjust(widths[i]) if i in right else str(c).ljust(widths[i]))
             for i, c in enumerate(r)
@@ -272,11 +290,13 @@ def _table(rows, head=HEAD):
     return [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
-def _trap_rows(results, workload, mark_wide):
+def _trap_rows(
+    results: Sequence[Measurement], workload: str, mark_wide: bool
+) -> tuple[list[int], list[list[str]]]:
     """(stream lengths, one row of cells per contender) of a trap workload: the median time
     at each length (``~`` after a wide one if ``mark_wide``), then both growth exponents."""
     ms = [m for m in results if m.workload == workload]
-    lengths = sorted({m.stream_length for m in ms})
+    lengths = sorted({cast(int, m.stream_length) for m in ms})  # a trap's: all set
     cell = {(m.contender, m.stream_length): m for m in ms}
     exps = exponents(results)
     norm = exponents(results, normalised=True)
@@ -298,17 +318,17 @@ def _trap_rows(results, workload, mark_wide):
     return lengths, rows
 
 
-def _trap_table(results, workload):
+def _trap_table(results: Sequence[Measurement], workload: str) -> list[str]:
     lengths, rows = _trap_rows(results, workload, mark_wide=True)
     head = ["contender"] + [wl.size_label(n) for n in lengths] + ["exponent", "vs floor"]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-    def line(r):
+    def line(r: list[str]) -> str:
         return "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i])
                          for i, c in enumerate(r)).rstrip()
     return [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
-def _trap_notes(results, workload):
+def _trap_notes(results: Sequence[Measurement], workload: str) -> list[str]:
     _, notes = trap_curves(results)
     out = []
     for (w, name), note in notes.items():
@@ -325,11 +345,12 @@ def _trap_notes(results, workload):
             if name != wl.SUBJECT and m.status == "ok":
                 best[name] = (length, ratio_stats(subject, m)["ratio"])
     for name, (length, ratio) in best.items():
-        out.append(f"at {wl.size_label(length)}: pyframe-c is {fmt_ratio(ratio)} vs {name}")
+        out.append(f"at {wl.size_label(cast(int, length))}: pyframe-c is {fmt_ratio(ratio)} "
+                   f"vs {name}")
     return out
 
 
-def _target_lines(targets):
+def _target_lines(targets: Iterable[dict[str, Any]]) -> list[str]:
     lines = []
     for t in targets:
         if t["status"] == "n/a":
@@ -349,7 +370,12 @@ def _target_lines(targets):
     return lines
 
 
-def terminal(results, info, runtime, stream=None):
+def terminal(
+    results: Sequence[Measurement],
+    info: dict[str, Any],
+    runtime: float,
+    stream: TextIO | None = None,
+) -> None:
     stream = stream or sys.stdout
     out = ["pyframe bench: pyframe compiled (pyframe-c) vs its pure twin and the usual idioms",
            ""]
@@ -372,7 +398,13 @@ def terminal(results, info, runtime, stream=None):
     print("\n".join(out), file=stream)
 
 
-def write_json(path, results, info, runtime, profile):
+def write_json(
+    path: str,
+    results: Sequence[Measurement],
+    info: dict[str, Any],
+    runtime: float,
+    profile: wl.Profile,
+) -> None:
     from dataclasses import asdict
 
     data = {
@@ -389,7 +421,9 @@ def write_json(path, results, info, runtime, profile):
         json.dump(data, f, indent=1)
 
 
-def write_markdown(path, results, info, runtime):
+def write_markdown(
+    path: str, results: Sequence[Measurement], info: dict[str, Any], runtime: float
+) -> None:
     out = ["## Benchmark results", "",
            "Generated by `python -m pyframe bench --markdown FILE` "
            f"(profile `{info.get('profile')}`, {runtime:.0f} s). Every figure is the median "
@@ -434,18 +468,17 @@ def write_markdown(path, results, info, runtime):
 # -- charts ----------------------------------------------------------------------------------
 
 
-def write_plots(directory, results, info):
+def write_plots(directory: str, results: Sequence[Measurement], info: dict[str, Any]) -> list[str]:
     """PNG charts in ``directory``; returns the paths written. ImportError if no matplotlib."""
-    import matplotlib
-
+    matplotlib = importlib.import_module("matplotlib")  # optional (the bench extra): Any
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = importlib.import_module("matplotlib.pyplot")
 
     os.makedirs(directory, exist_ok=True)
     written = []
     machine = f"{info.get('cpu', '')} · {info.get('python', '').split(' (')[0]}"
 
-    def save(fig, name):
+    def save(fig: Any, name: str) -> None:
         fig.tight_layout()
         path = os.path.join(directory, name)
         fig.savefig(path, dpi=110)
@@ -459,7 +492,7 @@ def write_plots(directory, results, info):
     if rows:
         import math
 
-        from matplotlib.colors import LogNorm
+        LogNorm = importlib.import_module("matplotlib.colors").LogNorm
 
         lookup = {(r["workload"], r["versus"]): r["ratio"] for r in rows}
         grid = [[lookup.get((w, v), math.nan) for v in versus] for w in workloads]
@@ -486,7 +519,7 @@ def write_plots(directory, results, info):
     if families:
         fig, axes = plt.subplots(1, len(families), figsize=(5 * len(families), 4), squeeze=False)
         for ax, family in zip(axes[0], families):
-            by = OrderedDict()
+            by: OrderedDict[str, list[Any]] = OrderedDict()
             for m in decode:
                 if m.family == family:
                     by.setdefault(m.contender, []).append((m.frame_size, m.mb_per_s))

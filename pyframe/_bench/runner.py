@@ -18,7 +18,9 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, TextIO, cast
 
 from . import workloads as wl
 
@@ -40,7 +42,7 @@ class Measurement:
     frames: int = 0
     stream_bytes: int = 0
     loops: int = 0
-    rounds: list = field(default_factory=list)  # seconds per run, one figure per round
+    rounds: list[float] = field(default_factory=list)  # seconds per run, one figure per round
     median: float | None = None
     q1: float | None = None
     q3: float | None = None
@@ -51,21 +53,21 @@ class Measurement:
     note: str = ""
 
     @property
-    def frames_per_s(self):
+    def frames_per_s(self) -> float | None:
         return self.frames / self.median if self.median else None
 
     @property
-    def mb_per_s(self):
+    def mb_per_s(self) -> float | None:
         return self.stream_bytes / self.median / 1e6 if self.median else None
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["frames_per_s"] = self.frames_per_s
         d["mb_per_s"] = self.mb_per_s
         return d
 
 
-def summarise(m):
+def summarise(m: Measurement) -> None:
     times = sorted(m.rounds)
     m.median = statistics.median(times)
     if len(times) >= 2:
@@ -81,16 +83,16 @@ def summarise(m):
 class Progress:
     """Progress on stderr: one rewritten line on a terminal, else a line per workload."""
 
-    def __init__(self, total, enabled=True, stream=None):
+    def __init__(self, total: int, enabled: bool = True, stream: TextIO | None = None) -> None:
         self.total = max(1, total)
         self.done = 0
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.start = time.perf_counter()
-        self._last_workload = None
+        self._last_workload: str | None = None
 
-    def step(self, workload, what):
+    def step(self, workload: str, what: str) -> None:
         if not self.enabled:
             return
         elapsed = time.perf_counter() - self.start
@@ -104,42 +106,43 @@ class Progress:
             self.stream.flush()
         self._last_workload = workload
 
-    def advance(self, n=1):
+    def advance(self, n: int = 1) -> None:
         self.done += n
 
-    def close(self):
+    def close(self) -> None:
         if self.enabled and self.tty:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
 
 
-def units(workload):
+def units(workload: wl.Workload) -> int:
     """Progress units of a workload (one per contender, per length on a trap)."""
     return len(workload.contenders) * max(1, len(workload.sizes))
 
 
-def _record(w, c, status, **kw):
+def _record(w: wl.Workload, c: wl.Contender, status: str, **kw: Any) -> Measurement:
     return Measurement(
         workload=w.name, kind=w.kind, family=w.family, frame_size=w.frame_size,
         pattern=w.pattern, contender=c.name, label=c.label, role=c.role, status=status, **kw,
     )
 
 
-def _close(fn):
+def _close(fn: object) -> None:
     close = getattr(fn, "close", None)
     if close is not None:
         close()
 
 
-def _time_once(fn, self_timed=False):
+def _time_once(fn: Callable[[], Any], self_timed: bool = False) -> float:
     if self_timed:
-        return fn()[1]
+        seconds: float = fn()[1]
+        return seconds
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
-def _round(fn, loops, self_timed):
+def _round(fn: Callable[[], Any], loops: int, self_timed: bool) -> tuple[int, float]:
     """(frame count of the last run, seconds per run) over ``loops`` runs."""
     if self_timed:
         total = 0.0
@@ -153,9 +156,18 @@ def _round(fn, loops, self_timed):
     return count, (time.perf_counter() - t0) / loops
 
 
-def _measure(w, inp, contenders, rounds, min_time, progress, stream_length=None):
+def _measure(
+    w: wl.Workload,
+    inp: wl.Input,
+    contenders: Sequence[wl.Contender],
+    rounds: int,
+    min_time: float,
+    progress: Progress,
+    stream_length: int | None = None,
+) -> list[Measurement]:
     """Verify, calibrate and time ``contenders`` on ``inp``, rounds interleaved."""
-    results, prepared = [], []
+    results: list[Measurement] = []
+    prepared: list[tuple[Measurement, Callable[[], Any], bool]] = []
     for c in contenders:
         progress.step(w.name, c.name + (f" @ {wl.size_label(stream_length)}" if stream_length else ""))
         if not c.available():
@@ -199,7 +211,7 @@ def _measure(w, inp, contenders, rounds, min_time, progress, stream_length=None)
     return results
 
 
-def run_workload(w, profile, progress):
+def run_workload(w: wl.Workload, profile: wl.Profile, progress: Progress) -> list[Measurement]:
     """Every Measurement of workload ``w`` under ``profile``."""
     gc.collect()
     if w.kind == "trap":
@@ -212,13 +224,13 @@ def run_workload(w, profile, progress):
         gc.collect()
 
 
-def _run_trap(w, profile, progress):
+def _run_trap(w: wl.Workload, profile: wl.Profile, progress: Progress) -> list[Measurement]:
     """Time vs stream length: ascending lengths; a contender whose next run is predicted
     (from its own growth so far) to exceed ``profile.trap_budget`` stops there."""
-    results = []
+    results: list[Measurement] = []
     active = list(w.contenders)
-    history = {c.name: [] for c in active}  # (length, median)
-    stopped = {}
+    history: dict[str, list[tuple[int, float]]] = {c.name: [] for c in active}  # (length, median)
+    stopped: dict[str, str] = {}
     for i, length in enumerate(w.sizes):
         inp = w.build(length)
         for c in [c for c in w.contenders if c.name in stopped]:
@@ -238,7 +250,7 @@ def _run_trap(w, profile, progress):
                 stopped[m.contender] = f"{m.status} at {wl.size_label(length)}"
                 continue
             hist = history[m.contender]
-            hist.append((length, m.median))
+            hist.append((length, cast(float, m.median)))  # summarised: status "ok"
             exponent = 2.0
             if len(hist) >= 2:
                 (l0, t0), (l1, t1) = hist[-2], hist[-1]
@@ -254,7 +266,7 @@ def _run_trap(w, profile, progress):
     return results
 
 
-def growth_exponent(points):
+def growth_exponent(points: Sequence[tuple[float, float | None]]) -> float | None:
     """Least-squares slope of log(time) vs log(length) over ``points`` [(length, t)]."""
     pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y and y > 0]
     if len(pts) < 2:
@@ -265,9 +277,11 @@ def growth_exponent(points):
     return sum((x - mx) * (y - my) for x, y in pts) / den if den else None
 
 
-def run_all(selected, profile, progress_enabled=True):
+def run_all(
+    selected: Sequence[wl.Workload], profile: wl.Profile, progress_enabled: bool = True
+) -> list[Measurement]:
     progress = Progress(sum(units(w) for w in selected), enabled=progress_enabled)
-    results = []
+    results: list[Measurement] = []
     try:
         for w in selected:
             results.extend(run_workload(w, profile, progress))

@@ -32,8 +32,10 @@ import random
 import socket
 import struct
 import zlib
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import ModuleType
+from typing import Any, Callable, Optional, cast
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -51,14 +53,14 @@ class Profile:
     """Sizes and timing settings of one run mode (``quick``, ``full``, ``smoke``)."""
 
     name: str
-    frame_sizes: tuple  # decode frame sizes over 64 KiB chunks
-    extra_frame_sizes: tuple  # sizes for the secondary families (decimal)
+    frame_sizes: tuple[int, ...]  # decode frame sizes over 64 KiB chunks
+    extra_frame_sizes: tuple[int, ...]  # sizes for the secondary families (decimal)
     stream_bytes: int  # target wire bytes of one decode run
     min_frames: int  # at least this many frames per stream
     trickle_bytes: int  # stream length of the 1-byte trickle
-    encode_sizes: tuple
+    encode_sizes: tuple[int, ...]
     encode_frames: int
-    trap_sizes: tuple  # stream lengths of the huge-frame trap (one frame each)
+    trap_sizes: tuple[int, ...]  # stream lengths of the huge-frame trap (one frame each)
     rounds: int  # timed rounds per contender (median and spread over these)
     min_time: float  # each round runs the workload enough times to last this long
     trap_rounds: int
@@ -119,7 +121,7 @@ PROFILES = {
 # -- optional packages -----------------------------------------------------------------------
 
 
-def optional(name):
+def optional(name: str) -> ModuleType | None:
     """The module ``name``, or None when it is not installed."""
     try:
         return importlib.import_module(name)
@@ -132,7 +134,7 @@ class CompiledMissing(RuntimeError):
     would be meaningless, so the bench refuses to run."""
 
 
-def _missing_message(exc):
+def _missing_message(exc: ImportError) -> str:
     import pyframe
 
     return (
@@ -146,7 +148,7 @@ def _missing_message(exc):
     )
 
 
-def load_module(which):
+def load_module(which: str) -> ModuleType:
     """``pyframe._cframers`` ("c") or ``pyframe._pyframers`` ("py"), imported directly
     (whatever PYFRAME_NO_EXTENSIONS says); CompiledMissing with a fix if "c" is absent."""
     if which == "py":
@@ -157,7 +159,7 @@ def load_module(which):
         raise CompiledMissing(_missing_message(exc)) from exc
 
 
-def load_twins():
+def load_twins() -> tuple[ModuleType, ModuleType]:
     """``(compiled, pure)`` framer modules; CompiledMissing with a fix if the first is absent."""
     return load_module("c"), load_module("py")
 
@@ -169,15 +171,20 @@ def load_twins():
 class Input:
     """What one run consumes, built once per workload."""
 
-    chunks: list  # the wire stream, cut as the feed pattern delivers it
+    chunks: list[bytes]  # the wire stream, cut as the feed pattern delivers it
     n_frames: int  # frames in the stream (payloads to encode, for encode workloads)
     checksum: int  # frame_checksum() of the expected frames
     stream_bytes: int  # wire bytes of the stream
-    payloads: list | None = None  # encode workloads: the payloads
-    alt: dict = field(default_factory=dict)  # other wire formats: name -> (chunks, bytes)
+    payloads: list[bytes] | None = None  # encode workloads: the payloads
+    # other wire formats: name -> (chunks, bytes)
+    alt: dict[str, tuple[list[bytes], int]] = field(default_factory=dict)
 
 
-def frame_checksum(frames):
+#: ``factory(workload, input, out)`` -> the zero-argument callable a contender times.
+Factory = Callable[["Workload", Input, Optional[list[Any]]], Callable[[], Any]]
+
+
+def frame_checksum(frames: Iterable[bytes]) -> int:
     """CRC-32 over every frame's length and bytes, in order."""
     crc = 0
     for frame in frames:
@@ -189,7 +196,7 @@ def frame_checksum(frames):
 _TEXT = bytes(33 + (i % 94) for i in range(256))  # printable, never b"\n" or b"\r"
 
 
-def _payloads(size, count, text, seed):
+def _payloads(size: int, count: int, text: bool, seed: int) -> list[bytes]:
     """``count`` payloads of ``size`` bytes cycling through a few distinct ones."""
     rng = random.Random(seed)
     distinct = max(1, min(count, 64 if size <= 4 * KiB else 4))
@@ -200,7 +207,7 @@ def _payloads(size, count, text, seed):
     return [pool[i % distinct] for i in range(count)]
 
 
-def _cut(wire, pattern, seed=1):
+def _cut(wire: bytes, pattern: str, seed: int = 1) -> list[bytes]:
     """The chunks a reader would see for ``pattern``."""
     if pattern == "64k":
         step = 64 * KiB
@@ -210,7 +217,8 @@ def _cut(wire, pattern, seed=1):
         step = 1
     elif pattern == "random":
         rng = random.Random(seed)
-        chunks, at = [], 0
+        chunks: list[bytes] = []
+        at = 0
         while at < len(wire):
             size = max(1, int(2 ** rng.uniform(0, 16)))  # 1 B .. 64 KiB, log-uniform
             chunks.append(wire[at : at + size])
@@ -224,11 +232,11 @@ def _cut(wire, pattern, seed=1):
 # -- framer families -------------------------------------------------------------------------
 
 
-def _digits(frame_size):
+def _digits(frame_size: int) -> int:
     return 4 if frame_size <= 9999 else 8
 
 
-def _limit(frame_size):
+def _limit(frame_size: int) -> int:
     return max(8 * MiB, 2 * frame_size)
 
 
@@ -246,7 +254,9 @@ FAMILIES = {
         "length-prefix",
         "4-byte big-endian length prefix",
         False,
-        lambda size: (lambda p, pack=struct.Struct(">I").pack: pack(len(p)) + p),
+        lambda size: (
+            lambda p, pack=struct.Struct(">I").pack: pack(len(p)) + p  # type: ignore[misc]
+        ),
         lambda mod, size: mod.LengthPrefixFramer(4, "big", max_frame_size=_limit(size)),
     ),
     "newline": Family(
@@ -260,13 +270,13 @@ FAMILIES = {
         "decimal",
         "zero-padded ASCII decimal length",
         True,
-        lambda size: (lambda p, d=_digits(size): b"%0*d" % (d, len(p)) + p),
+        lambda size: (lambda p, d=_digits(size): b"%0*d" % (d, len(p)) + p),  # type: ignore[misc]
         lambda mod, size: mod.DecimalLengthFramer(_digits(size), max_frame_size=_limit(size)),
     ),
 }
 
 
-def _alt_wires(family, payloads):
+def _alt_wires(family: str, payloads: list[bytes]) -> dict[str, bytes]:
     """Other wire formats carrying the same payloads (msgpack bin objects)."""
     msgpack = optional("msgpack")
     if family == "length-prefix" and msgpack is not None:
@@ -287,14 +297,14 @@ class Contender:
     name: str
     label: str
     role: str  # "subject" (pyframe compiled), "twin" or "alternative"
-    factory: Callable
+    factory: Factory
     requires: str | None = None  # optional module that must import
     wire: str | None = None  # key in Input.alt when it reads another wire format
     full_only: bool = False
     note: str = ""
     self_timed: bool = False  # the callable returns (count, seconds) it measured itself
 
-    def available(self):
+    def available(self) -> bool:
         return self.requires is None or optional(self.requires) is not None
 
 
@@ -306,29 +316,29 @@ class Workload:
     frame_size: int
     pattern: str
     description: str
-    contenders: list
+    contenders: list[Contender]
     build: Callable[..., Input]  # build() -> Input; traps: build(stream_length)
-    sizes: tuple = ()  # trap: stream lengths, ascending
-    params: dict = field(default_factory=dict)
+    sizes: tuple[int, ...] = ()  # trap: stream lengths, ascending
+    params: dict[str, Any] = field(default_factory=dict)
 
-    def framer(self, mod):
+    def framer(self, mod: ModuleType) -> Any:
         return FAMILIES[self.family].framer(mod, self.frame_size)
 
-    def contender(self, name):
+    def contender(self, name: str) -> Contender:
         for contender in self.contenders:
             if contender.name == name:
                 return contender
         raise KeyError(name)
 
 
-def size_label(size):
+def size_label(size: int) -> str:
     for unit, scale in (("MiB", MiB), ("KiB", KiB)):
         if size >= scale and size % scale == 0:
             return f"{size // scale} {unit}"
     return f"{size} B"
 
 
-def _short(size):
+def _short(size: int) -> str:
     return size_label(size).replace(" ", "").replace("iB", "")
 
 
@@ -345,8 +355,10 @@ PATTERN_TITLES = {
 }
 
 
-def _decode_input(family, frame_size, pattern, profile):
-    def build():
+def _decode_input(
+    family: str, frame_size: int, pattern: str, profile: Profile
+) -> Callable[[], Input]:
+    def build() -> Input:
         fam = FAMILIES[family]
         target = profile.trickle_bytes if pattern == "trickle" else profile.stream_bytes
         encode_one = fam.header(frame_size)
@@ -369,10 +381,10 @@ def _decode_input(family, frame_size, pattern, profile):
     return build
 
 
-def _trap_input(family):
-    cache = {}
+def _trap_input(family: str) -> Callable[[int], Input]:
+    cache: dict[str, bytes] = {}
 
-    def build(length):
+    def build(length: int) -> Input:
         fam = FAMILIES[family]
         if "block" not in cache or len(cache["block"]) < length:
             cache["block"] = _payloads(length, 1, fam.text, seed=7)[0]
@@ -390,8 +402,8 @@ def _trap_input(family):
     return build
 
 
-def _encode_input(family, frame_size, profile):
-    def build():
+def _encode_input(family: str, frame_size: int, profile: Profile) -> Callable[[], Input]:
+    def build() -> Input:
         fam = FAMILIES[family]
         payloads = _payloads(frame_size, profile.encode_frames, fam.text, seed=frame_size)
         encode_one = fam.header(frame_size)
@@ -406,11 +418,11 @@ def _encode_input(family, frame_size, profile):
     return build
 
 
-def build_workloads(profile="quick"):
+def build_workloads(profile: Profile | str = "quick") -> list[Workload]:
     """Every workload of ``profile`` (a Profile or its name), in report order."""
     if isinstance(profile, str):
         profile = PROFILES[profile]
-    out = []
+    out: list[Workload] = []
     sizes = {"length-prefix": profile.frame_sizes, "newline": profile.frame_sizes,
              "decimal": profile.extra_frame_sizes}
     for family in ("length-prefix", "newline", "decimal"):
@@ -463,7 +475,7 @@ def build_workloads(profile="quick"):
     return out
 
 
-def _decode(family, size, pattern, profile):
+def _decode(family: str, size: int, pattern: str, profile: Profile) -> Workload:
     return Workload(
         name=f"decode/{family}/{_short(size)}/{pattern}",
         kind="decode",
@@ -477,7 +489,7 @@ def _decode(family, size, pattern, profile):
     )
 
 
-def network_workloads(profile):
+def network_workloads(profile: Profile) -> list[Workload]:
     """Loopback network workloads, from ``pyframe.netbench`` when that module exists.
 
     If it defines ``bench_workloads(profile)`` returning Workload objects (kind "network"),
@@ -499,14 +511,14 @@ def network_workloads(profile):
     return _netbench_adapters(netbench, profile)
 
 
-def _net(function_name, *args, **kwargs):
-    def factory(w, inp, out=None):
+def _net(function_name: str, *args: Any, **kwargs: Any) -> Factory:
+    def factory(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], Any]:
         import pyframe.netbench as netbench
 
         function = getattr(netbench, function_name)
         size, count = w.frame_size, inp.n_frames
 
-        def run():
+        def run() -> tuple[int, float]:
             return count, function(size, count, *args, **kwargs)
 
         return run
@@ -514,8 +526,8 @@ def _net(function_name, *args, **kwargs):
     return factory
 
 
-def _net_input(size, profile):
-    def build():
+def _net_input(size: int, profile: Profile) -> Callable[[], Input]:
+    def build() -> Input:
         wire = 4 + size
         # twice a decode stream: the section runs 4 transports (TCP, AF_UNIX; blocking,
         # asyncio), whose slowest per-frame receivers take ~3 us a frame at 16 B
@@ -529,7 +541,7 @@ NET_NEEDED = ("framed_recv", "python_struct_loop", "python_naive_loop", "raw_rec
 NET_ASYNC = ("aio_read", "aio_protocol", "asyncio_readexactly", "asyncio_raw")
 
 
-def _net_blocking(family, note):
+def _net_blocking(family: str, note: str) -> list[Contender]:
     kw = {"family": family}
     return [
         Contender(SUBJECT, "FramedSocket.recv() per frame, compiled framer", "subject",
@@ -550,7 +562,7 @@ def _net_blocking(family, note):
     ]
 
 
-def _net_asyncio(family, note):
+def _net_asyncio(family: str, note: str) -> list[Contender]:
     kw = {"family": family}
     return [
         Contender(SUBJECT, "pyframe.aio FrameReader.read_frame() per frame, compiled framer",
@@ -572,7 +584,7 @@ def _net_asyncio(family, note):
     ]
 
 
-def _netbench_adapters(netbench, profile):
+def _netbench_adapters(netbench: ModuleType, profile: Profile) -> list[Workload]:
     if not all(hasattr(netbench, name) for name in NET_NEEDED):
         return []
     has_async = all(hasattr(netbench, name) for name in NET_ASYNC)
@@ -580,7 +592,7 @@ def _netbench_adapters(netbench, profile):
     sizes = (16, 256) if profile.name in ("smoke", "quick") else (16, 256, 4 * KiB, 64 * KiB)
     note = "verified by pyframe.netbench (frame count and size)"
     where = {"tcp": "loopback TCP", "unix": "AF_UNIX"}
-    out = []
+    out: list[Workload] = []
     for mode in ("blocking", "asyncio"):
         if mode == "asyncio" and not has_async:
             continue
@@ -604,7 +616,7 @@ def _netbench_adapters(netbench, profile):
     return out
 
 
-def network_status():
+def network_status() -> str:
     """One line for the report header about the network section."""
     if optional("pyframe.netbench") is None:
         return "network workloads: pyframe.netbench absent (section skipped)"
@@ -614,15 +626,15 @@ def network_status():
 # -- decode contenders -----------------------------------------------------------------------
 
 
-def _pyframe_decode(which):
-    def factory(w, inp, out=None):
+def _pyframe_decode(which: str) -> Factory:
+    def factory(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
         mod = load_module(which)
         chunks = inp.chunks
         framer = FAMILIES[w.family].framer
         size = w.frame_size
 
         if out is None:
-            def run():
+            def run() -> int:
                 f = framer(mod, size)
                 feed = f.feed
                 n = 0
@@ -630,7 +642,7 @@ def _pyframe_decode(which):
                     n += len(feed(chunk))
                 return n + len(f.eof())
         else:
-            def run():
+            def run() -> int:
                 f = framer(mod, size)
                 for chunk in chunks:
                     out.extend(f.feed(chunk))
@@ -641,16 +653,16 @@ def _pyframe_decode(which):
     return factory
 
 
-def _struct_loop(w, inp, out=None):
+def _struct_loop(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
     unpack_from = struct.Struct(">I").unpack_from
     chunks = inp.chunks
 
-    def run():
+    def run() -> int:
         buf = bytearray()
         n = 0
         for chunk in chunks:
             buf += chunk
-            frames = []
+            frames: list[Any] = []
             append = frames.append
             pos, end = 0, len(buf)
             while end - pos >= 4:
@@ -669,16 +681,16 @@ def _struct_loop(w, inp, out=None):
     return run
 
 
-def _decimal_loop(w, inp, out=None):
+def _decimal_loop(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
     chunks = inp.chunks
     digits = _digits(w.frame_size)
 
-    def run():
+    def run() -> int:
         buf = bytearray()
         n = 0
         for chunk in chunks:
             buf += chunk
-            frames = []
+            frames: list[Any] = []
             append = frames.append
             pos, end = 0, len(buf)
             while end - pos >= digits:
@@ -697,16 +709,16 @@ def _decimal_loop(w, inp, out=None):
     return run
 
 
-def _find_del(w, inp, out=None):
+def _find_del(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
     chunks = inp.chunks
 
-    def run():
+    def run() -> int:
         buf = bytearray()
         scanned = 0  # bytes of buf already searched (a careful user keeps this)
         n = 0
         for chunk in chunks:
             buf += chunk
-            frames = []
+            frames: list[Any] = []
             append = frames.append
             start = 0
             at = buf.find(b"\n", scanned)
@@ -725,14 +737,14 @@ def _find_del(w, inp, out=None):
     return run
 
 
-def _memory_floor(w, inp, out=None):
+def _memory_floor(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
     """Trap reference: append every chunk to a bytearray, nothing else. Its growth with
     the stream length is the memory system's (caches, page faults), not an algorithm's."""
     chunks = inp.chunks
     header = 4 if w.family == "length-prefix" else 0
     trailer = 1 if w.family == "newline" else 0
 
-    def run():
+    def run() -> int:
         buf = bytearray()
         for chunk in chunks:
             buf += chunk
@@ -743,10 +755,10 @@ def _memory_floor(w, inp, out=None):
     return run
 
 
-def _split_idiom(w, inp, out=None):
+def _split_idiom(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
     chunks = inp.chunks
 
-    def run():
+    def run() -> int:
         tail = b""
         n = 0
         for chunk in chunks:
@@ -763,25 +775,25 @@ def _split_idiom(w, inp, out=None):
 class _LoopRun:
     """A zero-argument callable running a coroutine in one event loop kept for all runs."""
 
-    def __init__(self, make_coro):
+    def __init__(self, make_coro: Callable[[], Coroutine[Any, Any, int]]) -> None:
         self.loop = asyncio.new_event_loop()
         self.make_coro = make_coro
 
-    def __call__(self):
+    def __call__(self) -> int:
         return self.loop.run_until_complete(self.make_coro())
 
-    def close(self):
+    def close(self) -> None:
         self.loop.close()
 
 
-def _asyncio_decode(w, inp, out=None):
+def _asyncio_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> _LoopRun:
     chunks = inp.chunks
     family = w.family
     limit = max(64 * KiB, 2 * w.frame_size + 64)
     digits = _digits(w.frame_size)
     IncompleteReadError = asyncio.IncompleteReadError
 
-    async def consume(reader):
+    async def consume(reader: asyncio.StreamReader) -> int:
         n = 0
         try:
             if family == "length-prefix":
@@ -812,7 +824,7 @@ def _asyncio_decode(w, inp, out=None):
                 raise
         return n
 
-    async def main():
+    async def main() -> int:
         reader = asyncio.StreamReader(limit=limit)
         task = asyncio.ensure_future(consume(reader))
         feed, sleep = reader.feed_data, asyncio.sleep
@@ -825,49 +837,51 @@ def _asyncio_decode(w, inp, out=None):
     return _LoopRun(main)
 
 
-def _twisted_decode(w, inp, out=None):
-    from twisted.internet.testing import StringTransport
-    from twisted.protocols import basic
+def _twisted_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    # Twisted is an optional contender, typed as Any here (imported by name: whether it is
+    # installed, and how typed, does not change what a type checker sees).
+    StringTransport = importlib.import_module("twisted.internet.testing").StringTransport
+    basic: Any = importlib.import_module("twisted.protocols.basic")
 
     chunks = inp.chunks
     limit = _limit(w.frame_size)
 
     if w.family == "length-prefix":
         if out is None:
-            class Receiver(basic.Int32StringReceiver):
+            class Receiver(basic.Int32StringReceiver):  # type: ignore[misc]
                 MAX_LENGTH = limit
                 n = 0
 
-                def stringReceived(self, string):
+                def stringReceived(self, string: bytes) -> None:
                     self.n += 1
         else:
-            class Receiver(basic.Int32StringReceiver):
+            class Receiver(basic.Int32StringReceiver):  # type: ignore[misc, no-redef]
                 MAX_LENGTH = limit
                 n = 0
 
-                def stringReceived(self, string):
+                def stringReceived(self, string: bytes) -> None:
                     self.n += 1
-                    out.append(string)
+                    out.append(string)  # type: ignore[union-attr]  # (not None here)
     else:
         if out is None:
-            class Receiver(basic.LineOnlyReceiver):
+            class Receiver(basic.LineOnlyReceiver):  # type: ignore[misc, no-redef]
                 MAX_LENGTH = limit
                 delimiter = b"\n"
                 n = 0
 
-                def lineReceived(self, line):
+                def lineReceived(self, line: bytes) -> None:
                     self.n += 1
         else:
-            class Receiver(basic.LineOnlyReceiver):
+            class Receiver(basic.LineOnlyReceiver):  # type: ignore[misc, no-redef]
                 MAX_LENGTH = limit
                 delimiter = b"\n"
                 n = 0
 
-                def lineReceived(self, line):
+                def lineReceived(self, line: bytes) -> None:
                     self.n += 1
-                    out.append(line)
+                    out.append(line)  # type: ignore[union-attr]  # (not None here)
 
-    def run():
+    def run() -> int:
         protocol = Receiver()
         protocol.makeConnection(StringTransport())
         data_received = protocol.dataReceived
@@ -878,13 +892,13 @@ def _twisted_decode(w, inp, out=None):
     return run
 
 
-def _msgpack_decode(w, inp, out=None):
-    import msgpack
+def _msgpack_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    msgpack = importlib.import_module("msgpack")  # optional contender (untyped)
 
     chunks, _ = inp.alt["msgpack"]
     limit = max(100 * MiB, 4 * w.frame_size)
 
-    def run():
+    def run() -> int:
         unpacker = msgpack.Unpacker(max_buffer_size=limit)
         feed = unpacker.feed
         n = 0
@@ -899,7 +913,7 @@ def _msgpack_decode(w, inp, out=None):
     return run
 
 
-def _decode_contenders(family):
+def _decode_contenders(family: str) -> list[Contender]:
     subject = [
         Contender(SUBJECT, "pyframe compiled (Cython)", "subject", _pyframe_decode("c")),
         Contender(TWIN, "pyframe pure-Python twin", "twin", _pyframe_decode("py")),
@@ -939,20 +953,20 @@ def _decode_contenders(family):
 # -- encode contenders -----------------------------------------------------------------------
 
 
-def _pyframe_encode(which, many=False):
-    def factory(w, inp, out=None):
+def _pyframe_encode(which: str, many: bool = False) -> Factory:
+    def factory(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
         mod = load_module(which)
-        payloads = inp.payloads
+        payloads = cast("list[bytes]", inp.payloads)  # an encode workload's
         framer = FAMILIES[w.family].framer
         size = w.frame_size
         if many:
-            def run():
+            def run() -> int:
                 wire = framer(mod, size).encode_many(payloads)
                 if out is not None:
                     out.append(wire)
                 return len(payloads)
         else:
-            def run():
+            def run() -> int:
                 encode = framer(mod, size).encode
                 wires = [encode(p) for p in payloads]
                 if out is not None:
@@ -963,12 +977,12 @@ def _pyframe_encode(which, many=False):
     return factory
 
 
-def _encode_with(make_encode):
-    def factory(w, inp, out=None):
-        payloads = inp.payloads
+def _encode_with(make_encode: Callable[[Workload], Callable[[bytes], bytes]]) -> Factory:
+    def factory(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+        payloads = cast("list[bytes]", inp.payloads)  # an encode workload's
         encode = make_encode(w)
 
-        def run():
+        def run() -> int:
             wires = [encode(p) for p in payloads]
             if out is not None:
                 out.extend(wires)
@@ -979,13 +993,14 @@ def _encode_with(make_encode):
     return factory
 
 
-def _msgpack_encoder(w):
-    import msgpack
+def _msgpack_encoder(w: Workload | None) -> Callable[[bytes], bytes]:
+    msgpack = importlib.import_module("msgpack")  # optional contender (untyped)
 
-    return msgpack.Packer(use_bin_type=True).pack
+    pack: Callable[[bytes], bytes] = msgpack.Packer(use_bin_type=True).pack
+    return pack
 
 
-def _encode_contenders(family):
+def _encode_contenders(family: str) -> list[Contender]:
     contenders = [
         Contender(SUBJECT, "pyframe compiled: encode() per payload", "subject",
                   _pyframe_encode("c")),
@@ -1021,19 +1036,20 @@ class VerificationError(AssertionError):
     pass
 
 
-def _decode_wire(w, contender, wire):
+def _decode_wire(w: Workload, contender: Contender, wire: bytes) -> list[Any]:
     """Decode an encoder's output with the reference decoder of its wire format."""
     if contender.wire == "msgpack":
-        import msgpack
+        msgpack = importlib.import_module("msgpack")  # optional contender (untyped)
 
         unpacker = msgpack.Unpacker(max_buffer_size=max(100 * MiB, 2 * len(wire)))
         unpacker.feed(wire)
         return list(unpacker)
     framer = FAMILIES[w.family].framer(load_module("py"), w.frame_size)
-    return framer.feed(wire) + framer.eof()
+    frames: list[bytes] = framer.feed(wire) + framer.eof()
+    return frames
 
 
-def verify(w, contender, inp):
+def verify(w: Workload, contender: Contender, inp: Input) -> None:
     """Run ``contender`` once in collecting mode; VerificationError unless it produced the
     expected frames (count and checksum). Self-timed (network) contenders check their
     frames themselves and raise on a mismatch; here their count is checked."""
@@ -1043,7 +1059,7 @@ def verify(w, contender, inp):
             raise VerificationError(f"{contender.name} on {w.name}: expected "
                                     f"{inp.n_frames} frames, got {count}")
         return
-    out = []
+    out: list[Any] = []
     run = contender.factory(w, inp, out)
     try:
         count = run()
@@ -1061,7 +1077,7 @@ def verify(w, contender, inp):
         raise VerificationError(f"{contender.name} on {w.name}: frame checksum differs")
 
 
-def stream_bytes(contender, inp):
+def stream_bytes(contender: Contender, inp: Input) -> int:
     """Wire bytes this contender consumes or produces per run."""
     if contender.wire and contender.wire in inp.alt:
         return inp.alt[contender.wire][1]
@@ -1071,7 +1087,7 @@ def stream_bytes(contender, inp):
     return inp.stream_bytes
 
 
-def select(workloads, patterns):
+def select(workloads: Iterable[Workload], patterns: Sequence[str]) -> list[Workload]:
     """Workloads whose name contains any of ``patterns`` (or matches it as a glob)."""
     import fnmatch
 
