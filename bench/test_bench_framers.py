@@ -5,8 +5,8 @@ same that ``python -m pyframe bench`` runs): one test per workload and contender
 workload, so ``pytest-benchmark compare`` lines them up. Each contender is verified (frame
 count and checksum) before it is timed; optional packages that are missing skip their
 contenders. Network workloads (from ``pyframe.netbench``, when present) are timed here as
-whole calls, connection set-up included. Trap workloads (one huge frame in 4 KiB pieces) run at their three smallest
-stream lengths here; the CLI runs the whole curve.
+whole calls, connection set-up included. Trap workloads (one huge frame in 4 KiB pieces)
+run at their three smallest stream lengths here; the CLI runs the whole curve.
 """
 
 import math

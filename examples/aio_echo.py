@@ -21,7 +21,8 @@ async def server(address="127.0.0.1:8000"):
     host, port = address.rsplit(":", 1)
     srv = await aio.start_server(handle, host, int(port),
                                  framer_factory=pyframe.LengthPrefixFramer)
-    print("listening on %s:%d" % srv.sockets[0].getsockname()[:2], flush=True)
+    host, port = srv.sockets[0].getsockname()[:2]
+    print(f"listening on {host}:{port}", flush=True)
     async with srv:
         await srv.serve_forever()
 
@@ -40,7 +41,9 @@ async def client(address, *words):
 
 
 if __name__ == "__main__":
-    role, *args = sys.argv[1:]
+    role, *args = sys.argv[1:] or [None]
+    if role not in ("server", "client") or (role == "client" and not args):
+        sys.exit("usage:" + __doc__.split("\n\n", 1)[1].rstrip())
     try:
         asyncio.run(server(*args) if role == "server" else client(*args))
     except KeyboardInterrupt:

@@ -16,4 +16,6 @@ def main(address, *words):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) < 2 or ":" not in sys.argv[1]:
+        sys.exit("usage:" + __doc__.split("\n\n", 1)[1].rstrip())
     main(*sys.argv[1:])

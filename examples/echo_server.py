@@ -15,7 +15,7 @@ def echo(conn):
 def main(address="127.0.0.1:8000"):
     host, port = address.rsplit(":", 1)
     with pyframe.serve((host, int(port)), pyframe.LengthPrefixFramer) as server:
-        print("listening on %s:%d" % server.address[:2], flush=True)
+        print("listening on {}:{}".format(*server.address[:2]), flush=True)
         try:
             server.serve_forever(echo)
         except KeyboardInterrupt:
@@ -23,4 +23,6 @@ def main(address="127.0.0.1:8000"):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 or (sys.argv[1:] and ":" not in sys.argv[1]):
+        sys.exit("usage:" + __doc__.split("\n\n", 1)[1].rstrip())
     main(*sys.argv[1:])

@@ -9,16 +9,15 @@ unless ``PYFRAME_NO_EXTENSIONS=1`` is set, in which case only the python paramet
 import hashlib
 import importlib
 import os
-import types
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 
 import pyframe
 from pyframe._switches import switch
-
 
 NO_EXTENSIONS = switch("PYFRAME_NO_EXTENSIONS")
 

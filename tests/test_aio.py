@@ -154,7 +154,7 @@ def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_pa
     factory = lambda: impl.LengthPrefixFramer(max_frame_size=(1 << 20) + 8)  # noqa: E731
 
     async def main():
-        server, open_server = await start(family, tmp_path, echo, factory)
+        server, _open_server = await start(family, tmp_path, echo, factory)
         if family == "unix":
             upstream = lambda: asyncio.open_unix_connection(str(tmp_path / "aio.sock"))  # noqa
         else:
@@ -396,8 +396,8 @@ def test_drain_waits_for_a_slow_peer(impl, run):
         server = await aio.start_server(handler, "127.0.0.1", 0,
                                         framer_factory=impl.LengthPrefixFramer)
         port = server.sockets[0].getsockname()[1]
-        reader, writer = await aio.open_connection("127.0.0.1", port,
-                                                   framer=impl.LengthPrefixFramer())
+        _reader, writer = await aio.open_connection("127.0.0.1", port,
+                                                    framer=impl.LengthPrefixFramer())
         writer.transport.set_write_buffer_limits(high=65536)
         big = b"z" * (4 << 20)
         blocked = False
@@ -457,7 +457,7 @@ def test_protocol_callback_api(impl, run):
         server = await asyncio.start_server(handler, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         loop = asyncio.get_running_loop()
-        transport, proto = await loop.create_connection(Collector, "127.0.0.1", port)
+        _transport, proto = await loop.create_connection(Collector, "127.0.0.1", port)
         assert isinstance(proto, asyncio.BufferedProtocol)
         for _ in range(500):
             if proto.lost:
@@ -546,7 +546,7 @@ def test_interop_with_asyncio_streams_both_ways(impl, run):
             writer.write(struct.pack(">I", len(p)) + p)
         await writer.drain()
         back = []
-        for p in payloads:
+        for _ in payloads:
             (n,) = struct.unpack(">I", await reader.readexactly(4))
             back.append(await reader.readexactly(n))
         writer.close()

@@ -6,7 +6,6 @@ import json
 
 from pyframe._bench import cli
 
-
 ARGS = ["--quick", "--rounds", "2", "--no-progress", "--filter", "decode/length-prefix/16B/64k"]
 
 

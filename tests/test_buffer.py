@@ -41,7 +41,7 @@ def test_big_frame_in_small_feeds(impl, kind):
             frames += framer.feed(view[at : at + PIECE])
         return frames
 
-    frames, current, peak = traced(run)
+    frames, _current, peak = traced(run)
     assert len(frames) == 1 and frames[0] == body
     # The frame (8 MiB) and the buffer (16 MiB after its last doubling); a temporary copy
     # of the live bytes on growth would show as 4x.
@@ -67,7 +67,7 @@ def test_big_frame_through_get_buffer(impl, kind):
             frames += framer.pop_frames()
         return frames
 
-    frames, current, peak = traced(run)
+    frames, _current, peak = traced(run)
     assert frames == [body]
     assert peak < 3.25 * BIG, peak / MiB
 
@@ -105,7 +105,7 @@ def test_get_buffer_room_stays_bounded(impl):
             framer.buffer_updated(1)
         return framer.pending
 
-    pending, current, peak = traced(run)
+    pending, _current, peak = traced(run)
     assert pending == len(b"partial line") + 1000
     assert peak < 1 * MiB
     assert framer.feed(b"\n") == [b"partial line" + b"x" * 1000]

@@ -24,7 +24,7 @@ def peak_during(fn):
         base = tracemalloc.get_traced_memory()[0]
         try:
             result = fn()
-        except Exception as exc:  # noqa: BLE001 - returned to the test
+        except Exception as exc:
             result = exc
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
@@ -79,7 +79,7 @@ def test_no_delimiter_within_the_limit_stops_early(impl):
     chunk = b"z" * 4096
 
     def flood():
-        for i in range(10_000):  # 40 MB offered; refused after 64 KiB
+        for _ in range(10_000):  # 40 MB offered; refused after 64 KiB
             framer.feed(chunk)
         return "not refused"
 
@@ -283,7 +283,7 @@ def test_failed_state_is_sticky_and_reset_recovers(impl, fault):
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_failed_state_after_get_buffer(impl, fault):
-    make, good, bad, error = FAULTS[fault]
+    make, _good, bad, error = FAULTS[fault]
     framer = make(impl)
     view = framer.get_buffer(len(bad))
     view[: len(bad)] = bad
@@ -485,7 +485,7 @@ def test_feed_takes_any_contiguous_bytes_like(impls, data):
 
 
 def test_feed_refuses_non_contiguous_views(impls):
-    for name, module in impls.items():
+    for module in impls.values():
         framer = module.LineFramer()
         with pytest.raises(BufferError):  # not a bytes-like object: not C-contiguous
             framer.feed(memoryview(b"a\nb\nc\n")[::2])

@@ -36,3 +36,14 @@ def test_echo_examples(impl_env, server_kind, client_kind):
     finally:
         server.terminate()
         server.wait(TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    "args", [["echo_client.py"], ["aio_echo.py"], ["aio_echo.py", "client"], ["echo_server.py", "-h"]]
+)
+def test_examples_without_arguments_print_their_usage(impl_env, args):
+    script, *rest = args
+    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *rest],
+                          capture_output=True, text=True, env=impl_env, timeout=TIMEOUT)
+    assert proc.returncode != 0
+    assert proc.stderr.startswith("usage:") and "Traceback" not in proc.stderr, proc.stderr

@@ -45,7 +45,7 @@ def test_bench_smoke_runs_every_network_row(tmp_path):
     assert cli.main(["--smoke", "--no-progress", "--filter", "network/", "--json", str(out)]) == 0
     results = json.loads(out.read_text())["results"]
     patterns = {r["pattern"] for r in results}
-    assert patterns == {f for f in FAMILIES} | {f + "-asyncio" for f in FAMILIES}
+    assert patterns == set(FAMILIES) | {f + "-asyncio" for f in FAMILIES}
     for pattern in patterns:
         rows = {(r["frame_size"], r["contender"]): r for r in results if r["pattern"] == pattern}
         names = {"pyframe-c", "pyframe-py", "raw"} | (

@@ -265,7 +265,7 @@ def test_ipv6_loopback(impl):
 def test_datagram_sockets_are_refused(impl):
     for family in (socket.AF_INET, socket.AF_UNIX):
         with socket.socket(family, socket.SOCK_DGRAM) as s:
-            with pytest.raises(ValueError, match="SOCK_STREAM.*SOCK_DGRAM"):
+            with pytest.raises(ValueError, match=r"SOCK_STREAM.*SOCK_DGRAM"):
                 FramedSocket(s, impl.LengthPrefixFramer())
     with pytest.raises(TypeError):
         FramedSocket(object(), impl.LengthPrefixFramer())
