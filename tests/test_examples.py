@@ -39,7 +39,8 @@ def test_echo_examples(impl_env, server_kind, client_kind):
 
 
 @pytest.mark.parametrize(
-    "args", [["echo_client.py"], ["aio_echo.py"], ["aio_echo.py", "client"], ["echo_server.py", "-h"]]
+    "args",
+    [["echo_client.py"], ["aio_echo.py"], ["aio_echo.py", "client"], ["echo_server.py", "-h"]],
 )
 def test_examples_without_arguments_print_their_usage(impl_env, args):
     script, *rest = args
