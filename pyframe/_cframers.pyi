@@ -8,7 +8,7 @@ from typing import Literal, Optional, SupportsIndex, Union
 
 from typing_extensions import Buffer, disjoint_base
 
-__all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+__all__ = ["DecimalLengthFramer", "DelimiterFramer", "LengthPrefixFramer", "LineFramer"]
 
 # What a delimiter may be given as (exactly these types; the framer keeps bytes).
 _Delimiter = Union[bytes, bytearray, memoryview]
