@@ -118,7 +118,9 @@ def make(module, kind, kw):
 
 
 def drive(framer, chunks, eof=False):
-    """Feed ``chunks``; then pop_frames() (and eof() if asked). Returns (frames, error
+    """Feed ``chunks``; then pop_frames() (and eof() then pop_frames() once more, if asked:
+    eof() returns the frames it cut first, and a fault behind them comes with the next
+    call). Returns (frames, error
     type, error message, error partial, pending)."""
     frames = []
     try:
@@ -127,6 +129,7 @@ def drive(framer, chunks, eof=False):
         frames += framer.pop_frames()
         if eof:
             frames += framer.eof()
+            frames += framer.pop_frames()  # a fault deferred behind the last frames
     except FrameError as exc:
         return frames, type(exc), str(exc), getattr(exc, "partial", None), framer.pending
     return frames, None, None, None, framer.pending
