@@ -51,7 +51,9 @@ class build_ext_explained(build_ext):
         try:
             super().run()
         except Exception as exc:
-            raise SystemExit(f"error: pyframe's compiled module was not built ({exc}); {HOW_TO_SKIP}")
+            raise SystemExit(
+                f"error: pyframe's compiled module was not built ({exc}); {HOW_TO_SKIP}"
+            ) from exc
 
 
 def extensions():
@@ -60,7 +62,8 @@ def extensions():
     try:
         from Cython.Build import cythonize  # build-system.requires brings it
     except ImportError as exc:
-        raise SystemExit(f"error: Cython is needed to build pyframe ({exc}); {HOW_TO_SKIP}")
+        message = f"error: Cython is needed to build pyframe ({exc}); {HOW_TO_SKIP}"
+        raise SystemExit(message) from exc
     debug = "-g" in os.environ.get("CFLAGS", "").split()
     strip = [] if debug or sys.platform == "win32" else ["-Wl,-S"]
     return cythonize(

@@ -62,8 +62,10 @@ def test_framing(benchmark, workload, contender, length):
 
     benchmark.group = workload.name + (f" @ {wl.size_label(length)}" if length else "")
     benchmark.extra_info.update(
-        contender=contender.label, frames=inp.n_frames,
-        stream_bytes=wl.stream_bytes(contender, inp), profile=PROFILE.name,
+        contender=contender.label,
+        frames=inp.n_frames,
+        stream_bytes=wl.stream_bytes(contender, inp),
+        profile=PROFILE.name,
     )
     try:
         if benchmark.disabled:
@@ -73,8 +75,9 @@ def test_framing(benchmark, workload, contender, length):
             run()
             once = max(time.perf_counter() - t0, 1e-7)
             iterations = max(1, math.ceil(PROFILE.min_time / once))
-            count = benchmark.pedantic(run, rounds=PROFILE.rounds, iterations=iterations,
-                                       warmup_rounds=1)
+            count = benchmark.pedantic(
+                run, rounds=PROFILE.rounds, iterations=iterations, warmup_rounds=1
+            )
     finally:
         close = getattr(run, "close", None)
         if close is not None:

@@ -1,8 +1,9 @@
 """asyncio framed echo: ``server`` or ``client`` (works under uvloop too).
 
-    python examples/aio_echo.py server [HOST:PORT]
-    python examples/aio_echo.py client HOST:PORT hello world
+python examples/aio_echo.py server [HOST:PORT]
+python examples/aio_echo.py client HOST:PORT hello world
 """
+
 import asyncio
 import sys
 
@@ -19,8 +20,7 @@ async def handle(reader, writer):
 
 async def server(address="127.0.0.1:8000"):
     host, port = address.rsplit(":", 1)
-    srv = await aio.start_server(handle, host, int(port),
-                                 framer_factory=pyframe.LengthPrefixFramer)
+    srv = await aio.start_server(handle, host, int(port), framer_factory=pyframe.LengthPrefixFramer)
     host, port = srv.sockets[0].getsockname()[:2]
     print(f"listening on {host}:{port}", flush=True)
     async with srv:
@@ -29,8 +29,7 @@ async def server(address="127.0.0.1:8000"):
 
 async def client(address, *words):
     host, port = address.rsplit(":", 1)
-    reader, writer = await aio.open_connection(host, int(port),
-                                               framer=pyframe.LengthPrefixFramer())
+    reader, writer = await aio.open_connection(host, int(port), framer=pyframe.LengthPrefixFramer())
     for word in words:
         writer.write_frame(word.encode())
     await writer.drain()

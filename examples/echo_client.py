@@ -1,7 +1,8 @@
 """A blocking framed echo client: sends each argument as a frame, prints the replies.
 
-    python examples/echo_client.py HOST:PORT hello world
+python examples/echo_client.py HOST:PORT hello world
 """
+
 import sys
 
 import pyframe

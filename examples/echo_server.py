@@ -1,7 +1,8 @@
 """A blocking framed echo server: one thread per client.
 
-    python examples/echo_server.py [HOST:PORT]     (default 127.0.0.1:8000; port 0 picks one)
+python examples/echo_server.py [HOST:PORT]     (default 127.0.0.1:8000; port 0 picks one)
 """
+
 import sys
 
 import pyframe

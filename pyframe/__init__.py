@@ -100,21 +100,22 @@ else:
             return _import_module(".aio", __name__)  # (``from . import aio`` would recurse)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
-    "IMPLEMENTATION",
     "DEFAULT_MAX_FRAME_SIZE",
-    "FrameError",
-    "FrameTooLargeError",
-    "MalformedFrameError",
-    "IncompleteFrameError",
-    "LengthPrefixFramer",
+    "IMPLEMENTATION",
     "DecimalLengthFramer",
     "DelimiterFramer",
-    "LineFramer",
+    "FrameError",
+    "FrameTooLargeError",
     "Framer",
+    "IncompleteFrameError",
+    "LengthPrefixFramer",
+    "LineFramer",
+    "MalformedFrameError",
 ]
 
 # The blocking socket layer (pyframe.sockets); asyncio lives in pyframe.aio.
 from .sockets import BrokenStreamError, FramedServer, FramedSocket, connect, serve  # noqa: E402
 
-__all__ += ["FramedSocket", "FramedServer", "BrokenStreamError", "connect", "serve"]
+__all__ += ["BrokenStreamError", "FramedServer", "FramedSocket", "connect", "serve"]

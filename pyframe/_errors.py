@@ -15,8 +15,8 @@ UNLIMITED = sys.maxsize
 __all__ = [
     "FrameError",
     "FrameTooLargeError",
-    "MalformedFrameError",
     "IncompleteFrameError",
+    "MalformedFrameError",
 ]
 
 
@@ -57,8 +57,7 @@ def too_large(size: int, limit: int, what: str = "frame") -> FrameTooLargeError:
 
 def no_delimiter(scanned: int, limit: int) -> FrameTooLargeError:
     return FrameTooLargeError(
-        f"no delimiter within max_frame_size={limit} bytes "
-        f"({scanned} bytes scanned without one)",
+        f"no delimiter within max_frame_size={limit} bytes ({scanned} bytes scanned without one)",
         scanned,
         limit,
     )

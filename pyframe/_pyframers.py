@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn, Optional, SupportsIndex, Un
 from . import _errors, _rules
 from ._types import Buffer
 
-__all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+__all__ = ["DecimalLengthFramer", "DelimiterFramer", "LengthPrefixFramer", "LineFramer"]
 
 READ_SIZE = 65536  # room get_buffer() offers when given no size hint
 MIN_CAPACITY = 4096  # smallest array allocated once data arrives
@@ -551,9 +551,10 @@ class DelimiterFramer(_Framer):
                         at += 1
                     self._seen[i] = at
             # The earliest position decides; on a tie the longer delimiter.
-            if best < 0 or self._seen[i] < self._seen[best] or (
-                self._seen[i] == self._seen[best]
-                and len(delim) > len(self._delimiters[best])
+            if (
+                best < 0
+                or self._seen[i] < self._seen[best]
+                or (self._seen[i] == self._seen[best] and len(delim) > len(self._delimiters[best]))
             ):
                 best = i
         at = self._seen[best]

@@ -100,9 +100,7 @@ def byte_view(data: Buffer) -> memoryview:
     try:
         view = memoryview(data)
     except TypeError:
-        raise TypeError(
-            f"a bytes-like object is required, not '{type(data).__name__}'"
-        ) from None
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
     if not view.c_contiguous:
         view.release()
         raise BufferError("memoryview: underlying buffer is not C-contiguous")
@@ -120,9 +118,7 @@ def check_field(size: int, field: int, field_max: int, limit: int) -> None:
     if size > limit:
         raise _errors.too_large(size, limit, "payload")
     if field < 0:
-        raise ValueError(
-            f"payload of {size} bytes gives a negative length field ({field})"
-        )
+        raise ValueError(f"payload of {size} bytes gives a negative length field ({field})")
     if field > field_max:
         raise _errors.FrameTooLargeError(
             f"payload of {size} bytes needs length field value {field}, "

@@ -16,9 +16,7 @@ ON = ("1", "true", "yes", "on")
 OFF = ("0", "false", "no", "off")
 
 
-def switch(
-    name: str, default: bool = False, environ: Optional[Mapping[str, str]] = None
-) -> bool:
+def switch(name: str, default: bool = False, environ: Optional[Mapping[str, str]] = None) -> bool:
     """Whether the switch ``name`` is on."""
     raw = (os.environ if environ is None else environ).get(name, "")
     value = raw.strip().lower()

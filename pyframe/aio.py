@@ -42,6 +42,8 @@ from ._errors import FrameError
 from ._types import Buffer, Framer
 
 __all__ = [
+    "FRAME_OVERHEAD",
+    "HIGH_WATER",
     "FrameProtocol",
     "FrameReader",
     "FrameWriter",
@@ -49,8 +51,6 @@ __all__ = [
     "open_unix_connection",
     "start_server",
     "start_unix_server",
-    "HIGH_WATER",
-    "FRAME_OVERHEAD",
 ]
 
 #: Default high-water mark of a FrameReader, in bytes of undelivered frames.
@@ -431,11 +431,13 @@ class _StreamProtocol(FrameProtocol):
         exc = task.exception()
         if exc is not None:
             loop = asyncio.get_running_loop()
-            loop.call_exception_handler({
-                "message": "unhandled exception in pyframe.aio client_connected_cb",
-                "exception": exc,
-                "transport": transport,
-            })
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception in pyframe.aio client_connected_cb",
+                    "exception": exc,
+                    "transport": transport,
+                }
+            )
             transport.close()
 
     def frame_received(self, frame: bytes) -> None:
@@ -472,9 +474,7 @@ async def open_connection(
     loop = asyncio.get_running_loop()
     protocol = _StreamProtocol(framer, high_water, low_water)
     # (host and port are None when kwargs holds sock=, which typeshed's overloads keep apart)
-    await loop.create_connection(
-        lambda: protocol, host, port, **kwargs  # type: ignore[arg-type]
-    )
+    await loop.create_connection(lambda: protocol, host, port, **kwargs)  # type: ignore[arg-type]
     return protocol.reader, cast(FrameWriter, protocol.writer)  # set by connection_made()
 
 
@@ -490,9 +490,7 @@ async def open_unix_connection(
     loop = asyncio.get_running_loop()
     protocol = _StreamProtocol(framer, high_water, low_water)
     # (the loop takes a path-like object, which typeshed's signature leaves out)
-    await loop.create_unix_connection(
-        lambda: protocol, path, **kwargs  # type: ignore[arg-type]
-    )
+    await loop.create_unix_connection(lambda: protocol, path, **kwargs)  # type: ignore[arg-type]
     return protocol.reader, cast(FrameWriter, protocol.writer)  # set by connection_made()
 
 
@@ -515,9 +513,7 @@ async def start_server(
         return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
 
     # (a service name as port is passed on to getaddrinfo(), which typeshed leaves out)
-    return await loop.create_server(
-        factory, host, port, **kwargs  # type: ignore[arg-type]
-    )
+    return await loop.create_server(factory, host, port, **kwargs)  # type: ignore[arg-type]
 
 
 async def start_unix_server(

@@ -71,8 +71,11 @@ JOIN_TIMEOUT = 30.0  # seconds to wait for the sender thread after a receiver fa
 
 
 def _wire(frame_size: int, count: int) -> bytes:
-    one = struct.pack(">I", frame_size) + bytes(range(256)) * (frame_size // 256) + bytes(
-        range(frame_size % 256))
+    one = (
+        struct.pack(">I", frame_size)
+        + bytes(range(256)) * (frame_size // 256)
+        + bytes(range(frame_size % 256))
+    )
     return one * count
 
 
@@ -155,8 +158,9 @@ def _run(
 def _check(result: tuple[int, int], count: int, frame_size: int) -> None:
     n, size = result
     if n != count or size != frame_size:
-        raise RuntimeError(f"received {n} frames (last {size} B), expected {count} "
-                           f"of {frame_size} B")
+        raise RuntimeError(
+            f"received {n} frames (last {size} B), expected {count} of {frame_size} B"
+        )
 
 
 def _framers(impl: str) -> ModuleType:
@@ -196,7 +200,7 @@ def framed_recv(
                 last = frame
                 n += 1
         elif method == "iter":
-            for last in conn:
+            for last in conn:  # noqa: B007 (the last frame is checked after the loop)
                 n += 1
         else:
             while n < count:

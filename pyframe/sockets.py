@@ -58,7 +58,7 @@ from ._types import Buffer, Framer
 if TYPE_CHECKING:
     from typing_extensions import TypeIs
 
-__all__ = ["FramedSocket", "FramedServer", "BrokenStreamError", "connect", "serve"]
+__all__ = ["BrokenStreamError", "FramedServer", "FramedSocket", "connect", "serve"]
 
 #: Room offered to each ``recv_into`` (the framer may offer more when it has it).
 READ_SIZE = 256 * 1024
@@ -298,9 +298,7 @@ class FramedSocket:
         return self._unsent is None
 
     def _broken_error(self) -> BrokenStreamError:
-        return BrokenStreamError(
-            f"this FramedSocket cannot send any more: {self._broken}"
-        )
+        return BrokenStreamError(f"this FramedSocket cannot send any more: {self._broken}")
 
     def _send(self, buffers: list[_Piece], resumed: bool = False) -> None:
         """Hand ``buffers`` (one frame, or several whole frames) to the kernel."""
@@ -362,8 +360,7 @@ class FramedSocket:
             "a partial frame and the stream is out of sync"
         )
         raise BrokenStreamError(
-            f"send interrupted in the middle of a frame: {self._broken}; close this "
-            "connection"
+            f"send interrupted in the middle of a frame: {self._broken}; close this connection"
         ) from exc
 
     # -- closing --------------------------------------------------------------------
@@ -551,8 +548,9 @@ class FramedServer:
                         conn, _ = self.accept()
                     except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                         continue
-                    thread = threading.Thread(target=self._handle, args=(handler, conn),
-                                              daemon=True)
+                    thread = threading.Thread(
+                        target=self._handle, args=(handler, conn), daemon=True
+                    )
                     self._threads.add(thread)
                     thread.start()
             for thread in list(self._threads):

@@ -69,9 +69,14 @@ def check_name(name: object) -> str:
     if not isinstance(name, str) or not name:
         raise TransferError("refused: the file name is empty or not a string")
     bad = ("/", "\\", "\0")
-    if (name in (".", "..") or any(c in name for c in bad) or os.path.isabs(name)
-            or (len(name) > 1 and name[1] == ":") or os.path.basename(name) != name
-            or any(ord(c) < 32 for c in name)):
+    if (
+        name in (".", "..")
+        or any(c in name for c in bad)
+        or os.path.isabs(name)
+        or (len(name) > 1 and name[1] == ":")
+        or os.path.basename(name) != name
+        or any(ord(c) < 32 for c in name)
+    ):
         raise TransferError(f"refused: {name!r} is not a plain file name (path traversal?)")
     if len(name.encode("utf-8", "replace")) > _NAME_MAX:
         raise TransferError(f"refused: the file name is longer than {_NAME_MAX} bytes")
@@ -94,8 +99,14 @@ class Progress:
             except ImportError:
                 tqdm = None  # type: ignore[assignment, unused-ignore]  # (typed by types-tqdm)
             if tqdm is not None:
-                self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                                desc=label, file=self.stream)
+                self.bar = tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=label,
+                    file=self.stream,
+                )
         if self.bar is None:
             print(f"{label}: {total} bytes", file=self.stream, flush=True)
 
@@ -109,8 +120,12 @@ class Progress:
             self.bar.close()
         if ok:
             elapsed = max(time.monotonic() - self.start, 1e-9)
-            print(f"{self.label}: done, {self.done} bytes in {elapsed:.2f} s "
-                  f"({self.done / elapsed / 1e6:.1f} MB/s)", file=self.stream, flush=True)
+            print(
+                f"{self.label}: done, {self.done} bytes in {elapsed:.2f} s "
+                f"({self.done / elapsed / 1e6:.1f} MB/s)",
+                file=self.stream,
+                flush=True,
+            )
 
 
 def _json_frame(conn: FramedSocket, what: str) -> dict[str, Any]:
@@ -188,18 +203,23 @@ def receive_file(
         size, expected = header.get("size"), header.get("sha256")
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise TransferError(f"refused: bad size {size!r}")
-        if not (isinstance(expected, str) and len(expected) == 64
-                and all(c in "0123456789abcdef" for c in expected)):
+        if not (
+            isinstance(expected, str)
+            and len(expected) == 64
+            and all(c in "0123456789abcdef" for c in expected)
+        ):
             raise TransferError(f"refused: bad sha256 {expected!r}")
         dest = os.path.join(out_dir, name)
         if os.path.lexists(dest) and not force:
             raise TransferError(f"refused: {dest} exists (use --force to overwrite)")
         try:  # before the go-ahead: a receiver that cannot write says so now
-            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f"{_TMP_PREFIX}{name}.",
-                                       suffix=_TMP_SUFFIX)
+            fd, tmp = tempfile.mkstemp(
+                dir=out_dir, prefix=f"{_TMP_PREFIX}{name}.", suffix=_TMP_SUFFIX
+            )
         except OSError as exc:
-            raise TransferError(f"refused: cannot create a file in {out_dir}: "
-                                f"{exc.strerror or exc}") from exc
+            raise TransferError(
+                f"refused: cannot create a file in {out_dir}: {exc.strerror or exc}"
+            ) from exc
     except TransferError as exc:
         conn.send(json.dumps({"ok": False, "error": str(exc)}).encode())
         raise
@@ -218,7 +238,8 @@ def receive_file(
                 if frame is None:
                     raise TruncatedError(
                         f"transfer truncated: received {got} of {size} bytes of {name} "
-                        "before the connection closed; nothing was saved")
+                        "before the connection closed; nothing was saved"
+                    )
                 if got + len(frame) > size:
                     raise TransferError(f"the sender sent more than the {size} bytes announced")
                 out.write(frame)
@@ -226,18 +247,21 @@ def receive_file(
                 got += len(frame)
                 progress.update(len(frame))
         if digest.hexdigest() != expected:
-            raise TransferError(f"SHA-256 mismatch for {name}: expected {expected}, got "
-                                f"{digest.hexdigest()}; nothing was saved")
+            raise TransferError(
+                f"SHA-256 mismatch for {name}: expected {expected}, got "
+                f"{digest.hexdigest()}; nothing was saved"
+            )
         if force:
             os.replace(tmp, dest)
         else:
             try:
                 os.link(tmp, dest)  # fails if dest appeared meanwhile: never overwrite
             except FileExistsError:
-                raise TransferError(f"refused: {dest} exists (use --force to overwrite)")
+                raise TransferError(f"refused: {dest} exists (use --force to overwrite)") from None
             except OSError:  # no hard links here
                 if os.path.lexists(dest):
-                    raise TransferError(f"refused: {dest} exists (use --force to overwrite)")
+                    msg = f"refused: {dest} exists (use --force to overwrite)"
+                    raise TransferError(msg) from None
                 os.rename(tmp, dest)
             else:
                 os.unlink(tmp)
@@ -267,22 +291,38 @@ def main(argv: Sequence[str]) -> int:
         parser.add_argument("file")
         parser.add_argument("address", metavar="HOST:PORT", type=parse_address)
     elif argv and argv[0] == "recv":
-        parser.description = ("Receive files sent with 'pyframe send'. Prints "
-                              "'listening on HOST:PORT' (the real port when given port 0).")
-        parser.add_argument("--listen", metavar="HOST:PORT", type=parse_address,
-                            default=parse_address(DEFAULT_LISTEN),
-                            help=f"address to listen on (default {DEFAULT_LISTEN}; "
-                                 "0.0.0.0:PORT accepts other hosts)")
+        parser.description = (
+            "Receive files sent with 'pyframe send'. Prints "
+            "'listening on HOST:PORT' (the real port when given port 0)."
+        )
+        parser.add_argument(
+            "--listen",
+            metavar="HOST:PORT",
+            type=parse_address,
+            default=parse_address(DEFAULT_LISTEN),
+            help=f"address to listen on (default {DEFAULT_LISTEN}; "
+            "0.0.0.0:PORT accepts other hosts)",
+        )
         parser.add_argument("--out", metavar="DIR", default=".", help="directory for files")
         parser.add_argument("--force", action="store_true", help="overwrite existing files")
-        parser.add_argument("--once", action="store_true",
-                            help="exit after one transfer (status 0 only if it succeeded)")
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="exit after one transfer (status 0 only if it succeeded)",
+        )
     else:
-        print("usage: pyframe send FILE HOST:PORT | pyframe recv [--listen HOST:PORT] "
-              "[--out DIR] [--force] [--once]", file=sys.stderr)
+        print(
+            "usage: pyframe send FILE HOST:PORT | pyframe recv [--listen HOST:PORT] "
+            "[--out DIR] [--force] [--once]",
+            file=sys.stderr,
+        )
         return 2
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds a stalled connection is given (default 30)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds a stalled connection is given (default 30)",
+    )
     parser.add_argument("--plain", action="store_true", help="no progress bar")
     args = parser.parse_args(argv[1:])
     if argv[0] == "send":

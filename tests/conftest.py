@@ -251,8 +251,9 @@ def twisted_echo():
     procs = []
 
     def start(mode):
-        proc = subprocess.Popen([sys.executable, "-c", TWISTED_ECHO, mode],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", TWISTED_ECHO, mode], stdout=subprocess.PIPE, text=True
+        )
         procs.append(proc)
         return int(proc.stdout.readline())
 

@@ -68,8 +68,14 @@ with atheris.instrument_imports() if atheris is not None else _NoInstrumentation
 TWINS = (("python", PY), ("cython", CY))
 CLASSES = ("LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer")
 SETTINGS = {
-    "LengthPrefixFramer": ("length_size", "byteorder", "offset", "adjustment",
-                           "include_header", "max_frame_size"),
+    "LengthPrefixFramer": (
+        "length_size",
+        "byteorder",
+        "offset",
+        "adjustment",
+        "include_header",
+        "max_frame_size",
+    ),
     "DecimalLengthFramer": ("digits", "max_frame_size"),
     "DelimiterFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
     "LineFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
@@ -84,8 +90,19 @@ MAX_REPEAT = 6000  # a chunk may be a short pattern repeated up to this size
 
 #: Huge, negative or odd ints for sizes and limits (none of them allocates gigabytes:
 #: each is refused, or fails to allocate at once).
-EXTREME_INTS = (-1, -2, 2**45, 2**62, 2**63 - 2, 2**63 - 1, 2**63, 2**64, -(2**63),
-                -(2**63) - 1, -(2**62))
+EXTREME_INTS = (
+    -1,
+    -2,
+    2**45,
+    2**62,
+    2**63 - 2,
+    2**63 - 1,
+    2**63,
+    2**64,
+    -(2**63),
+    -(2**63) - 1,
+    -(2**62),
+)
 ODD_ARGS = (1.0, 1.5, "1", None, True, False, b"1")
 
 
@@ -237,8 +254,9 @@ class _Session:
         (ok_p, val_p), (ok_c, val_c) = out["python"], out["cython"]
         if ok_p and ok_c:
             if _canon(val_p) != _canon(val_c):
-                self.fail(f"{line}: python returned {_short(val_p)}, "
-                          f"cython returned {_short(val_c)}")
+                self.fail(
+                    f"{line}: python returned {_short(val_p)}, cython returned {_short(val_c)}"
+                )
             return
         if not ok_p and not ok_c:
             key_p = _exc_key(val_p, lent and lent["python"])
@@ -279,25 +297,38 @@ class _Session:
         cls = inp.pick(CLASSES)
         args, kw = [], {}
         if cls == "LengthPrefixFramer":
-            size = inp.pick((1, 1, 2, 2, 3, 4, 5, 8, 6, 7)) if not inp.chance(8) else \
-                inp.pick((0, 9, -1, 2.0, "4", None, True))
+            size = (
+                inp.pick((1, 1, 2, 2, 3, 4, 5, 8, 6, 7))
+                if not inp.chance(8)
+                else inp.pick((0, 9, -1, 2.0, "4", None, True))
+            )
             args = [size]
             if inp.chance(200):
-                args.append(inp.pick(("big", "little")) if not inp.chance(8) else
-                            inp.pick(("native", "BIG", b"big", None, "")))
+                args.append(
+                    inp.pick(("big", "little"))
+                    if not inp.chance(8)
+                    else inp.pick(("native", "BIG", b"big", None, ""))
+                )
             if inp.chance(100):
-                kw["offset"] = inp.pick((0, 1, 2, 3)) if not inp.chance(16) else \
-                    inp.pick((-1, 1 << 20, (1 << 20) + 1, 1.0, True))
+                kw["offset"] = (
+                    inp.pick((0, 1, 2, 3))
+                    if not inp.chance(16)
+                    else inp.pick((-1, 1 << 20, (1 << 20) + 1, 1.0, True))
+                )
             if inp.chance(140):
                 kw["adjustment"] = self.small_int(-6, 6)
                 if kw["adjustment"] in (-(2**63), -(2**63) - 1, 2**63, 2**64, 2**45):
-                    kw["adjustment"] = inp.pick((2**62, 2**62 + 1, -(2**62), -(2**62) - 1,
-                                                 kw["adjustment"]))
+                    kw["adjustment"] = inp.pick(
+                        (2**62, 2**62 + 1, -(2**62), -(2**62) - 1, kw["adjustment"])
+                    )
             if inp.chance(100):
                 kw["include_header"] = inp.pick((True, False, 1, 0, "", "x", None))
         elif cls == "DecimalLengthFramer":
-            args = [inp.pick((1, 2, 2, 3, 4, 18)) if not inp.chance(10) else
-                    inp.pick((0, 19, -1, 2.0, "3", None, True))]
+            args = [
+                inp.pick((1, 2, 2, 3, 4, 18))
+                if not inp.chance(10)
+                else inp.pick((0, 19, -1, 2.0, "3", None, True))
+            ]
         elif cls == "DelimiterFramer":
             count = 1 + inp.below(3)
             delims = [self.delimiter() for _ in range(count)]
@@ -322,8 +353,9 @@ class _Session:
                 kw["keep_delimiter"] = inp.pick((True, False, 1, None))
         else:
             if inp.chance(100):
-                kw["line_ending"] = inp.pick((b"\n", b"\r\n", b"\n", b"\r\n", b"\r", "\n",
-                                              None, bytearray(b"\n")))
+                kw["line_ending"] = inp.pick(
+                    (b"\n", b"\r\n", b"\n", b"\r\n", b"\r", "\n", None, bytearray(b"\n"))
+                )
         if inp.chance(190):
             kw["max_frame_size"] = self.limit()
 
@@ -331,8 +363,9 @@ class _Session:
         line = f"m.{cls}({text})"
         self.lines.append(f"f = show(lambda: {line})")
         # memoryview/bytearray arguments are shared: each twin gets its own copy
-        out = {name: _call(lambda m=m: getattr(m, cls)(*_copy(args), **_copy(kw)))
-               for name, m in TWINS}
+        out = {
+            name: _call(lambda m=m: getattr(m, cls)(*_copy(args), **_copy(kw))) for name, m in TWINS
+        }
         self.same(line, out)
         if out["python"][0]:
             self.views.clear()
@@ -373,8 +406,10 @@ class _Session:
         if r < 27 and len(raw) % 2 == 0:  # a multi-byte format: len() != nbytes
             return (f"memoryview({_lit(raw)}).cast('H')", lambda: memoryview(raw).cast("H"))
         if r < 28 and len(raw) % 4 == 0 and raw:
-            return (f"memoryview({_lit(raw)}).cast('B', (2, {len(raw) // 2}))",
-                    lambda: memoryview(raw).cast("B", (2, len(raw) // 2)))
+            return (
+                f"memoryview({_lit(raw)}).cast('B', (2, {len(raw) // 2}))",
+                lambda: memoryview(raw).cast("B", (2, len(raw) // 2)),
+            )
         if r < 29:
             return f"memoryview({_lit(raw)})[::2]", lambda: memoryview(raw)[::2]
         if r < 30:
@@ -419,12 +454,13 @@ class _Session:
         a = a % (min(size, 4096) + 1)
         b = min(size, a + length)
         fill = (fill * (b - a))[: b - a]
-        self.both(f"{name}.__setitem__(slice({a}, {b}), {_lit(fill)})",
-                  lambda t: views[t].__setitem__(slice(a, b), fill))
+        self.both(
+            f"{name}.__setitem__(slice({a}, {b}), {_lit(fill)})",
+            lambda t: views[t].__setitem__(slice(a, b), fill),
+        )
         if entry is self.lent and a <= self.written:
             self.written = max(self.written, b)
-        out = self.both(f"f.feed({name}[{a}:{b}])",
-                        lambda t: self.framers[t].feed(views[t][a:b]))
+        out = self.both(f"f.feed({name}[{a}:{b}])", lambda t: self.framers[t].feed(views[t][a:b]))
         self.fed(out)
 
     def op_get_buffer(self):
@@ -440,8 +476,9 @@ class _Session:
             hint = inp.pick(EXTREME_INTS + ODD_ARGS)
             hint = 7 if "extreme" in SKIP else hint
         name = f"v{self.view_count}"
-        out = self.both(f"f.get_buffer({hint!r})",
-                        lambda t: self.framers[t].get_buffer(hint), name=name)
+        out = self.both(
+            f"f.get_buffer({hint!r})", lambda t: self.framers[t].get_buffer(hint), name=name
+        )
         if not out["python"][0]:
             return
         self.view_count += 1
@@ -450,11 +487,18 @@ class _Session:
         for t, view in views.items():
             if type(view) is not memoryview:
                 self.fail(f"get_buffer({hint!r}) on {t} returned {_short(view)}")
-            if not (not view.readonly and view.ndim == 1 and view.format == "B"
-                    and view.c_contiguous and len(view) >= want):
-                self.fail(f"get_buffer({hint!r}) on {t}: a bad view (len {len(view)}, "
-                          f"readonly {view.readonly}, format {view.format!r}, "
-                          f"ndim {view.ndim})")
+            if not (
+                not view.readonly
+                and view.ndim == 1
+                and view.format == "B"
+                and view.c_contiguous
+                and len(view) >= want
+            ):
+                self.fail(
+                    f"get_buffer({hint!r}) on {t}: a bad view (len {len(view)}, "
+                    f"readonly {view.readonly}, format {view.format!r}, "
+                    f"ndim {view.ndim})"
+                )
         lens = {t: len(v) for t, v in views.items()}
         if len(set(lens.values())) > 1:  # the twins' engines make room the same way
             self.fail(f"get_buffer({hint!r}): views of {lens} bytes")
@@ -485,8 +529,10 @@ class _Session:
         at = at % (min(size, 64) + 1) if anywhere or entry is not self.lent else 0
         raw = raw[: max(0, size - at)]
         stop = at + len(raw)
-        out = self.both(f"{name}.__setitem__(slice({at}, {stop}), {_lit(raw)})",
-                        lambda t: views[t].__setitem__(slice(at, stop), raw))
+        out = self.both(
+            f"{name}.__setitem__(slice({at}, {stop}), {_lit(raw)})",
+            lambda t: views[t].__setitem__(slice(at, stop), raw),
+        )
         if entry is self.lent and at <= self.written and out["python"][0]:
             self.written = max(self.written, stop)
 
@@ -518,9 +564,11 @@ class _Session:
                 self.check_unwritten(entry, self.written, min(n, size))
         else:
             n = self.written if "extreme" in SKIP else odd
-        out = self.both(f"f.buffer_updated({n!r})",
-                        lambda t: self.framers[t].buffer_updated(n),
-                        lent=entry and entry[2])
+        out = self.both(
+            f"f.buffer_updated({n!r})",
+            lambda t: self.framers[t].buffer_updated(n),
+            lent=entry and entry[2],
+        )
         if out["python"][0]:
             self.lent = None
             self.written = 0
@@ -538,9 +586,11 @@ class _Session:
         if got["python"] != got["cython"]:
             self.lines.append(f"show(lambda: bytes({name}[{a}:{b}]))")
             first = next(i for i, (x, y) in enumerate(zip(*got.values())) if x != y)
-            self.fail(f"bytes({name}[{a}:{b}]) (lent, never written) differ from offset "
-                      f"{a + first}: python has {_short(got['python'][first:])}, "
-                      f"cython has {_short(got['cython'][first:])}")
+            self.fail(
+                f"bytes({name}[{a}:{b}]) (lent, never written) differ from offset "
+                f"{a + first}: python has {_short(got['python'][first:])}, "
+                f"cython has {_short(got['cython'][first:])}"
+            )
 
     def op_release(self):
         if not self.views:
@@ -571,8 +621,35 @@ class _Session:
         inp = self.inp
         r = inp.below(8)
         if r == 0:  # a size near a limit or a header's range
-            n = inp.pick((0, 1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 63, 64, 65, 99, 100, 255, 256,
-                          257, 299, 300, 301, 1000, 5000, 5001))
+            n = inp.pick(
+                (
+                    0,
+                    1,
+                    2,
+                    3,
+                    4,
+                    5,
+                    8,
+                    9,
+                    15,
+                    16,
+                    17,
+                    63,
+                    64,
+                    65,
+                    99,
+                    100,
+                    255,
+                    256,
+                    257,
+                    299,
+                    300,
+                    301,
+                    1000,
+                    5000,
+                    5001,
+                )
+            )
             return self.wrap(b"y" * n)
         if r == 1 and self.kind in ("DelimiterFramer", "LineFramer"):
             delims = self.framers["python"].delimiters
@@ -597,8 +674,10 @@ class _Session:
         if how == 0:
             src, mk = f"[{srcs}]", lambda: [make() for _, make in items]
         elif how == 1:
-            src, mk = f"({srcs}{',' if len(items) == 1 else ''})", \
-                lambda: tuple(make() for _, make in items)
+            src, mk = (
+                f"({srcs}{',' if len(items) == 1 else ''})",
+                lambda: tuple(make() for _, make in items),
+            )
         elif how == 2:
             src, mk = f"iter([{srcs}])", lambda: iter([make() for _, make in items])
         else:
@@ -713,7 +792,8 @@ def one_input(data: bytes) -> None:
     hooks = sys.excepthook, sys.unraisablehook
     sys.excepthook = lambda kind, exc, tb: _PRINTED.append(f"{kind.__name__}: {exc}")
     sys.unraisablehook = lambda u: _PRINTED.append(
-        f"unraisable {type(u.exc_value).__name__}: {u.exc_value} ({u.err_msg}, {u.object!r})")
+        f"unraisable {type(u.exc_value).__name__}: {u.exc_value} ({u.err_msg}, {u.object!r})"
+    )
     _PRINTED.clear()
     try:
         _Session(_Input(bytes(data))).run()

@@ -148,8 +148,7 @@ class Rechunker:
             writer.close()
 
 
-def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_path,
-                                                      self_checking):
+def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_path, self_checking):
     clients, count = 4, 300
     factory = lambda: impl.LengthPrefixFramer(max_frame_size=(1 << 20) + 8)  # noqa: E731
 
@@ -178,7 +177,7 @@ def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_pa
             async def send():
                 for i, p in enumerate(payloads):
                     if k % 2 and i % 10 == 0:
-                        writer.write_frames(payloads[i:i + 10])
+                        writer.write_frames(payloads[i : i + 10])
                     elif not k % 2:
                         writer.write_frame(p)
                     await writer.drain()
@@ -264,8 +263,9 @@ def test_peer_resets(impl, run):
     async def main():
         server = await asyncio.start_server(handler, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        reader, writer = await aio.open_connection("127.0.0.1", port,
-                                                   framer=impl.LengthPrefixFramer())
+        reader, writer = await aio.open_connection(
+            "127.0.0.1", port, framer=impl.LengthPrefixFramer()
+        )
         assert await reader.read_frame() == b"before"
         with pytest.raises((ConnectionResetError, pyframe.IncompleteFrameError)) as info:
             await reader.read_frame()
@@ -292,7 +292,8 @@ def test_framing_error_after_good_frames(impl, run):
         server = await asyncio.start_server(handler, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         reader, writer = await aio.open_connection(
-            "127.0.0.1", port, framer=impl.LengthPrefixFramer(max_frame_size=1000))
+            "127.0.0.1", port, framer=impl.LengthPrefixFramer(max_frame_size=1000)
+        )
         assert await reader.read_frame() == b"ok"
         depths = []
         for _ in range(3):  # raised again on every call, its traceback not growing
@@ -313,6 +314,7 @@ FLOOD = [i.to_bytes(4, "big") * (FLOOD_SIZE // 4) for i in range(FLOOD_COUNT)]
 async def flooded_reader(impl):
     """A server that sends FLOOD at once, and a reader (high water FLOOD_HIGH) that has
     stopped reading from it: (server, reader, writer)."""
+
     async def handler(reader, writer):
         framer = impl.LengthPrefixFramer()
         for payload in FLOOD:
@@ -323,7 +325,8 @@ async def flooded_reader(impl):
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     reader, writer = await aio.open_connection(
-        "127.0.0.1", port, framer=impl.LengthPrefixFramer(), high_water=FLOOD_HIGH)
+        "127.0.0.1", port, framer=impl.LengthPrefixFramer(), high_water=FLOOD_HIGH
+    )
     for _ in range(200):  # wait until the reader stops reading
         await asyncio.sleep(0.01)
         if not writer.transport.is_reading():
@@ -393,11 +396,13 @@ def test_drain_waits_for_a_slow_peer(impl, run):
                 received.append(len(frame))
             writer.close()
 
-        server = await aio.start_server(handler, "127.0.0.1", 0,
-                                        framer_factory=impl.LengthPrefixFramer)
+        server = await aio.start_server(
+            handler, "127.0.0.1", 0, framer_factory=impl.LengthPrefixFramer
+        )
         port = server.sockets[0].getsockname()[1]
-        _reader, writer = await aio.open_connection("127.0.0.1", port,
-                                                    framer=impl.LengthPrefixFramer())
+        _reader, writer = await aio.open_connection(
+            "127.0.0.1", port, framer=impl.LengthPrefixFramer()
+        )
         writer.transport.set_write_buffer_limits(high=65536)
         big = b"z" * (4 << 20)
         blocked = False
@@ -482,11 +487,11 @@ def test_callback_exception_closes_the_connection(impl, run):
         async def bad(reader, writer):
             raise RuntimeError("boom")
 
-        server = await aio.start_server(bad, "127.0.0.1", 0,
-                                        framer_factory=impl.LengthPrefixFramer)
+        server = await aio.start_server(bad, "127.0.0.1", 0, framer_factory=impl.LengthPrefixFramer)
         port = server.sockets[0].getsockname()[1]
-        reader, writer = await aio.open_connection("127.0.0.1", port,
-                                                   framer=impl.LengthPrefixFramer())
+        reader, writer = await aio.open_connection(
+            "127.0.0.1", port, framer=impl.LengthPrefixFramer()
+        )
         assert await reader.read_frame() is None
         assert any(isinstance(e, RuntimeError) for e in seen)
         writer.close()
@@ -538,8 +543,9 @@ def test_interop_with_asyncio_streams_both_ways(impl, run):
             server.close()
 
         # and the other way: pyframe.aio serves, asyncio's readexactly reads
-        server = await aio.start_server(echo, "127.0.0.1", 0,
-                                        framer_factory=impl.LengthPrefixFramer)
+        server = await aio.start_server(
+            echo, "127.0.0.1", 0, framer_factory=impl.LengthPrefixFramer
+        )
         port = server.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
         for p in payloads:

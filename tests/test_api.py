@@ -7,8 +7,11 @@ import tracemalloc
 import pytest
 
 FRAMERS = [
-    ("LengthPrefixFramer", {}, ["length_size", "byteorder", "offset", "adjustment",
-                                "include_header"]),
+    (
+        "LengthPrefixFramer",
+        {},
+        ["length_size", "byteorder", "offset", "adjustment", "include_header"],
+    ),
     ("DecimalLengthFramer", {}, ["digits"]),
     ("DelimiterFramer", {}, ["delimiters", "keep_delimiter"]),
     ("LineFramer", {}, ["delimiters", "keep_delimiter"]),
@@ -32,10 +35,13 @@ def test_framers_refuse_pickling(impl, name, kw, settings):
         pickle.dumps(framer)
 
 
-@pytest.mark.parametrize("bad, error, message", [
-    ("text", TypeError, "a bytes-like object is required, not 'str'"),
-    (memoryview(b"abcdef")[::2], BufferError, "not C-contiguous"),
-])
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        ("text", TypeError, "a bytes-like object is required, not 'str'"),
+        (memoryview(b"abcdef")[::2], BufferError, "not C-contiguous"),
+    ],
+)
 @pytest.mark.parametrize("name, kw, settings", FRAMERS)
 def test_bad_input_same_error_everywhere(impls, name, kw, settings, bad, error, message):
     for module in impls.values():
@@ -45,8 +51,9 @@ def test_bad_input_same_error_everywhere(impls, name, kw, settings, bad, error, 
                 call(bad)
 
 
-@pytest.mark.parametrize("name", ["LengthPrefixFramer", "DecimalLengthFramer",
-                                  "DelimiterFramer", "LineFramer"])
+@pytest.mark.parametrize(
+    "name", ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+)
 def test_encode_parts_does_not_copy_the_payload(impl, name):
     kw = {"digits": 9} if name == "DecimalLengthFramer" else {}
     framer = getattr(impl, name)(max_frame_size=None, **kw)
@@ -60,14 +67,17 @@ def test_encode_parts_does_not_copy_the_payload(impl, name):
         assert header + bytes(view) + trailer == framer.encode(view)
 
 
-@pytest.mark.parametrize("delimiters, payload, refused", [
-    ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"\n" + b"x" * 100000, True),  # deep inside
-    ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"END", True),  # at the very end
-    ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"\r", False),  # \r + \r\n decodes back
-    ((b"\r\n", b"\n", b"END"), b"EN" + b"x" * 100000 + b"EN", False),
-    ((b"\n", b"Z\nQ"), b"x" * 100000 + b"Z", True),  # Z + \n could begin Z\nQ
-    ((b"\n", b"Z\nQ"), b"Z" + b"x" * 100000, False),
-])
+@pytest.mark.parametrize(
+    "delimiters, payload, refused",
+    [
+        ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"\n" + b"x" * 100000, True),  # deep inside
+        ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"END", True),  # at the very end
+        ((b"\r\n", b"\n", b"END"), b"x" * 100000 + b"\r", False),  # \r + \r\n decodes back
+        ((b"\r\n", b"\n", b"END"), b"EN" + b"x" * 100000 + b"EN", False),
+        ((b"\n", b"Z\nQ"), b"x" * 100000 + b"Z", True),  # Z + \n could begin Z\nQ
+        ((b"\n", b"Z\nQ"), b"Z" + b"x" * 100000, False),
+    ],
+)
 def test_delimiter_checks_see_the_whole_payload(impl, delimiters, payload, refused):
     framer = impl.DelimiterFramer(delimiters)
     if refused:

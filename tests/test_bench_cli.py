@@ -46,8 +46,16 @@ def test_missing_optional_packages_are_absent_not_failures(monkeypatch, tmp_path
     for name in ("twisted", "twisted.protocols", "msgpack", "matplotlib"):
         monkeypatch.setitem(sys.modules, name, None)
     out = tmp_path / "bench.json"
-    args = ["--smoke", "--no-progress", "--filter", "decode/length-prefix/16B/64k",
-            "--json", str(out), "--plot", str(tmp_path / "plots")]
+    args = [
+        "--smoke",
+        "--no-progress",
+        "--filter",
+        "decode/length-prefix/16B/64k",
+        "--json",
+        str(out),
+        "--plot",
+        str(tmp_path / "plots"),
+    ]
     assert cli.main(args) == 0
     rows = {r["contender"]: r for r in json.loads(out.read_text())["results"]}
     assert rows["twisted"]["status"] == "absent" and rows["msgpack"]["status"] == "absent"

@@ -173,8 +173,13 @@ def test_line_encode(impl, ending):
 
 @pytest.mark.parametrize(
     "settings",
-    [NL, dict(delimiter=b"\r\n"), dict(delimiter=(b"\0", b"\xff\xff")),
-     dict(delimiter=b"--", keep_delimiter=True), dict(delimiter=(b"\n\n", b"\n"))],
+    [
+        NL,
+        dict(delimiter=b"\r\n"),
+        dict(delimiter=(b"\0", b"\xff\xff")),
+        dict(delimiter=b"--", keep_delimiter=True),
+        dict(delimiter=(b"\n\n", b"\n")),
+    ],
 )
 def test_encode_many_round_trip(impl, mode, check, settings):
     framer = impl.DelimiterFramer(**settings)
@@ -193,8 +198,9 @@ def test_line_encode_many_round_trip(impl, mode, check):
 
 
 def test_settings_are_exposed(impl):
-    framer = impl.DelimiterFramer((b"\r\n", bytearray(b"\n"), b"\r\n"), keep_delimiter=True,
-                                  max_frame_size=5)
+    framer = impl.DelimiterFramer(
+        (b"\r\n", bytearray(b"\n"), b"\r\n"), keep_delimiter=True, max_frame_size=5
+    )
     assert framer.delimiters == (b"\r\n", b"\n")
     assert all(type(d) is bytes for d in framer.delimiters)
     assert framer.keep_delimiter is True

@@ -112,8 +112,12 @@ def reference_eof(kind, kw, data):
 
 
 def make(module, kind, kw):
-    cls = {"length": module.LengthPrefixFramer, "decimal": module.DecimalLengthFramer,
-           "delimiter": module.DelimiterFramer, "line": module.LineFramer}[kind]
+    cls = {
+        "length": module.LengthPrefixFramer,
+        "decimal": module.DecimalLengthFramer,
+        "delimiter": module.DelimiterFramer,
+        "line": module.LineFramer,
+    }[kind]
     return cls(**kw)
 
 
@@ -145,8 +149,11 @@ def check_stream(impls, kind, kw, data, points):
     at a time, with and without eof()."""
     ref_frames, ref_outcome = reference(kind, kw, data)
     eof_frames, eof_outcome = reference_eof(kind, kw, data)
-    splits = {"whole": [data], "split": cut(data, points),
-              "bytewise": [data[i : i + 1] for i in range(len(data))]}
+    splits = {
+        "whole": [data],
+        "split": cut(data, points),
+        "bytewise": [data[i : i + 1] for i in range(len(data))],
+    }
     for how, chunks in splits.items():
         for eof in (False, True):
             results = {name: drive(make(m, kind, kw), chunks, eof) for name, m in impls.items()}
@@ -181,9 +188,9 @@ length_kw = st.fixed_dictionaries(
     },
 )
 decimal_kw = st.fixed_dictionaries(
-    {"max_frame_size": limits}, optional={"digits": st.integers(1, 5)})
-delim_bytes = st.binary(min_size=1, max_size=3).map(
-    lambda b: bytes(b"ab\n\r"[c % 4] for c in b))
+    {"max_frame_size": limits}, optional={"digits": st.integers(1, 5)}
+)
+delim_bytes = st.binary(min_size=1, max_size=3).map(lambda b: bytes(b"ab\n\r"[c % 4] for c in b))
 
 
 def pick(*strategies):
@@ -198,17 +205,20 @@ delimiter_kw = st.fixed_dictionaries(
             st.lists(delim_bytes, min_size=1, max_size=3).map(tuple),
             # One delimiter the beginning of another: ties and "may still begin" cases.
             st.tuples(delim_bytes, delim_bytes, st.booleans()).map(
-                lambda t: (t[0], t[0] + t[1]) if t[2] else (t[0] + t[1], t[0])),
+                lambda t: (t[0], t[0] + t[1]) if t[2] else (t[0] + t[1], t[0])
+            ),
             # One delimiter inside another ("YZ" and "XYZW").
             st.tuples(delim_bytes, delim_bytes, delim_bytes).map(
-                lambda t: (t[1], t[0] + t[1] + t[2])),
+                lambda t: (t[1], t[0] + t[1] + t[2])
+            ),
         ),
         "max_frame_size": limits,
     },
     optional={"keep_delimiter": st.booleans()},
 )
 line_kw = st.fixed_dictionaries(
-    {"max_frame_size": limits}, optional={"line_ending": st.sampled_from([b"\n", b"\r\n"])})
+    {"max_frame_size": limits}, optional={"line_ending": st.sampled_from([b"\n", b"\r\n"])}
+)
 
 framers = pick(
     st.tuples(st.just("length"), length_kw),
@@ -234,8 +244,12 @@ def encode_both(impls, kind, kw, item):
 
 
 @SETTINGS
-@given(framer=framers, payloads=st.lists(payload, max_size=8), tail=st.binary(max_size=6),
-       points=points)
+@given(
+    framer=framers,
+    payloads=st.lists(payload, max_size=8),
+    tail=st.binary(max_size=6),
+    points=points,
+)
 def test_encoded_streams(impls, framer, payloads, tail, points):
     kind, kw = framer
     wires, sent = [], []
@@ -249,8 +263,7 @@ def test_encoded_streams(impls, framer, payloads, tail, points):
             # A refusal is a too-large payload or one that would not decode back.
             limit = kw.get("max_frame_size", 8 << 20)
             if issubclass(error, FrameTooLargeError):
-                assert (limit is not None and len(item) > limit) or kind in ("length",
-                                                                                 "decimal")
+                assert (limit is not None and len(item) > limit) or kind in ("length", "decimal")
             else:
                 assert kind in ("delimiter", "line", "length"), message
     many = {name: make(m, kind, kw).encode_many(sent) for name, m in impls.items()}
@@ -265,8 +278,9 @@ def test_encoded_streams(impls, framer, payloads, tail, points):
     check_stream(impls, kind, kw, stream + tail, points)
 
 
-alphabet = st.sampled_from([b"\x00", b"\x01", b"\x02", b"\xff", b"0", b"1", b"9", b"a",
-                            b"b", b"\n", b"\r", b"x"])
+alphabet = st.sampled_from(
+    [b"\x00", b"\x01", b"\x02", b"\xff", b"0", b"1", b"9", b"a", b"b", b"\n", b"\r", b"x"]
+)
 garbage = st.lists(alphabet, max_size=60).map(b"".join)
 
 
@@ -311,8 +325,13 @@ def test_damaged_streams(impls, framer, pieces, flips, points):
 
 
 @SETTINGS
-@given(framer=framers, pieces=pieces, flips=flips, points=points,
-       hints=st.lists(st.integers(-1, 9), max_size=8))
+@given(
+    framer=framers,
+    pieces=pieces,
+    flips=flips,
+    points=points,
+    hints=st.lists(st.integers(-1, 9), max_size=8),
+)
 def test_get_buffer_path_matches_feed(impls, framer, pieces, flips, points, hints):
     """The zero-copy path (partial writes into views) gives what feed() gives."""
     kind, kw = framer

@@ -34,6 +34,7 @@ def peak_during(fn):
 
 # -- refused before anything is allocated -------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "make, header",
     [
@@ -58,17 +59,24 @@ def test_oversize_header_allocates_nothing(impl, make, header):
     assert str(header if header else 1 << 30) in str(result)
 
 
-@pytest.mark.parametrize("make", [
-    lambda m: m.LengthPrefixFramer(8, max_frame_size=None),
-    lambda m: m.DecimalLengthFramer(12, max_frame_size=None),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: m.LengthPrefixFramer(8, max_frame_size=None),
+        lambda m: m.DecimalLengthFramer(12, max_frame_size=None),
+    ],
+)
 def test_huge_header_without_limit_waits_without_allocating(impl, make):
     framer = make(impl)
     claim = 4 << 30  # 4 GiB announced, never preallocated
-    wire = (b"%012d" % claim if isinstance(framer, impl.DecimalLengthFramer)
-            else claim.to_bytes(8, "big"))
-    result, peak = peak_during(lambda: [framer.feed(wire)] + [framer.feed(b"y" * 1000)
-                                                              for _ in range(10)])
+    wire = (
+        b"%012d" % claim
+        if isinstance(framer, impl.DecimalLengthFramer)
+        else claim.to_bytes(8, "big")
+    )
+    result, peak = peak_during(
+        lambda: [framer.feed(wire)] + [framer.feed(b"y" * 1000) for _ in range(10)]
+    )
     assert result == [[]] * 11
     assert peak < 256 * 1024, peak
     assert framer.pending == len(wire) + 10_000
@@ -92,6 +100,7 @@ def test_no_delimiter_within_the_limit_stops_early(impl):
 
 # -- limits at the byte, for every framer ------------------------------------------------
 
+
 def _length_wire(framer, size):
     field = size - framer.adjustment
     return bytes(framer.offset) + field.to_bytes(framer.length_size, framer.byteorder)
@@ -100,15 +109,17 @@ def _length_wire(framer, size):
 LIMITED = {
     "length4": lambda m, limit: m.LengthPrefixFramer(4, max_frame_size=limit),
     "length2-adjusted": lambda m, limit: m.LengthPrefixFramer(
-        2, "little", offset=1, adjustment=-3, max_frame_size=limit),
+        2, "little", offset=1, adjustment=-3, max_frame_size=limit
+    ),
     "length1-positive-adjustment": lambda m, limit: m.LengthPrefixFramer(
-        1, adjustment=2, max_frame_size=limit),
+        1, adjustment=2, max_frame_size=limit
+    ),
     "decimal": lambda m, limit: m.DecimalLengthFramer(4, max_frame_size=limit),
     "delimiter": lambda m, limit: m.DelimiterFramer(b"\n", max_frame_size=limit),
-    "delimiter-multi": lambda m, limit: m.DelimiterFramer((b"\n", b"<END>"),
-                                                          max_frame_size=limit),
-    "delimiter-keep": lambda m, limit: m.DelimiterFramer(b"\r\n", keep_delimiter=True,
-                                                         max_frame_size=limit),
+    "delimiter-multi": lambda m, limit: m.DelimiterFramer((b"\n", b"<END>"), max_frame_size=limit),
+    "delimiter-keep": lambda m, limit: m.DelimiterFramer(
+        b"\r\n", keep_delimiter=True, max_frame_size=limit
+    ),
     "line": lambda m, limit: m.LineFramer(max_frame_size=limit),
     "line-crlf": lambda m, limit: m.LineFramer(line_ending=b"\r\n", max_frame_size=limit),
 }
@@ -155,6 +166,7 @@ def test_limit_boundary(impl, mode, run, name, limit):
 
 # -- malformed headers -------------------------------------------------------------------
 
+
 def test_negative_adjusted_length_message(impl):
     framer = impl.LengthPrefixFramer(2, adjustment=-2)
     with pytest.raises(MalformedFrameError) as info:
@@ -173,6 +185,7 @@ def test_decimal_header_message(impl):
 
 
 # -- EOF ---------------------------------------------------------------------------------
+
 
 def make_all(impl):
     return [
@@ -234,15 +247,31 @@ def test_eof_keeps_a_deferred_fault(impl):
 # -- the failed state, reset() and deferred errors ---------------------------------------
 
 FAULTS = {
-    "too-large": (lambda m: m.LengthPrefixFramer(1, max_frame_size=3), b"\x01a",
-                  b"\x04abcd", FrameTooLargeError),
-    "negative": (lambda m: m.LengthPrefixFramer(1, adjustment=-1), b"\x02a",
-                 b"\x00", MalformedFrameError),
+    "too-large": (
+        lambda m: m.LengthPrefixFramer(1, max_frame_size=3),
+        b"\x01a",
+        b"\x04abcd",
+        FrameTooLargeError,
+    ),
+    "negative": (
+        lambda m: m.LengthPrefixFramer(1, adjustment=-1),
+        b"\x02a",
+        b"\x00",
+        MalformedFrameError,
+    ),
     "decimal": (lambda m: m.DecimalLengthFramer(2), b"01a", b"1x", MalformedFrameError),
-    "no-delimiter": (lambda m: m.DelimiterFramer(b";", max_frame_size=3), b"a;",
-                     b"abcd", FrameTooLargeError),
-    "line-too-long": (lambda m: m.LineFramer(max_frame_size=3), b"a\r\n",
-                      b"abcd\n", FrameTooLargeError),
+    "no-delimiter": (
+        lambda m: m.DelimiterFramer(b";", max_frame_size=3),
+        b"a;",
+        b"abcd",
+        FrameTooLargeError,
+    ),
+    "line-too-long": (
+        lambda m: m.LineFramer(max_frame_size=3),
+        b"a\r\n",
+        b"abcd\n",
+        FrameTooLargeError,
+    ),
 }
 
 
@@ -467,12 +496,15 @@ def test_feed_refuses_non_bytes(impl, data):
     assert framer.feed(b"ok\n") == [b"ok"]  # not a stream fault: the decoder still works
 
 
-@pytest.mark.parametrize("data", [
-    array.array("H", [0x0a61, 0x0a62]),  # b"a\nb\n" in little-endian memory
-    memoryview(b"a\nb\n").cast("B", (2, 2)),
-    bytearray(b"a\nb\n"),
-    memoryview(b"xxa\nb\nxx")[2:-2],
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        array.array("H", [0x0A61, 0x0A62]),  # b"a\nb\n" in little-endian memory
+        memoryview(b"a\nb\n").cast("B", (2, 2)),
+        bytearray(b"a\nb\n"),
+        memoryview(b"xxa\nb\nxx")[2:-2],
+    ],
+)
 def test_feed_takes_any_contiguous_bytes_like(impls, data):
     results = {}
     for name, module in impls.items():

@@ -20,7 +20,11 @@ def test_echo_examples(impl_env, server_kind, client_kind):
     script, *role = SERVERS[server_kind]
     server = subprocess.Popen(
         [sys.executable, os.path.join(EXAMPLES, script), *role, "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=impl_env)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=impl_env,
+    )
     try:
         line = server.stdout.readline()
         assert line.startswith("listening on 127.0.0.1:"), server.stderr.read()
@@ -28,9 +32,20 @@ def test_echo_examples(impl_env, server_kind, client_kind):
         for _ in range(2):  # two clients in a row: the server keeps serving
             script, *role = CLIENTS[client_kind]
             client = subprocess.run(
-                [sys.executable, os.path.join(EXAMPLES, script), *role, address, "hello",
-                 "framed", "world"],
-                capture_output=True, text=True, env=impl_env, timeout=TIMEOUT)
+                [
+                    sys.executable,
+                    os.path.join(EXAMPLES, script),
+                    *role,
+                    address,
+                    "hello",
+                    "framed",
+                    "world",
+                ],
+                capture_output=True,
+                text=True,
+                env=impl_env,
+                timeout=TIMEOUT,
+            )
             assert client.returncode == 0, client.stderr
             assert client.stdout.split() == ["hello", "framed", "world"]
     finally:
@@ -44,7 +59,12 @@ def test_echo_examples(impl_env, server_kind, client_kind):
 )
 def test_examples_without_arguments_print_their_usage(impl_env, args):
     script, *rest = args
-    proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *rest],
-                          capture_output=True, text=True, env=impl_env, timeout=TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(EXAMPLES, script), *rest],
+        capture_output=True,
+        text=True,
+        env=impl_env,
+        timeout=TIMEOUT,
+    )
     assert proc.returncode != 0
     assert proc.stderr.startswith("usage:") and "Traceback" not in proc.stderr, proc.stderr

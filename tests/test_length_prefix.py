@@ -28,25 +28,45 @@ CASES = [
     # 2-byte length, header stripped.
     (dict(length_size=2), b"\x00\x0c" + HW, [HW], 0),
     # The length counts its own header (lengthAdjustment = -2).
-    (dict(length_size=2, adjustment=-2, include_header=True), b"\x00\x0e" + HW,
-     [b"\x00\x0e" + HW], 0),
+    (
+        dict(length_size=2, adjustment=-2, include_header=True),
+        b"\x00\x0e" + HW,
+        [b"\x00\x0e" + HW],
+        0,
+    ),
     (dict(length_size=2, adjustment=-2), b"\x00\x0e" + HW, [HW], 0),
     # A 2-byte header before a 3-byte length (lengthFieldOffset = 2).
-    (dict(length_size=3, offset=2, include_header=True), b"\xca\xfe\x00\x00\x0c" + HW,
-     [b"\xca\xfe\x00\x00\x0c" + HW], 0),
+    (
+        dict(length_size=3, offset=2, include_header=True),
+        b"\xca\xfe\x00\x00\x0c" + HW,
+        [b"\xca\xfe\x00\x00\x0c" + HW],
+        0,
+    ),
     (dict(length_size=3, offset=2), b"\xca\xfe\x00\x00\x0c" + HW, [HW], 0),
     # A 3-byte length, then a 2-byte header it doesn't count (lengthAdjustment = 2).
-    (dict(length_size=3, adjustment=2, include_header=True), b"\x00\x00\x0c\xca\xfe" + HW,
-     [b"\x00\x00\x0c\xca\xfe" + HW], 0),
+    (
+        dict(length_size=3, adjustment=2, include_header=True),
+        b"\x00\x00\x0c\xca\xfe" + HW,
+        [b"\x00\x00\x0c\xca\xfe" + HW],
+        0,
+    ),
     (dict(length_size=3, adjustment=2), b"\x00\x00\x0c\xca\xfe" + HW, [b"\xca\xfe" + HW], 0),
     # offset 1, 2-byte length, adjustment 1, strip 3: CA 00 0C FE HELLO, WORLD.
     (dict(length_size=2, offset=1, adjustment=1), b"\xca\x00\x0c\xfe" + HW, [b"\xfe" + HW], 0),
     # offset 1, 2-byte length counting the whole message (adjustment -3), strip 3.
     (dict(length_size=2, offset=1, adjustment=-3), b"\xca\x00\x10\xfe" + HW, [b"\xfe" + HW], 0),
-    (dict(length_size=2, offset=1, adjustment=-3, include_header=True),
-     b"\xca\x00\x10\xfe" + HW + b"\x01\x00\x04", [b"\xca\x00\x10\xfe" + HW], 3),
-    (dict(length_size=2, offset=1, adjustment=-3, include_header=True), b"\x01\x00\x03",
-     [b"\x01\x00\x03"], 0),
+    (
+        dict(length_size=2, offset=1, adjustment=-3, include_header=True),
+        b"\xca\x00\x10\xfe" + HW + b"\x01\x00\x04",
+        [b"\xca\x00\x10\xfe" + HW],
+        3,
+    ),
+    (
+        dict(length_size=2, offset=1, adjustment=-3, include_header=True),
+        b"\x01\x00\x03",
+        [b"\x01\x00\x03"],
+        0,
+    ),
     # Offset bytes are part of the pending frame until it completes.
     (dict(length_size=1, offset=3), b"abc", [], 3),
     (dict(length_size=1, offset=3), b"abc\x02xyabc", [b"xy"], 3),
@@ -63,28 +83,60 @@ CASES = [
     # Limits apply to the bytes after the field (field + adjustment).
     (dict(length_size=1, max_frame_size=3), b"\x03abc\x03de", [b"abc"], 3),
     (dict(length_size=1, max_frame_size=3), b"\x03abc\x04", [b"abc"], FrameTooLargeError),
-    (dict(length_size=1, max_frame_size=3, adjustment=-1), b"\x04abc\x05", [b"abc"],
-     FrameTooLargeError),
-    (dict(length_size=1, max_frame_size=3, adjustment=2), b"\x01abc\x02", [b"abc"],
-     FrameTooLargeError),
+    (
+        dict(length_size=1, max_frame_size=3, adjustment=-1),
+        b"\x04abc\x05",
+        [b"abc"],
+        FrameTooLargeError,
+    ),
+    (
+        dict(length_size=1, max_frame_size=3, adjustment=2),
+        b"\x01abc\x02",
+        [b"abc"],
+        FrameTooLargeError,
+    ),
     (dict(length_size=1, max_frame_size=0), b"\x00\x00\x01", [b"", b""], FrameTooLargeError),
     # 8-byte fields near 2**63 and 2**64: never wrapped into a small or negative length.
     (dict(length_size=8, max_frame_size=None), b"\xff" * 8 + b"abc", [], FrameTooLargeError),
-    (dict(length_size=8, max_frame_size=None), b"\x80" + b"\0" * 7 + b"abc", [],
-     FrameTooLargeError),
+    (
+        dict(length_size=8, max_frame_size=None),
+        b"\x80" + b"\0" * 7 + b"abc",
+        [],
+        FrameTooLargeError,
+    ),
     (dict(length_size=8, max_frame_size=None), b"\x7f" + b"\xff" * 7 + b"abc", [], 11),
     (dict(length_size=8, max_frame_size=None, byteorder="little"), b"\xff" * 7 + b"\x7f", [], 8),
     (dict(length_size=8, byteorder="little"), b"\0" * 7 + b"\x80", [], FrameTooLargeError),
-    (dict(length_size=8, max_frame_size=None, adjustment=-(2**62)),
-     field(2**63 + 5, 8) + b"abc", [], 11),
-    (dict(length_size=8, max_frame_size=None, adjustment=-(2**62)),
-     field(2**62 + 3, 8) + b"abcd", [b"abc"], 1),
-    (dict(length_size=8, max_frame_size=None, adjustment=-(2**62)),
-     field(2**62 - 1, 8) + b"abcd", [], MalformedFrameError),
-    (dict(length_size=8, max_frame_size=None, adjustment=2**62),
-     field(2**63 - 1 - 2**62, 8), [], 8),
-    (dict(length_size=8, max_frame_size=None, adjustment=2**62),
-     field(2**63 - 2**62, 8), [], FrameTooLargeError),
+    (
+        dict(length_size=8, max_frame_size=None, adjustment=-(2**62)),
+        field(2**63 + 5, 8) + b"abc",
+        [],
+        11,
+    ),
+    (
+        dict(length_size=8, max_frame_size=None, adjustment=-(2**62)),
+        field(2**62 + 3, 8) + b"abcd",
+        [b"abc"],
+        1,
+    ),
+    (
+        dict(length_size=8, max_frame_size=None, adjustment=-(2**62)),
+        field(2**62 - 1, 8) + b"abcd",
+        [],
+        MalformedFrameError,
+    ),
+    (
+        dict(length_size=8, max_frame_size=None, adjustment=2**62),
+        field(2**63 - 1 - 2**62, 8),
+        [],
+        8,
+    ),
+    (
+        dict(length_size=8, max_frame_size=None, adjustment=2**62),
+        field(2**63 - 2**62, 8),
+        [],
+        FrameTooLargeError,
+    ),
 ]
 
 
@@ -103,18 +155,39 @@ def test_every_field_size_and_byteorder(impl, mode, check, size, order):
     # The largest value the field holds, against a limit just below and at it.
     if top <= 1 << 20:
         header = field(top, size, order)
-        check(lambda: impl.LengthPrefixFramer(size, order, max_frame_size=top - 1),
-              header, [], FrameTooLargeError, mode)
-        check(lambda: impl.LengthPrefixFramer(size, order, max_frame_size=top),
-              header + b"z" * top, [b"z" * top], 0, mode, seeds=1)
+        check(
+            lambda: impl.LengthPrefixFramer(size, order, max_frame_size=top - 1),
+            header,
+            [],
+            FrameTooLargeError,
+            mode,
+        )
+        check(
+            lambda: impl.LengthPrefixFramer(size, order, max_frame_size=top),
+            header + b"z" * top,
+            [b"z" * top],
+            0,
+            mode,
+            seeds=1,
+        )
     else:
         # Too big to wait for in a test: the decoder waits for it (no limit) ...
         big = min(top, 2**63 - 1)
-        check(lambda: impl.LengthPrefixFramer(size, order, max_frame_size=None),
-              field(big, size, order) + b"abc", [], size + 3, mode)
+        check(
+            lambda: impl.LengthPrefixFramer(size, order, max_frame_size=None),
+            field(big, size, order) + b"abc",
+            [],
+            size + 3,
+            mode,
+        )
         # ... or refuses it at once (default limit).
-        check(lambda: impl.LengthPrefixFramer(size, order),
-              field(big, size, order), [], FrameTooLargeError, mode)
+        check(
+            lambda: impl.LengthPrefixFramer(size, order),
+            field(big, size, order),
+            [],
+            FrameTooLargeError,
+            mode,
+        )
 
 
 @pytest.mark.parametrize(
@@ -150,8 +223,13 @@ def test_encode(impl, settings, payload, wire):
 
 @pytest.mark.parametrize(
     "settings",
-    [{}, dict(length_size=1), dict(length_size=3, byteorder="little", offset=2, adjustment=-1),
-     dict(length_size=8, adjustment=-5), dict(length_size=2, include_header=True, offset=1)],
+    [
+        {},
+        dict(length_size=1),
+        dict(length_size=3, byteorder="little", offset=2, adjustment=-1),
+        dict(length_size=8, adjustment=-5),
+        dict(length_size=2, include_header=True, offset=1),
+    ],
 )
 def test_encode_many_round_trip(impl, mode, check, settings):
     payloads = [b"", b"a", b"\0\0\0\x03", b"x" * 200, b"", bytes(range(256))[:250]]
@@ -193,13 +271,16 @@ def test_encode_refuses(impl, settings, size, error):
     assert framer.feed(framer.encode(good)) == [good]
 
 
-@pytest.mark.parametrize("settings, ok", [
-    (dict(length_size=1, adjustment=3), 3),
-    (dict(length_size=1, max_frame_size=10), 10),
-    (dict(length_size=1), 255),
-    (dict(length_size=1, adjustment=-1), 254),
-    (dict(length_size=1, adjustment=1), 256),
-])
+@pytest.mark.parametrize(
+    "settings, ok",
+    [
+        (dict(length_size=1, adjustment=3), 3),
+        (dict(length_size=1, max_frame_size=10), 10),
+        (dict(length_size=1), 255),
+        (dict(length_size=1, adjustment=-1), 254),
+        (dict(length_size=1, adjustment=1), 256),
+    ],
+)
 def test_encode_boundaries(impl, settings, ok):
     framer = impl.LengthPrefixFramer(**settings)
     wire = framer.encode(b"q" * ok)
@@ -207,10 +288,15 @@ def test_encode_boundaries(impl, settings, ok):
 
 
 def test_settings_are_exposed(impl):
-    framer = impl.LengthPrefixFramer(3, "little", offset=2, adjustment=-1, include_header=True,
-                                     max_frame_size=100)
+    framer = impl.LengthPrefixFramer(
+        3, "little", offset=2, adjustment=-1, include_header=True, max_frame_size=100
+    )
     assert (framer.length_size, framer.byteorder, framer.offset, framer.adjustment) == (
-        3, "little", 2, -1)
+        3,
+        "little",
+        2,
+        -1,
+    )
     assert framer.include_header is True
     assert framer.max_frame_size == 100
     assert impl.LengthPrefixFramer(max_frame_size=None).max_frame_size is None

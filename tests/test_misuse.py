@@ -73,7 +73,11 @@ del spray
 
 
 def test_views_show_zeros_never_stale_heap(impl, impl_env):
-    result = run_case(impl, impl_env, prelude=SPRAY, code="""
+    result = run_case(
+        impl,
+        impl_env,
+        prelude=SPRAY,
+        code="""
     seen = 0
     for size in (100, 4096, 65536, 1 << 20):
         f = impl.LengthPrefixFramer(4)
@@ -84,12 +88,17 @@ def test_views_show_zeros_never_stale_heap(impl, impl_env):
             view.release()
             f.buffer_updated(0)
     result = seen
-    """)
+    """,
+    )
     assert result == 0
 
 
 def test_bytes_committed_unwritten_are_zeros(impl, impl_env):
-    result = run_case(impl, impl_env, prelude=SPRAY, code="""
+    result = run_case(
+        impl,
+        impl_env,
+        prelude=SPRAY,
+        code="""
     f = impl.DelimiterFramer(b"\\xff")
     f.feed(b"head")
     view = f.get_buffer(1 << 16)
@@ -98,19 +107,24 @@ def test_bytes_committed_unwritten_are_zeros(impl, impl_env):
     f.buffer_updated(n)   # commits bytes nobody wrote
     (frame,) = f.feed(b"\\xff")
     result = [frame[:4].decode(), len(frame) - 4 - frame[4:].count(0)]
-    """)
+    """,
+    )
     assert result == ["head", 0]
 
 
 def test_failed_allocation_loses_nothing(impl, impl_env):
-    result = run_case(impl, impl_env, """
+    result = run_case(
+        impl,
+        impl_env,
+        """
     f = impl.LengthPrefixFramer(1)
     a, b, c = f.encode(b"A"), f.encode(b"B" * 20), f.encode(b"C" * 5)
     f.feed(a[:1])
     first = f.feed(a[1:] + b[:12])      # a frame cut inside the array: bytes follow it
     failed = outcome(f.get_buffer, 1 << 50)
     result = [first, failed[1], f.pending, f.feed(b[12:] + c)]
-    """)
+    """,
+    )
     assert result == [[b"A"], "MemoryError", 12, [b"B" * 20, b"C" * 5]]
 
 
@@ -134,7 +148,11 @@ def test_real_allocation_failures_lose_nothing(impl, impl_env):
     """Allocation failures from the system (RLIMIT_AS), not from a silly size: growing the
     array, and allocating a frame that was cut. Each call fails whole, and succeeds when
     memory is back."""
-    result = run_case(impl, impl_env, prelude=RLIMIT, code="""
+    result = run_case(
+        impl,
+        impl_env,
+        prelude=RLIMIT,
+        code="""
     f = impl.LengthPrefixFramer(4, max_frame_size=None)
     small = f.encode(b"s" * 100)
     big = f.encode(b"b" * (96 * MiB))
@@ -156,7 +174,8 @@ def test_real_allocation_failures_lose_nothing(impl, impl_env):
     frames = f.pop_frames()
     out.append([len(x) for x in frames] + [frames[0] == big[4:]])
     result = out
-    """)
+    """,
+    )
     assert result == [
         [b"s" * 100],
         "MemoryError",
@@ -178,7 +197,10 @@ NOT_INITIALISED = (
     "cls", ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
 )
 def test_framer_without_init_refuses_every_call(impl, impl_env, cls):
-    result = run_case(impl, impl_env, f"""
+    result = run_case(
+        impl,
+        impl_env,
+        f"""
     cls = impl.{cls}
     class Forgetful(cls):
         def __init__(self):
@@ -199,7 +221,8 @@ def test_framer_without_init_refuses_every_call(impl, impl_env, cls):
             outcome(lambda: shell.pending),
             outcome(lambda: shell.max_frame_size),
         ])
-    """)
+    """,
+    )
     for name, outcomes in zip([cls, "Forgetful"], result):
         assert outcomes == [raised("RuntimeError", NOT_INITIALISED.format(name))] * 12
 
@@ -214,7 +237,10 @@ def test_framer_without_init_refuses_every_call(impl, impl_env, cls):
     ],
 )
 def test_second_init_is_refused_and_changes_nothing(impl, impl_env, make, bad):
-    result = run_case(impl, impl_env, f"""
+    result = run_case(
+        impl,
+        impl_env,
+        f"""
     f = {make}
     wire = f.encode_many([b"one", b"two"])
     first = f.feed(wire[:6])
@@ -223,7 +249,8 @@ def test_second_init_is_refused_and_changes_nothing(impl, impl_env, make, bad):
     refused = outcome(lambda: f.__init__({bad}))
     again = {{name: getattr(f, name) for name in settings}}
     result = [refused[:2], again == settings, first + f.feed(wire[6:])]
-    """)
+    """,
+    )
     assert result[0] == ["raised", "RuntimeError"]
     assert result[1:] == [True, [b"one", b"two"]]
 
@@ -232,7 +259,10 @@ def test_view_obj_gives_no_handle_on_storage(impl, impl_env):
     """The compiled framer lends a view of a lease with no methods; whatever a caller does
     through view.obj, no frame holds bytes that were never fed (the twin's view.obj is its
     bytearray: tampering with it gives Python errors or the caller's own bytes)."""
-    result = run_case(impl, impl_env, """
+    result = run_case(
+        impl,
+        impl_env,
+        """
     f = impl.LengthPrefixFramer(4, max_frame_size=None)
     f.feed(b"\\x00\\x00\\x01\\x00" + b"x" * 10)
     view = f.get_buffer(100)
@@ -241,7 +271,8 @@ def test_view_obj_gives_no_handle_on_storage(impl, impl_env):
     tamper = outcome(lambda: obj.clear())
     after = outcome(f.feed, b"y" * 246)
     result = [type(obj).__name__, tamper[0], after]
-    """)
+    """,
+    )
     if impl.__name__.endswith("_cframers"):
         assert result[:2] == ["_Lease", "raised"]
         assert result[2] == ok([b"x" * 10 + b"y" * 246])
@@ -251,7 +282,10 @@ def test_view_obj_gives_no_handle_on_storage(impl, impl_env):
 
 
 def test_feed_given_a_view_of_its_own_buffer(impl, impl_env):
-    result = run_case(impl, impl_env, """
+    result = run_case(
+        impl,
+        impl_env,
+        """
     f = impl.LineFramer()
     f.feed(b"abc")
     view = f.get_buffer(16)
@@ -259,7 +293,8 @@ def test_feed_given_a_view_of_its_own_buffer(impl, impl_env):
     result = [f.feed(view[:8]), f.pending]
     view.release()
     result.append(outcome(f.buffer_updated, 8))   # feed() ended that view
-    """)
+    """,
+    )
     assert result == [
         [b"abcdef", b"ghi"],
         0,
@@ -268,7 +303,10 @@ def test_feed_given_a_view_of_its_own_buffer(impl, impl_env):
 
 
 def test_sizes_that_overflow(impl, impl_env):
-    result = run_case(impl, impl_env, """
+    result = run_case(
+        impl,
+        impl_env,
+        """
     import sys
     f = impl.LineFramer()
     f.feed(b"pending")
@@ -281,7 +319,8 @@ def test_sizes_that_overflow(impl, impl_env):
         outcome(f.buffer_updated, 2 ** 70),
         f.feed(b" line\\n"),
     ]
-    """)
+    """,
+    )
     no_room = "cannot make room for {} more bytes beside 7 buffered"
     assert result == [
         raised("MemoryError", no_room.format(2**63 - 1)),
@@ -295,7 +334,10 @@ def test_sizes_that_overflow(impl, impl_env):
 
 
 def test_stale_view_written_after_feed_changes_nothing(impl, impl_env):
-    result = run_case(impl, impl_env, """
+    result = run_case(
+        impl,
+        impl_env,
+        """
     f = impl.LineFramer()
     view = f.get_buffer(64)
     f.feed(b"hello ")
@@ -312,14 +354,18 @@ def test_stale_view_written_after_feed_changes_nothing(impl, impl_env):
     result.append(g.pop_frames())
     old[:8] = b"\\x01" * 8
     result.append(g.feed(b"\\x01z"))
-    """)
+    """,
+    )
     assert result == [[b"hello world"], [b"abc"], [b"z"]]
 
 
 def test_only_the_last_view_counts(impl, impl_env):
     """Two get_buffer() calls before buffer_updated(): bytes written into the first view
     are never seen, and cannot change the bytes committed through the second."""
-    result = run_case(impl, impl_env, """
+    result = run_case(
+        impl,
+        impl_env,
+        """
     result = []
     for second in (8, 1 << 20):     # the second view in the same array, or a new one
         f = impl.LengthPrefixFramer(1)
@@ -329,12 +375,16 @@ def test_only_the_last_view_counts(impl, impl_env):
         first[:3] = b"\\x02zz"
         f.buffer_updated(4)
         result.append(f.pop_frames() if second > 8 else "aliased")
-    """)
+    """,
+    )
     assert result == ["aliased", [b"abc"]]
 
 
 def test_reentrant_call_is_refused(impl, impl_env):
-    result = run_case(impl, impl_env, """
+    result = run_case(
+        impl,
+        impl_env,
+        """
     f = impl.LineFramer()
     class Sneaky:
         def __index__(self):
@@ -344,7 +394,8 @@ def test_reentrant_call_is_refused(impl, impl_env):
     result = [outcome(f.buffer_updated, Sneaky())]
     result.append(outcome(f.buffer_updated, 3))
     result.append(f.pop_frames())
-    """)
+    """,
+    )
     busy = (
         "LineFramer is in use by another call: a framer holds one stream's state and must "
         "not be used by two threads at once, nor re-entered from a callback"
@@ -399,7 +450,10 @@ def test_two_threads_never_duplicate_or_lose_frames(impl):
 def test_buffer_shrinks_when_live_bytes_are_few(impl, impl_env):
     """A 96 MiB frame whose last read also began the next frame: the array is given back
     although it never drains to empty (resident memory, measured)."""
-    result = run_case(impl, impl_env, """
+    result = run_case(
+        impl,
+        impl_env,
+        """
     import resource
 
     def resident_mib():
@@ -424,7 +478,8 @@ def test_buffer_shrinks_when_live_bytes_are_few(impl, impl_env):
     for _ in range(20000):
         f.feed(small[10:] + small[:10])
     result = [big_frame, f.pending, resident_mib() - base]
-    """)
+    """,
+    )
     big_frame, pending, grown = result
     assert big_frame == 96 << 20 and pending == 10
     # Before the fix the array stayed (96 MiB of it touched, more in the twin).

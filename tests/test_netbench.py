@@ -49,8 +49,10 @@ def test_bench_smoke_runs_every_network_row(tmp_path):
     for pattern in patterns:
         rows = {(r["frame_size"], r["contender"]): r for r in results if r["pattern"] == pattern}
         names = {"pyframe-c", "pyframe-py", "raw"} | (
-            {"asyncio", "pyframe-c protocol"} if pattern.endswith("asyncio")
-            else {"struct", "naive", "pyframe-c iter"})
+            {"asyncio", "pyframe-c protocol"}
+            if pattern.endswith("asyncio")
+            else {"struct", "naive", "pyframe-c iter"}
+        )
         assert {size for size, _ in rows} == {16, 256}
         for size in (16, 256):
             for contender in names:

@@ -27,7 +27,13 @@ def test_readme_has_snippets():
 
 @pytest.mark.parametrize("code", snippets())
 def test_snippet_runs(code, impl_env, tmp_path):
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=impl_env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=impl_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr

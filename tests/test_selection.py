@@ -42,8 +42,14 @@ def run_python(code, tmp_path, **switches):
     env.update(switches)
     # The same pyframe as the tests import (an editable install resolves to it anyway).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def report(tmp_path, block=False, **switches):
@@ -104,8 +110,11 @@ def test_missing_extension_falls_back_to_the_twin_with_a_warning(tmp_path):
     "prelude, switches",
     [
         # an install made without the compiled module on purpose (PYFRAME_BUILD_EXTENSION=0)
-        ("import sys, types; sys.modules['pyframe._build'] = types.SimpleNamespace("
-         "EXTENSION=False)\n", {}),
+        (
+            "import sys, types; sys.modules['pyframe._build'] = types.SimpleNamespace("
+            "EXTENSION=False)\n",
+            {},
+        ),
         ("", {"PYFRAME_NO_EXTENSIONS": "true"}),  # the twin chosen at run time
     ],
 )
@@ -138,8 +147,9 @@ def test_require_extension_turns_a_missing_module_into_import_error(tmp_path):
     assert "PYFRAME_REQUIRE_EXTENSION" in proc.stderr
     assert "blocked by the test" in proc.stderr  # the cause is reported
     # Without the blocker the same switch imports fine (if the module was built).
-    proc = run_python("import pyframe; print(pyframe.IMPLEMENTATION)", tmp_path,
-                      PYFRAME_REQUIRE_EXTENSION="yes")
+    proc = run_python(
+        "import pyframe; print(pyframe.IMPLEMENTATION)", tmp_path, PYFRAME_REQUIRE_EXTENSION="yes"
+    )
     if proc.returncode != 0 and NO_EXTENSIONS_OUTSIDE:
         return
     assert proc.returncode == 0, proc.stderr
@@ -147,8 +157,9 @@ def test_require_extension_turns_a_missing_module_into_import_error(tmp_path):
 
 
 def test_contradictory_switches_are_refused(tmp_path):
-    proc = run_python("import pyframe", tmp_path, PYFRAME_NO_EXTENSIONS="1",
-                      PYFRAME_REQUIRE_EXTENSION="1")
+    proc = run_python(
+        "import pyframe", tmp_path, PYFRAME_NO_EXTENSIONS="1", PYFRAME_REQUIRE_EXTENSION="1"
+    )
     assert proc.returncode != 0
     assert "ImportError" in proc.stderr and "both set" in proc.stderr
 

@@ -99,8 +99,11 @@ class Rechunker:
                 if data:
                     buf += data
                     # merge: when more is already on its way, sometimes read it first
-                    if (len(buf) < 200000 and rng.random() < 0.5
-                            and select.select([src], [], [], 0.001)[0]):
+                    if (
+                        len(buf) < 200000
+                        and rng.random() < 0.5
+                        and select.select([src], [], [], 0.001)[0]
+                    ):
                         continue
                 while buf:
                     n = min(len(buf), rng.choice((1, 3, 64, 1500, 16384, 200000)))
@@ -179,8 +182,12 @@ def counting_pair():
 
 def test_roundtrip_every_framer_over_a_server(impl, address):
     for name, factory in framers(impl):
-        payloads = [b"", b"a", b"hello world", bytes(range(1, 256)).replace(b"\r", b"")
-                    .replace(b"\n", b"") * 50]
+        payloads = [
+            b"",
+            b"a",
+            b"hello world",
+            bytes(range(1, 256)).replace(b"\r", b"").replace(b"\n", b"") * 50,
+        ]
         with FramedServer(address, factory) as server:
             thread = serve_in_thread(server)
             with connect(server.address, factory(), timeout=TIMEOUT) as conn:
@@ -472,8 +479,13 @@ def test_timeout_mid_frame_then_resume(impl):
 def test_nonblocking_receive_with_selectors(impl, self_checking):
     for name, factory in framers(impl):
         rng = random.Random(name)
-        payloads = [self_checking.payload(rng, rng.randrange(0, 5000)).replace(b"\n", b"")
-                    .replace(b"\0", b"").replace(b"\r", b"") for _ in range(300)]
+        payloads = [
+            self_checking.payload(rng, rng.randrange(0, 5000))
+            .replace(b"\n", b"")
+            .replace(b"\0", b"")
+            .replace(b"\r", b"")
+            for _ in range(300)
+        ]
         wire = factory().encode_many(payloads)
         a, b = socket.socketpair()
         b.setblocking(False)
@@ -483,7 +495,7 @@ def test_nonblocking_receive_with_selectors(impl, self_checking):
             pos = 0
             while pos < len(wire):
                 n = rng.choice((1, 2, 10, 1000, 50000))
-                a.sendall(wire[pos:pos + n])
+                a.sendall(wire[pos : pos + n])
                 pos += n
                 if rng.random() < 0.1:
                     time.sleep(0.001)
@@ -630,8 +642,7 @@ def test_framing_fault_after_good_frames(impl):
 # -- reliability: many clients, random sizes, a re-chunking proxy -------------------------
 
 
-def test_concurrent_clients_through_a_rechunking_proxy(impl, family, address,
-                                                      self_checking):
+def test_concurrent_clients_through_a_rechunking_proxy(impl, family, address, self_checking):
     clients, frames_per_client = 4, 500
     factory = lambda: impl.LengthPrefixFramer(max_frame_size=(1 << 20) + 8)  # noqa: E731
     with FramedServer(address, factory) as server:
@@ -641,13 +652,16 @@ def test_concurrent_clients_through_a_rechunking_proxy(impl, family, address,
 
         def client(k):
             rng = random.Random(1000 + k)
-            payloads = [self_checking.payload(rng, self_checking.size(rng))
-                        for _ in range(frames_per_client)]
+            payloads = [
+                self_checking.payload(rng, self_checking.size(rng))
+                for _ in range(frames_per_client)
+            ]
             conn = connect(proxy.address, factory(), timeout=TIMEOUT)
             try:
-                sender = threading.Thread(target=conn.send_many if k % 2 else
-                                          lambda ps: [conn.send(p) for p in ps],
-                                          args=(payloads,))
+                sender = threading.Thread(
+                    target=conn.send_many if k % 2 else lambda ps: [conn.send(p) for p in ps],
+                    args=(payloads,),
+                )
                 sender.start()
                 got = []
                 for _ in payloads:
@@ -769,8 +783,10 @@ def test_interop_with_asyncio_streams(impl, mode):
     try:
         factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
         rng = random.Random(mode)
-        payloads = [rng.randbytes(rng.randrange(0, 20000)).replace(b"\n", b"")
-                    .replace(b"\r", b"") for _ in range(200)]
+        payloads = [
+            rng.randbytes(rng.randrange(0, 20000)).replace(b"\n", b"").replace(b"\r", b"")
+            for _ in range(200)
+        ]
         with connect(address, factory(), timeout=TIMEOUT) as conn:
             t = threading.Thread(target=conn.send_many, args=(payloads,))
             t.start()
@@ -788,8 +804,10 @@ def test_interop_with_twisted(impl, mode, twisted_echo):
     port = twisted_echo(mode)
     factory = impl.LengthPrefixFramer if mode == "length" else impl.LineFramer
     rng = random.Random(mode)
-    payloads = [rng.randbytes(rng.randrange(0, 20000)).replace(b"\n", b"")
-                .replace(b"\r", b"") for _ in range(200)]
+    payloads = [
+        rng.randbytes(rng.randrange(0, 20000)).replace(b"\n", b"").replace(b"\r", b"")
+        for _ in range(200)
+    ]
     with connect(("127.0.0.1", port), factory(), timeout=TIMEOUT) as conn:
         t = threading.Thread(target=conn.send_many, args=(payloads,))
         t.start()

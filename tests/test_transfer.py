@@ -20,9 +20,26 @@ TIMEOUT = 30
 class Receiver:
     def __init__(self, env, out, *extra):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyframe", "recv", "--listen", "127.0.0.1:0", "--out",
-             str(out), "--once", "--timeout", "10", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=out)
+            [
+                sys.executable,
+                "-m",
+                "pyframe",
+                "recv",
+                "--listen",
+                "127.0.0.1:0",
+                "--out",
+                str(out),
+                "--once",
+                "--timeout",
+                "10",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=out,
+        )
         line = self.proc.stdout.readline()
         assert line.startswith("listening on 127.0.0.1:"), (line, self.proc.stderr.read())
         self.port = int(line.rsplit(":", 1)[1])
@@ -35,10 +52,22 @@ class Receiver:
 
 def send(env, path, port):
     return subprocess.run(
-        [sys.executable, "-m", "pyframe", "send", str(path), f"127.0.0.1:{port}",
-         "--timeout", "10"],
-        capture_output=True, text=True, env=env, timeout=TIMEOUT,
-        cwd=os.path.dirname(path))
+        [
+            sys.executable,
+            "-m",
+            "pyframe",
+            "send",
+            str(path),
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT,
+        cwd=os.path.dirname(path),
+    )
 
 
 def test_send_and_receive(impl_env, tmp_path):
@@ -82,14 +111,17 @@ def test_no_overwrite_without_force(impl, impl_env, tmp_path):
 
 
 def raw_sender(impl, receiver, header):
-    conn = FramedSocket(socket.create_connection(receiver.address, timeout=TIMEOUT),
-                        impl.LengthPrefixFramer())
+    conn = FramedSocket(
+        socket.create_connection(receiver.address, timeout=TIMEOUT), impl.LengthPrefixFramer()
+    )
     conn.send(json.dumps(header).encode())
     return conn, json.loads(conn.recv())
 
 
-@pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/b", "..", ".", "", "c:x",
-                                  "x\\..\\y", "nul\0byte", "new\nline"])
+@pytest.mark.parametrize(
+    "name",
+    ["../evil", "/etc/passwd", "a/b", "..", ".", "", "c:x", "x\\..\\y", "nul\0byte", "new\nline"],
+)
 def test_path_traversal_is_refused(impl, impl_env, tmp_path, name):
     out = tmp_path / "out"
     out.mkdir()
@@ -164,8 +196,10 @@ def test_a_temporary_file_that_cannot_be_made_is_refused(impl, tmp_path, monkeyp
 
     monkeypatch.setattr(transfer.tempfile, "mkstemp", mkstemp)
     a, b = socket.socketpair()
-    with FramedSocket(a, impl.LengthPrefixFramer()) as sender, \
-            FramedSocket(b, transfer._framer()) as conn:
+    with (
+        FramedSocket(a, impl.LengthPrefixFramer()) as sender,
+        FramedSocket(b, transfer._framer()) as conn,
+    ):
         sender.settimeout(TIMEOUT)
         conn.settimeout(TIMEOUT)
         sender.send(json.dumps({"name": "f", "size": 1, "sha256": "0" * 64}).encode())

@@ -30,7 +30,7 @@ EXAMPLE = os.path.join(HERE, "typing_example.py")
 FRAMERS = ("LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer")
 
 #: Each line a classic mistake, with the mypy error code it must get (after ``# E:``).
-MISTAKES = '''\
+MISTAKES = """\
 import socket
 import pyframe
 from pyframe import aio
@@ -49,7 +49,7 @@ pyframe.FramedSocket(sock, f).send("text")  # E: arg-type
 pyframe.serve(("127.0.0.1", 0), pyframe.LengthPrefixFramer())  # E: arg-type
 async def main() -> None:
     await aio.open_connection("127.0.0.1", 8000, framer=object())  # E: arg-type
-'''
+"""
 
 #: What stubtest may not hold the twin to: the stub marks the compiled classes as disjoint
 #: bases (their C layout forbids combining two of them); pure-Python classes have no layout.
@@ -90,8 +90,7 @@ def mypy_run(tmp_path_factory):
             args += ["--config-file", str(config), "--cache-dir", str(work / "cache")]
         else:  # mypy.stubtest
             args += ["--mypy-config-file", str(config)]
-        return subprocess.run(args, cwd=work, env=env, capture_output=True, text=True,
-                              timeout=600)
+        return subprocess.run(args, cwd=work, env=env, capture_output=True, text=True, timeout=600)
 
     run.work = work
     return run
@@ -103,8 +102,17 @@ def strict_errors(mypy_run):
     code, message)]}."""
     shutil.copy(EXAMPLE, mypy_run.work / "typing_example.py")
     (mypy_run.work / "mistakes.py").write_text(MISTAKES)
-    proc = mypy_run(["mypy", "--strict", "--no-error-summary", "--show-error-codes",
-                     "--no-pretty", "typing_example.py", "mistakes.py"])
+    proc = mypy_run(
+        [
+            "mypy",
+            "--strict",
+            "--no-error-summary",
+            "--show-error-codes",
+            "--no-pretty",
+            "typing_example.py",
+            "mistakes.py",
+        ]
+    )
     errors = {}
     for line in proc.stdout.splitlines():
         match = re.match(r"(.+?):(\d+): error: (.*?)(?:  \[([a-z-]+)\])?$", line)
@@ -169,8 +177,9 @@ def test_stub_matches_the_pure_python_twin(mypy_run, tmp_path):
         if name.endswith((".py", ".pyi")) or name == "py.typed":
             shutil.copy(os.path.join(source, name), copy / name)
     shutil.copy(copy / "_cframers.pyi", copy / "_pyframers.pyi")
-    _stubtest(mypy_run, "pyframe._pyframers", mypypath=str(tmp_path / "stubs"),
-              allowlist=TWIN_ALLOWLIST)
+    _stubtest(
+        mypy_run, "pyframe._pyframers", mypypath=str(tmp_path / "stubs"), allowlist=TWIN_ALLOWLIST
+    )
 
 
 def _unannotated(signature):
@@ -188,8 +197,18 @@ def test_compiled_signatures_are_visible_and_the_twins(impls, name):
         pytest.skip("PYFRAME_NO_EXTENSIONS: no compiled module")
     compiled, twin = getattr(impls["cython"], name), getattr(impls["python"], name)
     assert _unannotated(inspect.signature(compiled)) == _unannotated(inspect.signature(twin))
-    for method in ("feed", "get_buffer", "buffer_updated", "encode", "encode_parts",
-                   "encode_many", "eof", "next_frame", "pop_frames", "reset"):
+    for method in (
+        "feed",
+        "get_buffer",
+        "buffer_updated",
+        "encode",
+        "encode_parts",
+        "encode_many",
+        "eof",
+        "next_frame",
+        "pop_frames",
+        "reset",
+    ):
         assert _unannotated(inspect.signature(getattr(compiled, method))) == _unannotated(
             inspect.signature(getattr(twin, method))
         ), method
@@ -209,8 +228,11 @@ def _public_callables():
                 for attr, member in vars(obj).items():
                     if isinstance(member, property):
                         member = member.fget
-                    if (inspect.isfunction(member) and member.__module__.startswith("pyframe")
-                            and (attr == "__init__" or attr[0] != "_")):
+                    if (
+                        inspect.isfunction(member)
+                        and member.__module__.startswith("pyframe")
+                        and (attr == "__init__" or attr[0] != "_")
+                    ):
                         yield f"{module.__name__}.{name}.{attr}", member
 
 
@@ -235,6 +257,12 @@ def test_pyframe_aio_after_import_pyframe(impl_env, tmp_path):
         "assert pyframe.aio.FrameReader is __import__('pyframe.aio').aio.FrameReader\n"
         "assert not hasattr(pyframe, 'no_such_name')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=impl_env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=impl_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr

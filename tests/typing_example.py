@@ -128,7 +128,10 @@ def client(framers: Iterable[pyframe.Framer]) -> Optional[bytes]:
             sock: socket.socket = conn.socket
             same: pyframe.Framer = conn.framer
             flags: tuple[bool, bool, bool, int] = (
-                conn.broken, conn.at_eof, conn.closed, conn.unsent
+                conn.broken,
+                conn.at_eof,
+                conn.closed,
+                conn.unsent,
             )
             conn.settimeout(None)
             timeout: Optional[float] = conn.gettimeout()
@@ -179,17 +182,23 @@ class Echo(aio.FrameProtocol):
 
 async def amain() -> None:
     server = await aio.start_server(
-        handle, "127.0.0.1", 0, framer_factory=pyframe.LengthPrefixFramer,
-        high_water=aio.HIGH_WATER, low_water=aio.FRAME_OVERHEAD,
+        handle,
+        "127.0.0.1",
+        0,
+        framer_factory=pyframe.LengthPrefixFramer,
+        high_water=aio.HIGH_WATER,
+        low_water=aio.FRAME_OVERHEAD,
     )
-    unix = await aio.start_unix_server(handle_sync, "/tmp/pyframe.sock",
-                                       framer_factory=pyframe.LineFramer)
+    unix = await aio.start_unix_server(
+        handle_sync, "/tmp/pyframe.sock", framer_factory=pyframe.LineFramer
+    )
     reader, writer = await aio.open_connection("127.0.0.1", 8000, framer=pyframe.LineFramer())
     async with writer:
         writer.write_frame(b"hello")
         reply: Optional[bytes] = await reader.read_frame()
-    reader, writer = await aio.open_unix_connection("/tmp/pyframe.sock",
-                                                    framer=pyframe.DelimiterFramer(b"\0"))
+    reader, writer = await aio.open_unix_connection(
+        "/tmp/pyframe.sock", framer=pyframe.DelimiterFramer(b"\0")
+    )
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_connection(
         lambda: Echo(pyframe.DecimalLengthFramer()), "127.0.0.1", 8000

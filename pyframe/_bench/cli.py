@@ -19,15 +19,36 @@ def parser() -> argparse.ArgumentParser:
         "Twisted, msgpack), side by side in one process.",
     )
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_const", dest="profile", const="quick",
-                      help="smaller streams and fewer rounds: under a minute")
-    mode.add_argument("--full", action="store_const", dest="profile", const="full",
-                      help="the full run (default): every size, more rounds, 64 MiB trap")
-    mode.add_argument("--smoke", action="store_const", dest="profile", const="smoke",
-                      help="tiny sizes, to check every contender works (seconds)")
-    p.add_argument("--filter", "-k", action="append", default=[], metavar="TEXT",
-                   help="run only workloads whose name contains TEXT (or matches it as a "
-                   "glob); repeatable; see --list")
+    mode.add_argument(
+        "--quick",
+        action="store_const",
+        dest="profile",
+        const="quick",
+        help="smaller streams and fewer rounds: under a minute",
+    )
+    mode.add_argument(
+        "--full",
+        action="store_const",
+        dest="profile",
+        const="full",
+        help="the full run (default): every size, more rounds, 64 MiB trap",
+    )
+    mode.add_argument(
+        "--smoke",
+        action="store_const",
+        dest="profile",
+        const="smoke",
+        help="tiny sizes, to check every contender works (seconds)",
+    )
+    p.add_argument(
+        "--filter",
+        "-k",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="run only workloads whose name contains TEXT (or matches it as a "
+        "glob); repeatable; see --list",
+    )
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
     p.add_argument("--json", metavar="FILE", help="write every raw figure as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write Markdown tables (for README)")
@@ -60,9 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pyframe bench: no workload matches {args.filter}; see --list", file=sys.stderr)
         return 2
     if args.plot and wl.optional("matplotlib") is None:
-        print("pyframe bench: --plot needs matplotlib, which is not installed "
-              "(pip install matplotlib, or the 'bench' extra); no charts will be written.",
-              file=sys.stderr)
+        print(
+            "pyframe bench: --plot needs matplotlib, which is not installed "
+            "(pip install matplotlib, or the 'bench' extra); no charts will be written.",
+            file=sys.stderr,
+        )
     info = report.machine_info(profile.name)
     start = time.perf_counter()
     results = runner.run_all(selected, profile, progress_enabled=not args.no_progress)
@@ -80,8 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = [m for m in results if m.status == "failed"]
     if failed:
         for m in failed:
-            print(f"pyframe bench: {m.contender} failed on {m.workload}: {m.note}",
-                  file=sys.stderr)
+            print(f"pyframe bench: {m.contender} failed on {m.workload}: {m.note}", file=sys.stderr)
         return 1
     return 0
 

@@ -21,16 +21,41 @@ from .runner import Measurement
 _LP_SMALL = ("decode/length-prefix/16B/64k", "decode/length-prefix/64B/64k")
 TARGETS = [
     # (key, description, workloads, versus, minimum ratio)
-    ("lp-vs-twin", "compiled length-prefix decode, 16-64 B frames, vs its pure twin",
-     _LP_SMALL, wl.TWIN, 12.0),
-    ("lp-vs-twisted", "compiled length-prefix decode, 16-64 B frames, vs Twisted "
-     "Int32StringReceiver", _LP_SMALL, "twisted", 20.0),
-    ("lp-vs-asyncio", "compiled length-prefix decode, 16-64 B frames, vs asyncio "
-     "readexactly", _LP_SMALL, "asyncio", 30.0),
-    ("nl16-vs-split", "compiled delimiter decode, 16 B lines, vs (tail + chunk).split",
-     ("decode/newline/16B/64k",), "split", 1.2),
-    ("nl256-vs-split", "compiled delimiter decode, 256 B lines, vs (tail + chunk).split",
-     ("decode/newline/256B/64k",), "split", 3.0),
+    (
+        "lp-vs-twin",
+        "compiled length-prefix decode, 16-64 B frames, vs its pure twin",
+        _LP_SMALL,
+        wl.TWIN,
+        12.0,
+    ),
+    (
+        "lp-vs-twisted",
+        "compiled length-prefix decode, 16-64 B frames, vs Twisted Int32StringReceiver",
+        _LP_SMALL,
+        "twisted",
+        20.0,
+    ),
+    (
+        "lp-vs-asyncio",
+        "compiled length-prefix decode, 16-64 B frames, vs asyncio readexactly",
+        _LP_SMALL,
+        "asyncio",
+        30.0,
+    ),
+    (
+        "nl16-vs-split",
+        "compiled delimiter decode, 16 B lines, vs (tail + chunk).split",
+        ("decode/newline/16B/64k",),
+        "split",
+        1.2,
+    ),
+    (
+        "nl256-vs-split",
+        "compiled delimiter decode, 256 B lines, vs (tail + chunk).split",
+        ("decode/newline/256B/64k",),
+        "split",
+        3.0,
+    ),
 ]
 # Linear on the trap: the growth exponent of time / memory-floor time vs stream length
 # (least squares over every length measured) stays at most this. The raw exponent of time
@@ -62,8 +87,9 @@ def machine_info(profile_name: str) -> OrderedDict[str, Any]:
         info["load average"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     except (AttributeError, OSError):
         pass
-    info["python"] = (f"{platform.python_implementation()} {platform.python_version()} "
-                      f"({sys.executable})")
+    info["python"] = (
+        f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})"
+    )
     info["pyframe"] = f"{pyframe.__version__} from {os.path.dirname(pyframe.__file__)}"
     info["pyframe.IMPLEMENTATION"] = pyframe.IMPLEMENTATION
     try:
@@ -117,8 +143,12 @@ def ratio_stats(subject: Measurement, m: Measurement) -> dict[str, float]:
             m.q1 / subject.q3,  # type: ignore[operator]
             m.q3 / subject.q1,  # type: ignore[operator]
         )
-    return {"ratio": ratio, "ratio_low": low, "ratio_high": high,
-            "ratio_of_medians": m.median / subject.median}  # type: ignore[operator]
+    return {
+        "ratio": ratio,
+        "ratio_low": low,
+        "ratio_high": high,
+        "ratio_of_medians": m.median / subject.median,  # type: ignore[operator]
+    }
 
 
 def speedups(results: Iterable[Measurement]) -> list[dict[str, Any]]:
@@ -131,8 +161,9 @@ def speedups(results: Iterable[Measurement]) -> list[dict[str, Any]]:
         for name, m in by.items():
             if name == wl.SUBJECT or m.status != "ok":
                 continue
-            rows.append(dict(ratio_stats(subject, m), workload=workload,
-                             stream_length=length, versus=name))
+            rows.append(
+                dict(ratio_stats(subject, m), workload=workload, stream_length=length, versus=name)
+            )
     return rows
 
 
@@ -173,19 +204,30 @@ def exponents(
 
 def evaluate_targets(results: Sequence[Measurement]) -> list[dict[str, Any]]:
     """Each target with the measured ratio (worst over its workloads) and pass/fail."""
-    ratio = {(r["workload"], r["versus"]): r for r in speedups(results) if r["stream_length"] is None}
+    ratio = {
+        (r["workload"], r["versus"]): r for r in speedups(results) if r["stream_length"] is None
+    }
     out = []
     for key, text, workloads, versus, minimum in TARGETS:
         found = [ratio[(w, versus)] for w in workloads if (w, versus) in ratio]
-        entry = {"target": key, "description": text, "minimum": minimum, "versus": versus,
-                 "workloads": list(workloads)}
+        entry = {
+            "target": key,
+            "description": text,
+            "minimum": minimum,
+            "versus": versus,
+            "workloads": list(workloads),
+        }
         if len(found) < len(workloads):
-            entry.update(status="n/a", measured=None,
-                         detail="not measured in this run (filtered out or contender absent)")
+            entry.update(
+                status="n/a",
+                measured=None,
+                detail="not measured in this run (filtered out or contender absent)",
+            )
         else:
             worst = min(found, key=lambda r: r["ratio"])
             entry.update(
-                measured=worst["ratio"], measured_iqr=[worst["ratio_low"], worst["ratio_high"]],
+                measured=worst["ratio"],
+                measured_iqr=[worst["ratio_low"], worst["ratio_high"]],
                 per_workload={r["workload"]: r["ratio"] for r in found},
                 status="PASS" if worst["ratio"] >= minimum else "FAIL",
             )
@@ -194,17 +236,25 @@ def evaluate_targets(results: Sequence[Measurement]) -> list[dict[str, Any]]:
     raw = exponents(results)
     for family in ("length-prefix", "newline"):
         workload = f"trap/{family}"
-        entry = {"target": f"linear-{family}",
-                 "description": f"compiled {family} decode of one huge frame in 4 KiB pieces "
-                                f"is linear (growth exponent vs the memory floor <= {LINEAR_MAX})",
-                 "minimum": None, "versus": None, "workloads": [workload]}
+        entry = {
+            "target": f"linear-{family}",
+            "description": f"compiled {family} decode of one huge frame in 4 KiB pieces "
+            f"is linear (growth exponent vs the memory floor <= {LINEAR_MAX})",
+            "minimum": None,
+            "versus": None,
+            "workloads": [workload],
+        }
         e = exps.get((workload, wl.SUBJECT))
         if e is None:
             entry.update(status="n/a", measured=None, detail="trap not measured in this run")
         else:
             others = {name: x for (w, name), x in exps.items() if w == workload and x is not None}
-            entry.update(measured=e, status="PASS" if e <= LINEAR_MAX else "FAIL",
-                         exponents=others, raw_exponent=raw.get((workload, wl.SUBJECT)))
+            entry.update(
+                measured=e,
+                status="PASS" if e <= LINEAR_MAX else "FAIL",
+                exponents=others,
+                raw_exponent=raw.get((workload, wl.SUBJECT)),
+            )
         out.append(entry)
     return out
 
@@ -243,8 +293,10 @@ def _sections(results: Iterable[Measurement]) -> OrderedDict[str, list[Measureme
     sections: OrderedDict[str, list[Measurement]] = OrderedDict()
     for m in results:
         if m.kind in ("decode", "network"):
-            title = (f"{m.kind}: {wl.FAMILIES[m.family].title if m.family in wl.FAMILIES else m.family}"
-                     f", {wl.PATTERN_TITLES.get(m.pattern, m.pattern)}")
+            title = (
+                f"{m.kind}: {wl.FAMILIES[m.family].title if m.family in wl.FAMILIES else m.family}"
+                f", {wl.PATTERN_TITLES.get(m.pattern, m.pattern)}"
+            )
         elif m.kind == "encode":
             title = f"encode: {wl.FAMILIES[m.family].title}"
         else:
@@ -257,7 +309,7 @@ def _rows(ms: Iterable[Measurement]) -> list[list[str]]:
     """Table rows for one section: frame size, contender, figures, speedup."""
     by = index(ms)
     rows: list[list[str]] = []
-    for (workload, _), group in by.items():
+    for _key, group in by.items():
         subject = group.get(wl.SUBJECT)
         first = True
         for name, m in group.items():
@@ -269,10 +321,22 @@ def _rows(ms: Iterable[Measurement]) -> list[list[str]]:
             speed = "-"
             if name != wl.SUBJECT and subject is not None and subject.status == "ok":
                 speed = fmt_ratio(ratio_stats(subject, m)["ratio"])
-            spread = (f"{100 * m.spread:.0f}%"  # type: ignore[operator]
-                      + (" wide" if m.wide else ""))
-            rows.append([size, name, fmt_rate(m.frames_per_s), fmt_mb(m.mb_per_s),
-                         fmt_time(m.median), spread, speed, ""])
+            spread = (
+                f"{100 * m.spread:.0f}%"  # type: ignore[operator]
+                + (" wide" if m.wide else "")
+            )
+            rows.append(
+                [
+                    size,
+                    name,
+                    fmt_rate(m.frames_per_s),
+                    fmt_mb(m.mb_per_s),
+                    fmt_time(m.median),
+                    spread,
+                    speed,
+                    "",
+                ]
+            )
     return rows
 
 
@@ -282,11 +346,13 @@ HEAD = ["frame", "contender", "frames/s", "MB/s", "median", "IQR", "pyframe-c is
 def _table(rows: list[list[str]], head: list[str] = HEAD) -> list[str]:
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     right = {2, 3, 4, 5, 6}
+
     def line(r: list[str]) -> str:
         return "  ".join(
             (str(c).rjust(widths[i]) if i in right else str(c).ljust(widths[i]))
             for i, c in enumerate(r)
         ).rstrip()
+
     return [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
@@ -322,9 +388,12 @@ def _trap_table(results: Sequence[Measurement], workload: str) -> list[str]:
     lengths, rows = _trap_rows(results, workload, mark_wide=True)
     head = ["contender"] + [wl.size_label(n) for n in lengths] + ["exponent", "vs floor"]
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+
     def line(r: list[str]) -> str:
-        return "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i])
-                         for i, c in enumerate(r)).rstrip()
+        return "  ".join(
+            str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r)
+        ).rstrip()
+
     return [line(head), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
@@ -345,8 +414,9 @@ def _trap_notes(results: Sequence[Measurement], workload: str) -> list[str]:
             if name != wl.SUBJECT and m.status == "ok":
                 best[name] = (length, ratio_stats(subject, m)["ratio"])
     for name, (length, ratio) in best.items():
-        out.append(f"at {wl.size_label(cast(int, length))}: pyframe-c is {fmt_ratio(ratio)} "
-                   f"vs {name}")
+        out.append(
+            f"at {wl.size_label(cast(int, length))}: pyframe-c is {fmt_ratio(ratio)} vs {name}"
+        )
     return out
 
 
@@ -356,17 +426,23 @@ def _target_lines(targets: Iterable[dict[str, Any]]) -> list[str]:
         if t["status"] == "n/a":
             lines.append(f"  [n/a ] {t['description']}: {t['detail']}")
         elif t["minimum"] is None:
-            others = ", ".join(f"{k} {v:.2f}" for k, v in t.get("exponents", {}).items()
-                               if k != wl.SUBJECT)
-            lines.append(f"  [{t['status']}] {t['description']}: {t['measured']:.2f} "
-                         f"(raw exponent {t['raw_exponent']:.2f}"
-                         + (f"; others vs floor: {others})" if others else ")"))
+            others = ", ".join(
+                f"{k} {v:.2f}" for k, v in t.get("exponents", {}).items() if k != wl.SUBJECT
+            )
+            lines.append(
+                f"  [{t['status']}] {t['description']}: {t['measured']:.2f} "
+                f"(raw exponent {t['raw_exponent']:.2f}"
+                + (f"; others vs floor: {others})" if others else ")")
+            )
         else:
-            per = ", ".join(f"{w.split('/')[2]} {fmt_ratio(r)}"
-                            for w, r in t["per_workload"].items())
+            per = ", ".join(
+                f"{w.split('/')[2]} {fmt_ratio(r)}" for w, r in t["per_workload"].items()
+            )
             lo, hi = t["measured_iqr"]
-            lines.append(f"  [{t['status']}] {t['description']}: need >= {t['minimum']:g}x, "
-                         f"measured {per} (worst: per-round ratio quartiles {lo:.3g}-{hi:.3g}x)")
+            lines.append(
+                f"  [{t['status']}] {t['description']}: need >= {t['minimum']:g}x, "
+                f"measured {per} (worst: per-round ratio quartiles {lo:.3g}-{hi:.3g}x)"
+            )
     return lines
 
 
@@ -377,22 +453,26 @@ def terminal(
     stream: TextIO | None = None,
 ) -> None:
     stream = stream or sys.stdout
-    out = ["pyframe bench: pyframe compiled (pyframe-c) vs its pure twin and the usual idioms",
-           ""]
+    out = ["pyframe bench: pyframe compiled (pyframe-c) vs its pure twin and the usual idioms", ""]
     out += [f"  {k:<24} {v}" for k, v in info.items()]
     out += [f"  {'runtime':<24} {runtime:.1f} s", ""]
     for title, ms in _sections(results).items():
         out += [f"== {title} ==", *_table(_rows(ms)), ""]
     for workload in OrderedDict.fromkeys(m.workload for m in results if m.kind == "trap"):
         desc = next(m for m in results if m.workload == workload)
-        out += [f"== {workload}: {wl.FAMILIES[desc.family].title}, one frame in 4 KiB pieces: "
-                "median time per stream length ==", *_trap_table(results, workload)]
+        out += [
+            f"== {workload}: {wl.FAMILIES[desc.family].title}, one frame in 4 KiB pieces: "
+            "median time per stream length ==",
+            *_trap_table(results, workload),
+        ]
         out += [f"  {n}" for n in _trap_notes(results, workload)] + [""]
     wide = sum(1 for m in results if m.status == "ok" and m.wide)
     if wide:
-        out.append(f"note: {wide} figures have a wide spread (IQR > {runner.WIDE:.0%} of the "
-                   "median, marked 'wide' / '~'): the machine was busy; ratios come from the "
-                   "same interleaved rounds, absolute figures are less certain.")
+        out.append(
+            f"note: {wide} figures have a wide spread (IQR > {runner.WIDE:.0%} of the "
+            "median, marked 'wide' / '~'): the machine was busy; ratios come from the "
+            "same interleaved rounds, absolute figures are less certain."
+        )
     targets = evaluate_targets(results)
     out += ["", "Targets (issues 2 and 4), ratios measured in this run:", *_target_lines(targets)]
     print("\n".join(out), file=stream)
@@ -413,9 +493,15 @@ def write_json(
         "results": [m.as_dict() for m in results],
         "speedups": speedups(results),
         "targets": evaluate_targets(results),
-        "exponents": [{"workload": w, "contender": c, "exponent": e,
-                       "exponent_vs_floor": exponents(results, normalised=True).get((w, c))}
-                      for (w, c), e in exponents(results).items()],
+        "exponents": [
+            {
+                "workload": w,
+                "contender": c,
+                "exponent": e,
+                "exponent_vs_floor": exponents(results, normalised=True).get((w, c)),
+            }
+            for (w, c), e in exponents(results).items()
+        ],
     }
     with open(path, "w") as f:
         json.dump(data, f, indent=1)
@@ -424,29 +510,46 @@ def write_json(
 def write_markdown(
     path: str, results: Sequence[Measurement], info: dict[str, Any], runtime: float
 ) -> None:
-    out = ["## Benchmark results", "",
-           "Generated by `python -m pyframe bench --markdown FILE` "
-           f"(profile `{info.get('profile')}`, {runtime:.0f} s). Every figure is the median "
-           "of interleaved rounds in one process; the ratio column is how many times faster "
-           "pyframe's compiled framer (`pyframe-c`) is than each contender (median of the "
-           "per-round ratios).", "",
-           "Machine: " + "; ".join(f"{k}: {info[k]}" for k in
-                                   ("cpu", "machine", "python", "pyframe", "load average")
-                                   if k in info), ""]
+    out = [
+        "## Benchmark results",
+        "",
+        "Generated by `python -m pyframe bench --markdown FILE` "
+        f"(profile `{info.get('profile')}`, {runtime:.0f} s). Every figure is the median "
+        "of interleaved rounds in one process; the ratio column is how many times faster "
+        "pyframe's compiled framer (`pyframe-c`) is than each contender (median of the "
+        "per-round ratios).",
+        "",
+        "Machine: "
+        + "; ".join(
+            f"{k}: {info[k]}"
+            for k in ("cpu", "machine", "python", "pyframe", "load average")
+            if k in info
+        ),
+        "",
+    ]
     for title, ms in _sections(results).items():
         rows = _rows(ms)
-        out += [f"### {title}", "",
-                "| " + " | ".join(h or "note" for h in HEAD) + " |",
-                "|" + "|".join(["---"] * 2 + ["---:"] * 5 + ["---"]) + "|"]
+        out += [
+            f"### {title}",
+            "",
+            "| " + " | ".join(h or "note" for h in HEAD) + " |",
+            "|" + "|".join(["---"] * 2 + ["---:"] * 5 + ["---"]) + "|",
+        ]
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
         out.append("")
     for workload in OrderedDict.fromkeys(m.workload for m in results if m.kind == "trap"):
         lengths, rows = _trap_rows(results, workload, mark_wide=False)
-        head = (["contender"] + [wl.size_label(n) for n in lengths]
-                + ["growth exponent", "exponent vs floor"])
-        out += [f"### {workload}: one huge frame in 4 KiB pieces (median time per stream length)",
-                "", "| " + " | ".join(head) + " |",
-                "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+        head = (
+            ["contender"]
+            + [wl.size_label(n) for n in lengths]
+            + ["growth exponent", "exponent vs floor"]
+        )
+        out += [
+            f"### {workload}: one huge frame in 4 KiB pieces (median time per stream length)",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+        ]
         out += ["| " + " | ".join(row) + " |" for row in rows]
         out += [""] + [f"- {n}" for n in _trap_notes(results, workload)] + [""]
     out += ["### Targets", "", "| target | need | measured | status |", "|---|---:|---|---|"]
@@ -456,8 +559,9 @@ def write_markdown(
         elif t["minimum"] is None:
             measured = f"exponent {t['measured']:.2f}"
         else:
-            measured = ", ".join(f"{w.split('/')[2]}: {fmt_ratio(r)}"
-                                 for w, r in t["per_workload"].items())
+            measured = ", ".join(
+                f"{w.split('/')[2]}: {fmt_ratio(r)}" for w, r in t["per_workload"].items()
+            )
         need = f">= {t['minimum']:g}x" if t["minimum"] else f"exponent vs floor <= {LINEAR_MAX}"
         out.append(f"| {t['description']} | {need} | {measured} | {t['status']} |")
     out.append("")
@@ -509,8 +613,7 @@ def write_plots(directory: str, results: Sequence[Measurement], info: dict[str, 
         ax.set_yticks(range(len(workloads)))
         ax.set_yticklabels(workloads, fontsize=7)
         fig.colorbar(image, ax=ax, label="pyframe-c is N times faster (log)")
-        ax.set_title(f"Speedup of pyframe compiled against each contender\n{machine}",
-                     fontsize=9)
+        ax.set_title(f"Speedup of pyframe compiled against each contender\n{machine}", fontsize=9)
         save(fig, "speedup.png")
 
     # 2. throughput vs frame size (64 KiB chunks), one panel per family
@@ -544,11 +647,12 @@ def write_plots(directory: str, results: Sequence[Measurement], info: dict[str, 
             for name, pts in by.items():
                 if not pts:
                     continue
-                line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+                (line,) = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
                 if (workload, name) in notes:  # stopped: mark where
                     ax.plot([pts[-1][0]], [pts[-1][1]], marker="x", ms=12, color=line.get_color())
-                    ax.annotate("stopped", pts[-1], fontsize=7, xytext=(4, 4),
-                                textcoords="offset points")
+                    ax.annotate(
+                        "stopped", pts[-1], fontsize=7, xytext=(4, 4), textcoords="offset points"
+                    )
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel("stream length: one frame (bytes)")
@@ -556,7 +660,9 @@ def write_plots(directory: str, results: Sequence[Measurement], info: dict[str, 
             ax.set_title(workload, fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=7)
-        fig.suptitle(f"Time vs stream length, one frame in 4 KiB pieces (linear = slope 1)\n{machine}",
-                     fontsize=9)
+        fig.suptitle(
+            f"Time vs stream length, one frame in 4 KiB pieces (linear = slope 1)\n{machine}",
+            fontsize=9,
+        )
         save(fig, "time_vs_stream_length.png")
     return written

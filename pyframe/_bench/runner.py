@@ -122,8 +122,16 @@ def units(workload: wl.Workload) -> int:
 
 def _record(w: wl.Workload, c: wl.Contender, status: str, **kw: Any) -> Measurement:
     return Measurement(
-        workload=w.name, kind=w.kind, family=w.family, frame_size=w.frame_size,
-        pattern=w.pattern, contender=c.name, label=c.label, role=c.role, status=status, **kw,
+        workload=w.name,
+        kind=w.kind,
+        family=w.family,
+        frame_size=w.frame_size,
+        pattern=w.pattern,
+        contender=c.name,
+        label=c.label,
+        role=c.role,
+        status=status,
+        **kw,
     )
 
 
@@ -169,15 +177,21 @@ def _measure(
     results: list[Measurement] = []
     prepared: list[tuple[Measurement, Callable[[], Any], bool]] = []
     for c in contenders:
-        progress.step(w.name, c.name + (f" @ {wl.size_label(stream_length)}" if stream_length else ""))
+        progress.step(
+            w.name, c.name + (f" @ {wl.size_label(stream_length)}" if stream_length else "")
+        )
         if not c.available():
-            results.append(_record(w, c, "absent", stream_length=stream_length,
-                                   note=f"{c.requires} not installed"))
+            results.append(
+                _record(
+                    w, c, "absent", stream_length=stream_length, note=f"{c.requires} not installed"
+                )
+            )
             progress.advance()
             continue
         if c.wire and w.kind != "encode" and c.wire not in inp.alt:
-            results.append(_record(w, c, "absent", stream_length=stream_length,
-                                   note=f"no {c.wire} input"))
+            results.append(
+                _record(w, c, "absent", stream_length=stream_length, note=f"no {c.wire} input")
+            )
             progress.advance()
             continue
         try:
@@ -187,13 +201,24 @@ def _measure(
             if t < min_time / 4:  # the first run may be slow: calibrate on a second one
                 t = min(t, _time_once(fn, c.self_timed))
         except Exception as exc:  # a contender that breaks is reported, not fatal
-            results.append(_record(w, c, "failed", stream_length=stream_length,
-                                   note=f"{type(exc).__name__}: {exc}"))
+            results.append(
+                _record(
+                    w, c, "failed", stream_length=stream_length, note=f"{type(exc).__name__}: {exc}"
+                )
+            )
             progress.advance()
             continue
         loops = max(1, math.ceil(min_time / max(t, 1e-7)))
-        m = _record(w, c, "ok", stream_length=stream_length, frames=inp.n_frames,
-                    stream_bytes=wl.stream_bytes(c, inp), loops=loops, note=c.note)
+        m = _record(
+            w,
+            c,
+            "ok",
+            stream_length=stream_length,
+            frames=inp.n_frames,
+            stream_bytes=wl.stream_bytes(c, inp),
+            loops=loops,
+            note=c.note,
+        )
         prepared.append((m, fn, c.self_timed))
         results.append(m)
     for r in range(rounds):
@@ -236,8 +261,15 @@ def _run_trap(w: wl.Workload, profile: wl.Profile, progress: Progress) -> list[M
         for c in [c for c in w.contenders if c.name in stopped]:
             results.append(_record(w, c, "stopped", stream_length=length, note=stopped[c.name]))
             progress.advance()
-        measured = _measure(w, inp, active, profile.trap_rounds, profile.min_time / 4,
-                            progress, stream_length=length)
+        measured = _measure(
+            w,
+            inp,
+            active,
+            profile.trap_rounds,
+            profile.min_time / 4,
+            progress,
+            stream_length=length,
+        )
         results.extend(measured)
         del inp
         gc.collect()

@@ -255,7 +255,8 @@ FAMILIES = {
         "4-byte big-endian length prefix",
         False,
         lambda size: (
-            lambda p, pack=struct.Struct(">I").pack: pack(len(p)) + p  # type: ignore[misc]
+            # the default binds one packer per encoder made (B008 on purpose)
+            lambda p, pack=struct.Struct(">I").pack: pack(len(p)) + p  # type: ignore[misc]  # noqa: B008
         ),
         lambda mod, size: mod.LengthPrefixFramer(4, "big", max_frame_size=_limit(size)),
     ),
@@ -263,14 +264,14 @@ FAMILIES = {
         "newline",
         "newline-delimited",
         True,
-        lambda size: (lambda p: p + b"\n"),
+        lambda size: lambda p: p + b"\n",
         lambda mod, size: mod.DelimiterFramer(b"\n", max_frame_size=_limit(size)),
     ),
     "decimal": Family(
         "decimal",
         "zero-padded ASCII decimal length",
         True,
-        lambda size: (lambda p, d=_digits(size): b"%0*d" % (d, len(p)) + p),  # type: ignore[misc]
+        lambda size: lambda p, d=_digits(size): b"%0*d" % (d, len(p)) + p,  # type: ignore[misc]  # noqa: B008
         lambda mod, size: mod.DecimalLengthFramer(_digits(size), max_frame_size=_limit(size)),
     ),
 }
@@ -390,7 +391,10 @@ def _trap_input(family: str) -> Callable[[int], Input]:
             cache["block"] = _payloads(length, 1, fam.text, seed=7)[0]
         payload = cache["block"][:length]
         wire = fam.header(length)(payload)
-        alt = {key: (_cut(data, "4k"), len(data)) for key, data in _alt_wires(family, [payload]).items()}
+        alt = {
+            key: (_cut(data, "4k"), len(data))
+            for key, data in _alt_wires(family, [payload]).items()
+        }
         return Input(
             chunks=_cut(wire, "4k"),
             n_frames=1,
@@ -423,8 +427,11 @@ def build_workloads(profile: Profile | str = "quick") -> list[Workload]:
     if isinstance(profile, str):
         profile = PROFILES[profile]
     out: list[Workload] = []
-    sizes = {"length-prefix": profile.frame_sizes, "newline": profile.frame_sizes,
-             "decimal": profile.extra_frame_sizes}
+    sizes = {
+        "length-prefix": profile.frame_sizes,
+        "newline": profile.frame_sizes,
+        "decimal": profile.extra_frame_sizes,
+    }
     for family in ("length-prefix", "newline", "decimal"):
         for size in sizes[family]:
             out.append(_decode(family, size, "64k", profile))
@@ -459,10 +466,15 @@ def build_workloads(profile: Profile | str = "quick") -> list[Workload]:
                     f"one huge frame in 4 KiB pieces, {FAMILIES[family].title}: "
                     "time vs stream length"
                 ),
-                contenders=_decode_contenders(family) + [
-                    Contender(FLOOR, "memory floor: bytearray += chunk, no framing",
-                              "reference", _memory_floor,
-                              note="not a framer: the cost of buffering the bytes at all"),
+                contenders=_decode_contenders(family)
+                + [
+                    Contender(
+                        FLOOR,
+                        "memory floor: bytearray += chunk, no framing",
+                        "reference",
+                        _memory_floor,
+                        note="not a framer: the cost of buffering the bytes at all",
+                    ),
                 ],
                 build=_trap_input(family),
                 sizes=profile.trap_sizes,
@@ -544,43 +556,116 @@ NET_ASYNC = ("aio_read", "aio_protocol", "asyncio_readexactly", "asyncio_raw")
 def _net_blocking(family: str, note: str) -> list[Contender]:
     kw = {"family": family}
     return [
-        Contender(SUBJECT, "FramedSocket.recv() per frame, compiled framer", "subject",
-                  _net("framed_recv", "cython", **kw), self_timed=True, note=note),
-        Contender("pyframe-c iter", "iterating a FramedSocket, compiled framer", "variant",
-                  _net("framed_recv", "cython", "iter", **kw), self_timed=True, note=note),
-        Contender("pyframe-c batch", "FramedSocket.recv_many(), compiled framer", "variant",
-                  _net("framed_recv", "cython", "recv_many", **kw), self_timed=True,
-                  note=note),
-        Contender(TWIN, "FramedSocket.recv() per frame, pure twin", "twin",
-                  _net("framed_recv", "python", **kw), self_timed=True, note=note),
-        Contender("struct", "recv(64 KiB) + struct.unpack_from + one del per chunk",
-                  "alternative", _net("python_struct_loop", **kw), self_timed=True, note=note),
-        Contender("naive", "recv exactly 4 header bytes, then exactly the payload",
-                  "alternative", _net("python_naive_loop", **kw), self_timed=True, note=note),
-        Contender("raw", "recv_into a fixed buffer, no framing (the ceiling)",
-                  "reference", _net("raw_recv_into", **kw), self_timed=True, note=note),
+        Contender(
+            SUBJECT,
+            "FramedSocket.recv() per frame, compiled framer",
+            "subject",
+            _net("framed_recv", "cython", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "pyframe-c iter",
+            "iterating a FramedSocket, compiled framer",
+            "variant",
+            _net("framed_recv", "cython", "iter", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "pyframe-c batch",
+            "FramedSocket.recv_many(), compiled framer",
+            "variant",
+            _net("framed_recv", "cython", "recv_many", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            TWIN,
+            "FramedSocket.recv() per frame, pure twin",
+            "twin",
+            _net("framed_recv", "python", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "struct",
+            "recv(64 KiB) + struct.unpack_from + one del per chunk",
+            "alternative",
+            _net("python_struct_loop", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "naive",
+            "recv exactly 4 header bytes, then exactly the payload",
+            "alternative",
+            _net("python_naive_loop", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "raw",
+            "recv_into a fixed buffer, no framing (the ceiling)",
+            "reference",
+            _net("raw_recv_into", **kw),
+            self_timed=True,
+            note=note,
+        ),
     ]
 
 
 def _net_asyncio(family: str, note: str) -> list[Contender]:
     kw = {"family": family}
     return [
-        Contender(SUBJECT, "pyframe.aio FrameReader.read_frame() per frame, compiled framer",
-                  "subject", _net("aio_read", "cython", **kw), self_timed=True, note=note),
-        Contender("pyframe-c batch", "pyframe.aio FrameReader.read_frames(), compiled "
-                  "framer", "variant", _net("aio_read", "cython", method="read_frames", **kw),
-                  self_timed=True, note=note),
-        Contender("pyframe-c protocol", "pyframe.aio FrameProtocol.frame_received callback, "
-                  "compiled framer", "variant", _net("aio_protocol", "cython", **kw),
-                  self_timed=True, note=note),
-        Contender(TWIN, "pyframe.aio FrameReader.read_frame() per frame, pure twin", "twin",
-                  _net("aio_read", "python", **kw), self_timed=True, note=note),
-        Contender("asyncio", "asyncio StreamReader: readexactly(4) + struct.unpack + "
-                  "readexactly(n)", "alternative", _net("asyncio_readexactly", **kw),
-                  self_timed=True, note=note),
-        Contender("raw", "asyncio BufferedProtocol into a fixed buffer, no framing (the "
-                  "ceiling)", "reference", _net("asyncio_raw", **kw), self_timed=True,
-                  note=note),
+        Contender(
+            SUBJECT,
+            "pyframe.aio FrameReader.read_frame() per frame, compiled framer",
+            "subject",
+            _net("aio_read", "cython", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "pyframe-c batch",
+            "pyframe.aio FrameReader.read_frames(), compiled framer",
+            "variant",
+            _net("aio_read", "cython", method="read_frames", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "pyframe-c protocol",
+            "pyframe.aio FrameProtocol.frame_received callback, compiled framer",
+            "variant",
+            _net("aio_protocol", "cython", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            TWIN,
+            "pyframe.aio FrameReader.read_frame() per frame, pure twin",
+            "twin",
+            _net("aio_read", "python", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "asyncio",
+            "asyncio StreamReader: readexactly(4) + struct.unpack + readexactly(n)",
+            "alternative",
+            _net("asyncio_readexactly", **kw),
+            self_timed=True,
+            note=note,
+        ),
+        Contender(
+            "raw",
+            "asyncio BufferedProtocol into a fixed buffer, no framing (the ceiling)",
+            "reference",
+            _net("asyncio_raw", **kw),
+            self_timed=True,
+            note=note,
+        ),
     ]
 
 
@@ -602,17 +687,19 @@ def _netbench_adapters(netbench: ModuleType, profile: Profile) -> list[Workload]
             pattern = family if mode == "blocking" else f"{family}-asyncio"
             for size in sizes:
                 contenders = (_net_blocking if mode == "blocking" else _net_asyncio)(family, note)
-                out.append(Workload(
-                    name=f"network/length-prefix/{_short(size)}/{pattern}",
-                    kind="network",
-                    family="length-prefix",
-                    frame_size=size,
-                    pattern=pattern,
-                    description=f"receive {size_label(size)} frames over {where[family]} "
-                    f"({mode}), {FAMILIES['length-prefix'].title}",
-                    contenders=contenders,
-                    build=_net_input(size, profile),
-                ))
+                out.append(
+                    Workload(
+                        name=f"network/length-prefix/{_short(size)}/{pattern}",
+                        kind="network",
+                        family="length-prefix",
+                        frame_size=size,
+                        pattern=pattern,
+                        description=f"receive {size_label(size)} frames over {where[family]} "
+                        f"({mode}), {FAMILIES['length-prefix'].title}",
+                        contenders=contenders,
+                        build=_net_input(size, profile),
+                    )
+                )
     return out
 
 
@@ -634,6 +721,7 @@ def _pyframe_decode(which: str) -> Factory:
         size = w.frame_size
 
         if out is None:
+
             def run() -> int:
                 f = framer(mod, size)
                 feed = f.feed
@@ -642,12 +730,14 @@ def _pyframe_decode(which: str) -> Factory:
                     n += len(feed(chunk))
                 return n + len(f.eof())
         else:
+
             def run() -> int:
                 f = framer(mod, size)
                 for chunk in chunks:
                     out.extend(f.feed(chunk))
                 out.extend(f.eof())
                 return len(out)
+
         return run
 
     return factory
@@ -848,6 +938,7 @@ def _twisted_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Ca
 
     if w.family == "length-prefix":
         if out is None:
+
             class Receiver(basic.Int32StringReceiver):  # type: ignore[misc]
                 MAX_LENGTH = limit
                 n = 0
@@ -855,6 +946,7 @@ def _twisted_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Ca
                 def stringReceived(self, string: bytes) -> None:
                     self.n += 1
         else:
+
             class Receiver(basic.Int32StringReceiver):  # type: ignore[misc, no-redef]
                 MAX_LENGTH = limit
                 n = 0
@@ -864,6 +956,7 @@ def _twisted_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Ca
                     out.append(string)  # type: ignore[union-attr]  # (not None here)
     else:
         if out is None:
+
             class Receiver(basic.LineOnlyReceiver):  # type: ignore[misc, no-redef]
                 MAX_LENGTH = limit
                 delimiter = b"\n"
@@ -872,6 +965,7 @@ def _twisted_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Ca
                 def lineReceived(self, line: bytes) -> None:
                     self.n += 1
         else:
+
             class Receiver(basic.LineOnlyReceiver):  # type: ignore[misc, no-redef]
                 MAX_LENGTH = limit
                 delimiter = b"\n"
@@ -920,32 +1014,61 @@ def _decode_contenders(family: str) -> list[Contender]:
     ]
     if family == "length-prefix":
         return subject + [
-            Contender("struct", "struct.unpack_from + offsets, one compaction per chunk",
-                      "alternative", _struct_loop),
-            Contender("asyncio", "asyncio StreamReader.readexactly", "alternative",
-                      _asyncio_decode),
-            Contender("twisted", "Twisted Int32StringReceiver", "alternative",
-                      _twisted_decode, requires="twisted"),
-            Contender("msgpack", "msgpack.Unpacker.feed (bin objects)", "alternative",
-                      _msgpack_decode, requires="msgpack", wire="msgpack",
-                      note="reads msgpack bin objects (1-5 byte header), not the 4-byte prefix"),
+            Contender(
+                "struct",
+                "struct.unpack_from + offsets, one compaction per chunk",
+                "alternative",
+                _struct_loop,
+            ),
+            Contender(
+                "asyncio", "asyncio StreamReader.readexactly", "alternative", _asyncio_decode
+            ),
+            Contender(
+                "twisted",
+                "Twisted Int32StringReceiver",
+                "alternative",
+                _twisted_decode,
+                requires="twisted",
+            ),
+            Contender(
+                "msgpack",
+                "msgpack.Unpacker.feed (bin objects)",
+                "alternative",
+                _msgpack_decode,
+                requires="msgpack",
+                wire="msgpack",
+                note="reads msgpack bin objects (1-5 byte header), not the 4-byte prefix",
+            ),
         ]
     if family == "newline":
         return subject + [
             Contender("split", "(tail + chunk).split(b'\\n')", "alternative", _split_idiom),
-            Contender("find+del", "buf.find + del buf[:n], one compaction per chunk",
-                      "alternative", _find_del),
-            Contender("asyncio", "asyncio StreamReader.readuntil", "alternative",
-                      _asyncio_decode),
-            Contender("twisted", "Twisted LineOnlyReceiver", "alternative", _twisted_decode,
-                      requires="twisted"),
+            Contender(
+                "find+del",
+                "buf.find + del buf[:n], one compaction per chunk",
+                "alternative",
+                _find_del,
+            ),
+            Contender("asyncio", "asyncio StreamReader.readuntil", "alternative", _asyncio_decode),
+            Contender(
+                "twisted",
+                "Twisted LineOnlyReceiver",
+                "alternative",
+                _twisted_decode,
+                requires="twisted",
+            ),
         ]
     if family == "decimal":
         return subject + [
-            Contender("int-loop", "int(buf[pos:pos+digits]) + offsets, one compaction",
-                      "alternative", _decimal_loop),
-            Contender("asyncio", "asyncio StreamReader.readexactly", "alternative",
-                      _asyncio_decode),
+            Contender(
+                "int-loop",
+                "int(buf[pos:pos+digits]) + offsets, one compaction",
+                "alternative",
+                _decimal_loop,
+            ),
+            Contender(
+                "asyncio", "asyncio StreamReader.readexactly", "alternative", _asyncio_decode
+            ),
         ]
     raise ValueError(family)
 
@@ -960,18 +1083,21 @@ def _pyframe_encode(which: str, many: bool = False) -> Factory:
         framer = FAMILIES[w.family].framer
         size = w.frame_size
         if many:
+
             def run() -> int:
                 wire = framer(mod, size).encode_many(payloads)
                 if out is not None:
                     out.append(wire)
                 return len(payloads)
         else:
+
             def run() -> int:
                 encode = framer(mod, size).encode
                 wires = [encode(p) for p in payloads]
                 if out is not None:
                     out.extend(wires)
                 return len(wires)
+
         return run
 
     return factory
@@ -1002,29 +1128,51 @@ def _msgpack_encoder(w: Workload | None) -> Callable[[bytes], bytes]:
 
 def _encode_contenders(family: str) -> list[Contender]:
     contenders = [
-        Contender(SUBJECT, "pyframe compiled: encode() per payload", "subject",
-                  _pyframe_encode("c")),
-        Contender("pyframe-c many", "pyframe compiled: encode_many(payloads)", "variant",
-                  _pyframe_encode("c", many=True)),
-        Contender(TWIN, "pyframe pure twin: encode() per payload", "twin",
-                  _pyframe_encode("py")),
+        Contender(
+            SUBJECT, "pyframe compiled: encode() per payload", "subject", _pyframe_encode("c")
+        ),
+        Contender(
+            "pyframe-c many",
+            "pyframe compiled: encode_many(payloads)",
+            "variant",
+            _pyframe_encode("c", many=True),
+        ),
+        Contender(TWIN, "pyframe pure twin: encode() per payload", "twin", _pyframe_encode("py")),
     ]
     if family == "length-prefix":
         contenders += [
-            Contender("struct", "struct.pack('>I', len(p)) + p", "alternative",
-                      _encode_with(lambda w: FAMILIES["length-prefix"].header(w.frame_size))),
-            Contender("msgpack", "msgpack.Packer().pack(p) (bin object)", "alternative",
-                      _encode_with(_msgpack_encoder), requires="msgpack", wire="msgpack"),
+            Contender(
+                "struct",
+                "struct.pack('>I', len(p)) + p",
+                "alternative",
+                _encode_with(lambda w: FAMILIES["length-prefix"].header(w.frame_size)),
+            ),
+            Contender(
+                "msgpack",
+                "msgpack.Packer().pack(p) (bin object)",
+                "alternative",
+                _encode_with(_msgpack_encoder),
+                requires="msgpack",
+                wire="msgpack",
+            ),
         ]
     elif family == "newline":
         contenders += [
-            Contender("concat", "p + b'\\n' (no check that p holds no newline)",
-                      "alternative", _encode_with(lambda w: (lambda p: p + b"\n"))),
+            Contender(
+                "concat",
+                "p + b'\\n' (no check that p holds no newline)",
+                "alternative",
+                _encode_with(lambda w: lambda p: p + b"\n"),
+            ),
         ]
     elif family == "decimal":
         contenders += [
-            Contender("%-format", "b'%04d' % len(p) + p", "alternative",
-                      _encode_with(lambda w: FAMILIES["decimal"].header(w.frame_size))),
+            Contender(
+                "%-format",
+                "b'%04d' % len(p) + p",
+                "alternative",
+                _encode_with(lambda w: FAMILIES["decimal"].header(w.frame_size)),
+            ),
         ]
     return contenders
 
@@ -1056,8 +1204,9 @@ def verify(w: Workload, contender: Contender, inp: Input) -> None:
     if contender.self_timed:
         count, _ = contender.factory(w, inp, None)()
         if count != inp.n_frames:
-            raise VerificationError(f"{contender.name} on {w.name}: expected "
-                                    f"{inp.n_frames} frames, got {count}")
+            raise VerificationError(
+                f"{contender.name} on {w.name}: expected {inp.n_frames} frames, got {count}"
+            )
         return
     out: list[Any] = []
     run = contender.factory(w, inp, out)
@@ -1094,6 +1243,5 @@ def select(workloads: Iterable[Workload], patterns: Sequence[str]) -> list[Workl
     if not patterns:
         return list(workloads)
     return [
-        w for w in workloads
-        if any(p in w.name or fnmatch.fnmatchcase(w.name, p) for p in patterns)
+        w for w in workloads if any(p in w.name or fnmatch.fnmatchcase(w.name, p) for p in patterns)
     ]
