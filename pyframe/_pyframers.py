@@ -5,8 +5,9 @@ Every decoder keeps one ``bytearray``. Live bytes are ``_buf[_pos:_end]``; the s
 engine (the compiled module keeps the same ones):
 
 * Bytes never move within an array that a view from ``get_buffer()`` may still write to,
-  and nothing is written into such an array but through the view: while a view is alive,
-  room is made in a new array. So a stale view can never change what is buffered.
+  and ``feed()`` never writes into such an array: while a view is alive, room is made in a
+  new array. So a stale view can change only bytes that came in through views of that same
+  room, never bytes given to feed() or moved by the framer, never the framer's state.
 * Room is allocated before any byte moves: a failed allocation leaves the framer as it was.
   A call that fails while cutting frames consumes nothing.
 * Memory handed out is zeros or bytes of the stream; a big array whose live bytes became
@@ -89,18 +90,28 @@ class _Framer:
 
         def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]: ...
 
+    # __init__ in three steps: _initialising(); check and convert every argument into
+    # locals (the caller's code may run there: __bool__, __index__, __eq__ ...); then
+    # _settle(), set the state with no call out in between, and _open().
+
     def _initialising(self) -> None:
         """Refuse a second __init__: settings are fixed, and changing them under a stream
         (or under another thread's call) would break it."""
         if self.__dict__.get("_ready"):
             raise _errors.already_initialised(self)
 
+    def _settle(self) -> None:
+        """Every argument checked: refuse once more a framer initialised meanwhile (by the
+        caller's code run in the checks). (The compiled twin also holds its busy flag
+        until _open(), against threads without the GIL.)"""
+        self._initialising()
+
     def _open(self, limit: int) -> None:
-        """End of __init__ (every argument checked): the framer is ready for a stream."""
+        """End of __init__: the framer is ready for a stream."""
         self._limit = limit
         self._lock = threading.Lock()  # held by the call under way
-        self._ready = True
         self._clear()
+        self._ready = True
 
     def __getattr__(self, name: str) -> NoReturn:
         # Only reached for an attribute that was never set: on a framer whose __init__
@@ -208,9 +219,8 @@ class _Framer:
 
     def get_buffer(self, sizehint: SupportsIndex = -1) -> memoryview:
         """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's
-        end. Only the view from the last call is valid, until buffer_updated() or any other
-        call: bytes written into an older view are never seen (they cannot change what is
-        buffered)."""
+        end, for one receive: valid until buffer_updated(), feed(), reset() or the next
+        get_buffer() (asyncio's contract; see the module docstring for a stale view)."""
         self._enter()
         try:
             self._check()
@@ -418,13 +428,17 @@ class LengthPrefixFramer(_Framer):
     ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
-        self._field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
-        self._length_size = length_size
-        self._byteorder = byteorder
-        self._offset = offset
-        self._adjustment = adjustment
-        self._include_header = bool(include_header)
-        self._header = offset + length_size
+        field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
+        size, off, adjust = _index(length_size), _index(offset), _index(adjustment)
+        big, keep_header = byteorder == "big", bool(include_header)
+        self._settle()
+        self._field_max = field_max
+        self._length_size = size
+        self._byteorder = "big" if big else "little"
+        self._offset = off
+        self._adjustment = adjust
+        self._include_header = keep_header
+        self._header = off + size
         self._open(limit)
 
     def _next(self) -> Optional[tuple[int, int]]:
@@ -465,7 +479,9 @@ class DecimalLengthFramer(_Framer):
     ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
-        self._digits = _rules.decimal_digits(digits)
+        count = _index(_rules.decimal_digits(digits))
+        self._settle()
+        self._digits = count
         self._open(limit)
 
     def _next(self) -> Optional[tuple[int, int]]:
@@ -518,8 +534,11 @@ class DelimiterFramer(_Framer):
     ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
-        self._delimiters = _rules.delimiters(delimiter)
-        self._keep_delimiter = bool(keep_delimiter)
+        delimiters = _rules.delimiters(delimiter)  # a tuple of exact bytes
+        keep = bool(keep_delimiter)
+        self._settle()
+        self._delimiters = delimiters
+        self._keep_delimiter = keep
         self._open(limit)
 
     def _restart(self) -> None:

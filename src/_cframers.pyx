@@ -7,8 +7,9 @@ Every decoder keeps one ``bytearray``. Live bytes are ``_buf[_pos:_end]``; the s
 engine (the twin keeps the same ones):
 
 * Bytes never move within an array that a view from ``get_buffer()`` may still write to,
-  and nothing is written into such an array but through the view: while a view is alive,
-  room is made in a new array. So a stale view can never change what is buffered.
+  and ``feed()`` never writes into such an array: while a view is alive, room is made in a
+  new array. So a stale view can change only bytes that came in through views of that same
+  room, never bytes given to feed() or moved by the framer, never the framer's state.
 * Room is allocated before any byte moves: a failed allocation leaves the framer as it was.
   A call that fails while cutting frames consumes nothing.
 * Memory handed out is zeros or bytes of the stream; a big array whose live bytes became
@@ -22,7 +23,7 @@ cimport cython
 from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES,
                              PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.object cimport PyObject
@@ -105,6 +106,13 @@ cdef inline bint _length_ok(uint64_t value, int64_t adjustment, uint64_t limit) 
     return <uint64_t>adjustment <= limit and value <= limit - <uint64_t>adjustment
 
 
+cdef inline void _copy(void *to, const void *source, Py_ssize_t size) noexcept nogil:
+    """memcpy, but nothing at all for 0 bytes: an exporter may give NULL for an empty buffer,
+    and memcpy from NULL is undefined even for 0 bytes."""
+    if size:
+        memcpy(to, source, size)
+
+
 cdef inline bint _viewed(bytearray buf) noexcept:
     """Whether a view of ``buf`` is alive."""
     return (<PyByteArrayObject *><PyObject *>buf).ob_exports > 0
@@ -119,7 +127,7 @@ cdef bytearray _moved(bytearray buf, Py_ssize_t start, Py_ssize_t live, Py_ssize
     # buffers"). Resizing an empty array fails cleanly.
     PyByteArray_Resize(new, capacity)
     data = PyByteArray_AS_STRING(new)
-    memcpy(data, PyByteArray_AS_STRING(buf) + start, live)
+    _copy(data, PyByteArray_AS_STRING(buf) + start, live)
     memset(data + live, 0, capacity - live)
     return new
 
@@ -135,6 +143,8 @@ cdef class _Lease:
     cdef Py_ssize_t _size
 
     def __getbuffer__(self, Py_buffer *view, int flags):
+        if not self._held:  # made from Python, not by get_buffer(): a view of nothing
+            raise BufferError("not a view of a framer's buffer: use get_buffer()")
         view.buf = self._start
         view.obj = self
         view.len = self._size
@@ -174,6 +184,10 @@ cdef class _Framer:
         self._buf = bytearray()
         self._lent = -1
 
+    # __init__ in three steps: _initialising(); check and convert every argument into
+    # locals (the caller's code may run there: __bool__, __index__, __eq__ ...); then
+    # _settle(), set the state with no Python code in between, and _open().
+
     cdef int _initialising(self) except -1:
         """Refuse a second __init__: settings are fixed, and changing them under a stream
         (or under another thread's call) would break it."""
@@ -181,11 +195,20 @@ cdef class _Framer:
             raise _errors.already_initialised(self)
         return 0
 
+    cdef int _settle(self) except -1:
+        """Every argument checked: refuse once more a framer initialised meanwhile (by
+        the caller's code run in the checks, or by another thread), and hold the busy
+        flag until _open()."""
+        self._initialising()
+        if not pyframe_enter(&self._busy):
+            raise _errors.busy(self)
+        return 0
+
     cdef int _open(self, Py_ssize_t limit) except -1:
-        """End of __init__ (every argument checked): the framer is ready for a stream."""
+        """End of __init__: the framer is ready for a stream."""
         self._limit = limit
-        self._ready = True
         self._clear()
+        self._ready = True
         return 0
 
     cdef inline int _require(self) except -1:
@@ -221,13 +244,14 @@ cdef class _Framer:
         finally:
             self._leave()
 
-    cdef void _clear(self) noexcept:
-        self._buf = bytearray()
+    cdef int _clear(self) except -1:
+        self._buf = bytearray()  # first: if that fails, nothing has changed
         self._pos = self._end = 0
         self._lent = -1
         self._final = False
         self._error = None
         self._restart()
+        return 0
 
     def __reduce__(self):
         raise TypeError(_NOT_PICKLED.format(type(self).__name__))
@@ -265,7 +289,7 @@ cdef class _Framer:
         if self._pos != self._end:
             self._reserve(size, True)
             end = self._end
-            memcpy(PyByteArray_AS_STRING(self._buf) + end, data, size)
+            _copy(PyByteArray_AS_STRING(self._buf) + end, data, size)
             self._end += size
             try:
                 self._cut(PyByteArray_AS_STRING(self._buf), frames)
@@ -274,8 +298,8 @@ cdef class _Framer:
                 raise
             return 0
         # Nothing buffered (the usual case): cut the frames straight from the caller's
-        # bytes and buffer only the tail, saving a copy of every byte. The twin appends
-        # first; the frames and errors are the same.
+        # bytes and buffer only the tail, saving a copy of every byte (the twin does the
+        # same, so that the array holds the same bytes in both).
         end = self._end
         self._rebase(end)
         self._pos, self._end = 0, size
@@ -290,15 +314,15 @@ cdef class _Framer:
             self._error = None
             self._restart()
             raise
-        memcpy(PyByteArray_AS_STRING(self._buf), data + cut, size - cut)
+        if size > cut:
+            _copy(PyByteArray_AS_STRING(self._buf), data + cut, size - cut)
         self._end = size - cut
         return 0
 
     def get_buffer(self, sizehint=-1):
         """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's
-        end. Only the view from the last call is valid, until buffer_updated() or any other
-        call: bytes written into an older view are never seen (they cannot change what is
-        buffered)."""
+        end, for one receive: valid until buffer_updated(), feed(), reset() or the next
+        get_buffer() (asyncio's contract; see the module docstring for a stale view)."""
         cdef Py_ssize_t size
         cdef _Lease lease
         self._enter()
@@ -515,17 +539,28 @@ cdef class LengthPrefixFramer(_Framer):
     @cython.embedsignature(False)
     def __init__(self, length_size=4, byteorder="big", *, offset=0, adjustment=0,
                  include_header=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        cdef int size
+        cdef Py_ssize_t off
+        cdef int64_t adjust
+        cdef bint big, keep_header
         self._initialising()
         limit = _rules.limit(max_frame_size)
-        self._field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
-        self._length_size = length_size
-        self._byteorder = byteorder
-        self._big = byteorder == "big"
-        self._offset = offset
-        self._adjustment = adjustment
-        self._include_header = bool(include_header)
-        self._header = offset + length_size
-        self._open(limit)
+        field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
+        size, off, adjust = length_size, offset, adjustment
+        big, keep_header = byteorder == "big", include_header
+        self._settle()
+        try:
+            self._field_max = field_max
+            self._length_size = size
+            self._byteorder = "big" if big else "little"
+            self._big = big
+            self._offset = off
+            self._adjustment = adjust
+            self._include_header = keep_header
+            self._header = off + size
+            self._open(limit)
+        finally:
+            self._leave()
 
     @property
     def length_size(self):
@@ -606,7 +641,7 @@ cdef class LengthPrefixFramer(_Framer):
                 else:
                     out[i] = <unsigned char>(value & 0xFF)
                 value >>= 8
-            memcpy(out + self._length_size, view.buf, view.len)
+            _copy(out + self._length_size, view.buf, view.len)
         finally:
             PyBuffer_Release(&view)
         return wire
@@ -632,11 +667,18 @@ cdef class DecimalLengthFramer(_Framer):
 
     @cython.embedsignature(False)
     def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        cdef Py_ssize_t count, field_max
         self._initialising()
         limit = _rules.limit(max_frame_size)
-        self._digits = _rules.decimal_digits(digits)
-        self._field_max = 10 ** digits - 1
-        self._open(limit)
+        digits = _rules.decimal_digits(digits)
+        count, field_max = digits, 10**digits - 1
+        self._settle()
+        try:
+            self._digits = count
+            self._field_max = field_max
+            self._open(limit)
+        finally:
+            self._leave()
 
     @property
     def digits(self):
@@ -697,29 +739,41 @@ cdef class DelimiterFramer(_Framer):
     @cython.embedsignature(False)
     def __init__(self, delimiter=b"\n", *, keep_delimiter=False,
                  max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        cdef Py_ssize_t count, i
+        cdef bint keep
         self._initialising()
         limit = _rules.limit(max_frame_size)
-        delimiters = _rules.delimiters(delimiter)
+        delimiters = _rules.delimiters(delimiter)  # a tuple of exact bytes
+        keep = keep_delimiter
         count = len(delimiters)
-        self._delim = <const char **>PyMem_Malloc(count * sizeof(char *))
-        self._size = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
-        self._seen = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
-        self._hit = <bint *>PyMem_Malloc(count * sizeof(bint))
-        if not (self._delim and self._size and self._seen and self._hit):
-            raise MemoryError()  # __dealloc__ frees what was allocated
-        self._delimiters = delimiters
-        self._keep_delimiter = bool(keep_delimiter)
-        self._count = count
-        for i, delim in enumerate(delimiters):
-            self._delim[i] = PyBytes_AS_STRING(delim)
-            self._size[i] = len(delim)
-        self._open(limit)
+        self._settle()
+        try:
+            self._free()  # what an __init__ that failed may have left
+            self._delim = <const char **>PyMem_Malloc(count * sizeof(char *))
+            self._size = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
+            self._seen = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
+            self._hit = <bint *>PyMem_Malloc(count * sizeof(bint))
+            if not (self._delim and self._size and self._seen and self._hit):
+                raise MemoryError()  # __dealloc__ frees what was allocated
+            for i in range(count):
+                self._delim[i] = PyBytes_AS_STRING(delimiters[i])
+                self._size[i] = PyBytes_GET_SIZE(delimiters[i])
+            self._delimiters = delimiters
+            self._keep_delimiter = keep
+            self._count = count
+            self._open(limit)
+        finally:
+            self._leave()
 
     def __dealloc__(self):
+        self._free()
+
+    cdef void _free(self) noexcept:
         PyMem_Free(self._delim)
         PyMem_Free(self._size)
         PyMem_Free(self._seen)
         PyMem_Free(self._hit)
+        self._delim, self._size, self._seen, self._hit = NULL, NULL, NULL, NULL
 
     @property
     def delimiters(self):
@@ -812,7 +866,7 @@ cdef class DelimiterFramer(_Framer):
             size = view.len
             wire = PyBytes_FromStringAndSize(NULL, size + self._size[0])
             out = PyBytes_AS_STRING(wire)
-            memcpy(out, view.buf, size)
+            _copy(out, view.buf, size)
             memcpy(out + size, self._delim[0], self._size[0])
         finally:
             PyBuffer_Release(&view)

@@ -506,3 +506,60 @@ def test_unwritten_bytes_committed_are_the_same_in_both_twins(impls, stream, com
         with pytest.raises(IncompleteFrameError) as info:
             framer.eof()
         assert info.value.partial == partial, impl.__name__
+
+
+@pytest.mark.parametrize(
+    "cls, inner, outer, check",
+    [
+        # the inner __init__ gives the shell one delimiter; the outer one had 64 to write
+        (
+            "DelimiterFramer",
+            "(b'x',)",
+            "tuple(bytes([65 + i]) * (i + 1) for i in range(64)), keep_delimiter=Sneaky()",
+            "[f.delimiters, f.feed(b'axb')]",
+        ),
+        # mixed settings would read an 8-byte field behind a 1-byte header
+        (
+            "LengthPrefixFramer",
+            "8, max_frame_size=None",
+            "1, include_header=Sneaky()",
+            "[f.length_size, f.include_header, f.feed(bytearray(b'\\x05'))]",
+        ),
+    ],
+)
+def test_init_reentered_from_an_argument_is_refused(impl, impl_env, cls, inner, outer, check):
+    """Found by review: an argument's __bool__ ran a second __init__ on the same shell while
+    the first was converting its arguments (compiled: heap overflow, or a read past the
+    buffer; twin: mixed settings). The outer call is refused and the inner one stands."""
+    result = run_case(
+        impl,
+        impl_env,
+        f"""
+    cls = impl.{cls}
+    f = cls.__new__(cls)
+    class Sneaky:
+        def __bool__(self):
+            cls.__init__(f, {inner})
+            return False
+    result = [outcome(lambda: cls.__init__(f, {outer}))[:2], {check}]
+    """,
+    )
+    expected = {
+        "DelimiterFramer": [(b"x",), [b"a"]],
+        "LengthPrefixFramer": [8, False, []],
+    }[cls]
+    assert result == [["raised", "RuntimeError"], expected]
+
+
+def test_a_lease_made_from_python_lends_nothing(impls):
+    """Found by review: the compiled lease type, made from Python, exported a NULL pointer
+    (and feed() of it copied from NULL). It refuses to export; the twin has no such type."""
+    framer = impls.get("cython", impls["python"]).LineFramer()
+    view = framer.get_buffer()
+    lease_type = type(view.obj)
+    view.release()
+    if lease_type is bytearray:  # the twin lends views of its bytearray
+        return
+    with pytest.raises(BufferError, match="not a view of a framer's buffer"):
+        framer.feed(memoryview(lease_type()))
+    assert framer.feed(b"still fine\n") == [b"still fine"]
