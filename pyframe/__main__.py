@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import Callable, Optional
 
-USAGE = """usage: pyframe COMMAND [ARGS]
+USAGE = """usage: pyframe COMMAND [ARGS]   (pyframe --version: the version and implementation)
 
 commands:
   bench   compare the compiled framers with the pure-Python twin and the usual idioms
@@ -20,6 +20,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv[0] if argv else None
     run: Callable[[Sequence[str]], int]
+    if command in ("-V", "--version"):
+        import pyframe
+
+        print(f"pyframe-codec {pyframe.__version__} ({pyframe.IMPLEMENTATION} framers)")
+        return 0
     if command == "bench":
         from ._bench.cli import main as run
     elif command in ("send", "recv"):
