@@ -218,6 +218,24 @@ def impl_env(impl):
     return env
 
 
+@pytest.fixture
+def python_run(impl_env, tmp_path):
+    """``python_run(*args)``: ``python *args`` in a fresh interpreter on the twin under test,
+    in an empty directory (the checkout's unbuilt pyframe/ must not shadow the package)."""
+
+    def run(*args, timeout=60):
+        return subprocess.run(
+            [sys.executable, *args],
+            cwd=tmp_path,
+            env=impl_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
 TWISTED_ECHO = textwrap.dedent(
     """
     import sys

@@ -3,8 +3,6 @@ installed pyframe (a snippet that is a fragment, or whose asserts are wrong, fai
 
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -26,14 +24,7 @@ def test_readme_has_snippets():
 
 
 @pytest.mark.parametrize("code", snippets())
-def test_snippet_runs(code, impl_env, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=impl_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_snippet_runs(code, python_run):
+    proc = python_run("-c", code)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr

@@ -249,7 +249,7 @@ def test_annotations_resolve_at_run_time():
     assert checked > 60
 
 
-def test_pyframe_aio_after_import_pyframe(impl_env, tmp_path):
+def test_pyframe_aio_after_import_pyframe(python_run):
     """``import pyframe`` then ``pyframe.aio``, without importing asyncio up front."""
     code = (
         "import sys, pyframe\n"
@@ -257,12 +257,5 @@ def test_pyframe_aio_after_import_pyframe(impl_env, tmp_path):
         "assert pyframe.aio.FrameReader is __import__('pyframe.aio').aio.FrameReader\n"
         "assert not hasattr(pyframe, 'no_such_name')\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=impl_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = python_run("-c", code)
     assert proc.returncode == 0, proc.stderr
