@@ -438,8 +438,7 @@ class _Session:
         if not self.views:
             return
         inp = self.inp
-        older = inp.chance(96)
-        entry = inp.pick(self.views) if older else self.views[-1]
+        entry = self.pick_view(96)
         a = inp.below(4097)
         length = inp.below(64)
         fill = inp.raw(8) or b"\n"
@@ -509,14 +508,17 @@ class _Session:
         self.lent = entry
         self.written = 0
 
+    def pick_view(self, per256):
+        """A view lent before: with chance ``per256``/256 any one kept, else the last."""
+        return self.inp.pick(self.views) if self.inp.chance(per256) else self.views[-1]
+
     def op_write(self):
         """Write into the view lent last or, sometimes, a stale one: an older view, or
         one whose room feed(), buffer_updated() or reset() took back."""
         if not self.views:
             return
         inp = self.inp
-        older = inp.chance(40)
-        entry = inp.pick(self.views) if older else self.views[-1]
+        entry = self.pick_view(40)
         anywhere = inp.chance(30)
         at = inp.below(65)
         raw = self.data()
