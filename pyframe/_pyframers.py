@@ -253,8 +253,11 @@ class _Framer:
         can write to (the caller writes there next). Allocates before moving any byte."""
         buf = self._buf
         capacity, live = len(buf), self._end - self._pos
+        fits = capacity - self._end >= size
+        if fits and not writing:  # the usual get_buffer(): no need to look for views
+            return
         viewed = _viewed(buf)
-        if capacity - self._end >= size and not (writing and viewed):
+        if fits and not viewed:
             return
         if size > MAX_SIZE - 1 - live:
             raise _errors.no_room(size, live)

@@ -361,8 +361,11 @@ cdef class _Framer:
         cdef Py_ssize_t capacity = PyByteArray_GET_SIZE(self._buf), old = capacity
         cdef Py_ssize_t live = self._end - self._pos, need
         cdef char *data
-        cdef bint viewed = _viewed(self._buf)
-        if capacity - self._end >= size and not (writing and viewed):
+        cdef bint fits = capacity - self._end >= size, viewed
+        if fits and not writing:  # the usual get_buffer(): no need to look for views
+            return 0
+        viewed = _viewed(self._buf)
+        if fits and not viewed:
             return 0
         if size > PY_SSIZE_T_MAX - 1 - live:
             raise _errors.no_room(size, live)
