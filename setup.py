@@ -1,4 +1,6 @@
-"""Declares the Cython extension pyframe._cframers, built from src/_cframers.pyx.
+"""Declares the Cython extensions: pyframe._cframers, built from src/_cframers.pyx, and
+pyframe._bench._floor from src/_floor.pyx (the benchmark report's measuring stick: the least
+work a decoder can do; not part of the API). Both are built, or neither.
 
 Policy: the compiled module is built, or the install fails with the reason. The pure-Python
 twin alone is something a user asks for: ``PYFRAME_BUILD_EXTENSION=0`` installs it, as a
@@ -67,7 +69,10 @@ def extensions():
     debug = "-g" in os.environ.get("CFLAGS", "").split()
     strip = [] if debug or sys.platform == "win32" else ["-Wl,-S"]
     return cythonize(
-        [Extension("pyframe._cframers", ["src/_cframers.pyx"], extra_link_args=strip)],
+        [
+            Extension("pyframe._cframers", ["src/_cframers.pyx"], extra_link_args=strip),
+            Extension("pyframe._bench._floor", ["src/_floor.pyx"], extra_link_args=strip),
+        ],
         compiler_directives={"language_level": "3"},
     )
 
