@@ -1,4 +1,4 @@
-"""pytest-benchmark suite over the workloads of ``pyframe._bench.workloads``.
+"""pytest-benchmark suite over the catalogue of ``pyframe._bench`` (what ``pyframe bench`` runs).
 
 Run it explicitly (pyproject's testpaths holds only ``tests``)::
 
@@ -20,17 +20,17 @@ def pytest_report_header(config):
         import pyframe
 
         lines.append(f"pyframe: {pyframe.__file__}")
-        from pyframe._bench import workloads
+        from pyframe._bench import core
 
         try:
-            compiled = workloads.load_module("c")
+            compiled = core.load_module("c")
             lines.append(f"pyframe._cframers: {compiled.__file__}")
-        except workloads.CompiledMissing:
-            lines.append("pyframe._cframers: NOT importable (pyframe-c benchmarks fail)")
-        for name in ("twisted", "msgpack"):
-            mod = workloads.optional(name)
-            lines.append(f"{name}: {getattr(mod, '__version__', 'installed') if mod else 'absent'}")
-        lines.append(workloads.network_status())
+            lines.append(f"pyframe._bench._floor: {core.load_floor().__file__}")
+        except core.CompiledMissing as exc:
+            lines.append(f"NOT importable (pyframe-c and floor benchmarks fail): {exc}")
+        for name in ("twisted", "msgpack", "uvloop", "anyio"):
+            mod = core.optional(name)
+            lines.append(f"{name}: {'installed' if mod else 'absent'}")
     except Exception as exc:  # the tests will fail loudly
         lines.append(f"pyframe: import failed: {exc!r}")
     return lines

@@ -1,11 +1,11 @@
 """pyframe compiled vs its pure twin and the usual idioms, as pytest-benchmark tests.
 
-Parametrised over the one set of workload definitions in ``pyframe._bench.workloads`` (the
-same that ``python -m pyframe bench`` runs): one test per workload and contender, grouped by
+Parametrised over the one catalogue of workloads in ``pyframe._bench.catalogue`` (the
+same that ``pyframe bench`` runs): one test per workload and contender, grouped by
 workload, so ``pytest-benchmark compare`` lines them up. Each contender is verified (frame
 count and checksum) before it is timed; optional packages that are missing skip their
-contenders. Network workloads (from ``pyframe.netbench``, when present) are timed here as
-whole calls, connection set-up included. Trap workloads (one huge frame in 4 KiB pieces)
+contenders. Network and send workloads are timed here as whole calls, connection set-up
+included. Trap workloads (one huge frame in 4 KiB pieces)
 run at their three smallest stream lengths here; the CLI runs the whole curve.
 """
 
@@ -15,18 +15,18 @@ import time
 
 import pytest
 
-from pyframe._bench import workloads as wl
+from pyframe._bench import catalogue, core
 
-PROFILE = wl.PROFILES[os.environ.get("PYFRAME_BENCH_PROFILE", "quick")]
+PROFILE = core.PROFILES[os.environ.get("PYFRAME_BENCH_PROFILE", "quick")]
 TRAP_LENGTHS = 3
 
 
 def _cases():
-    for w in wl.build_workloads(PROFILE):
+    for w in catalogue.build_workloads(PROFILE):
         lengths = w.sizes[:TRAP_LENGTHS] if w.kind == "trap" else (None,)
         for length in lengths:
             for c in w.contenders:
-                label = w.name + (f"@{wl.size_label(length).replace(' ', '')}" if length else "")
+                label = w.name + (f"@{core.size_label(length).replace(' ', '')}" if length else "")
                 yield pytest.param(w, c, length, id=f"{label}-{c.name}")
 
 
@@ -48,9 +48,9 @@ def test_framing(benchmark, workload, contender, length):
         pytest.skip(f"{contender.requires} not installed")
     try:
         inp = _input(workload, length)
-        wl.verify(workload, contender, inp)
+        core.verify(workload, contender, inp)
         run = contender.factory(workload, inp, None)
-    except wl.CompiledMissing as exc:
+    except core.CompiledMissing as exc:
         pytest.fail(str(exc), pytrace=False)
     if contender.self_timed:
         # Network contenders time their receiver themselves (the CLI reports that figure);
@@ -60,11 +60,11 @@ def test_framing(benchmark, workload, contender, length):
         def run():
             return timed()[0]
 
-    benchmark.group = workload.name + (f" @ {wl.size_label(length)}" if length else "")
+    benchmark.group = workload.name + (f" @ {core.size_label(length)}" if length else "")
     benchmark.extra_info.update(
         contender=contender.label,
         frames=inp.n_frames,
-        stream_bytes=wl.stream_bytes(contender, inp),
+        stream_bytes=core.stream_bytes(contender, inp),
         profile=PROFILE.name,
     )
     try:

@@ -7,77 +7,33 @@ interleaved across contenders (round 1 of every contender, then round 2, ...), s
 comes and goes on a shared machine hits them all alike; the report takes each ratio as the median of
 the per-round ratios. Reported:
 the median per-run time over the rounds and the spread (quartiles, min, max); a spread
-(IQR / median) above ``WIDE`` is flagged. The garbage collector stays enabled (as in real
-programs) and is emptied before each workload.
+(IQR / median) above ``WIDE`` is flagged, and the minor page faults per run (where the
+platform counts them). The garbage collector stays enabled (as in real programs) and is
+emptied before each workload.
 """
 
 from __future__ import annotations
 
 import gc
 import math
-import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, TextIO, cast
 
-from . import workloads as wl
+from .core import Contender, Input, Profile, Workload, size_label, stream_bytes, verify
+from .stats import Measurement, summarise
 
-WIDE = 0.10  # IQR / median above this is reported as a wide spread
+try:
+    import resource
 
+    def _minor_faults() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-@dataclass
-class Measurement:
-    workload: str
-    kind: str
-    family: str
-    frame_size: int
-    pattern: str
-    contender: str
-    label: str
-    role: str
-    status: str  # "ok", "absent", "failed", "stopped" (trap: not run at this length)
-    stream_length: int | None = None  # trap: the length of the one frame's stream
-    frames: int = 0
-    stream_bytes: int = 0
-    loops: int = 0
-    rounds: list[float] = field(default_factory=list)  # seconds per run, one figure per round
-    median: float | None = None
-    q1: float | None = None
-    q3: float | None = None
-    min: float | None = None
-    max: float | None = None
-    spread: float | None = None  # (q3 - q1) / median
-    wide: bool = False
-    note: str = ""
+except ImportError:  # not on this platform
 
-    @property
-    def frames_per_s(self) -> float | None:
-        return self.frames / self.median if self.median else None
-
-    @property
-    def mb_per_s(self) -> float | None:
-        return self.stream_bytes / self.median / 1e6 if self.median else None
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["frames_per_s"] = self.frames_per_s
-        d["mb_per_s"] = self.mb_per_s
-        return d
-
-
-def summarise(m: Measurement) -> None:
-    times = sorted(m.rounds)
-    m.median = statistics.median(times)
-    if len(times) >= 2:
-        q = statistics.quantiles(times, n=4, method="inclusive")
-        m.q1, m.q3 = q[0], q[2]
-    else:
-        m.q1 = m.q3 = times[0]
-    m.min, m.max = times[0], times[-1]
-    m.spread = (m.q3 - m.q1) / m.median if m.median else 0.0
-    m.wide = m.spread > WIDE
+    def _minor_faults() -> int:
+        return -1
 
 
 class Progress:
@@ -115,12 +71,12 @@ class Progress:
             self.stream.flush()
 
 
-def units(workload: wl.Workload) -> int:
+def units(workload: Workload) -> int:
     """Progress units of a workload (one per contender, per length on a trap)."""
     return len(workload.contenders) * max(1, len(workload.sizes))
 
 
-def _record(w: wl.Workload, c: wl.Contender, status: str, **kw: Any) -> Measurement:
+def _record(w: Workload, c: Contender, status: str, **kw: Any) -> Measurement:
     return Measurement(
         workload=w.name,
         kind=w.kind,
@@ -131,6 +87,7 @@ def _record(w: wl.Workload, c: wl.Contender, status: str, **kw: Any) -> Measurem
         label=c.label,
         role=c.role,
         status=status,
+        unit=w.unit,
         **kw,
     )
 
@@ -150,24 +107,27 @@ def _time_once(fn: Callable[[], Any], self_timed: bool = False) -> float:
     return time.perf_counter() - t0
 
 
-def _round(fn: Callable[[], Any], loops: int, self_timed: bool) -> tuple[int, float]:
-    """(frame count of the last run, seconds per run) over ``loops`` runs."""
+def _round(fn: Callable[[], Any], loops: int, self_timed: bool) -> tuple[int, float, float]:
+    """(frame count of the last run, seconds per run, page faults per run) over ``loops``
+    runs."""
+    faults = _minor_faults()
     if self_timed:
         total = 0.0
         for _ in range(loops):
             count, seconds = fn()
             total += seconds
-        return count, total / loops
+        return count, total / loops, (_minor_faults() - faults) / loops
     t0 = time.perf_counter()
     for _ in range(loops):
         count = fn()
-    return count, (time.perf_counter() - t0) / loops
+    seconds = (time.perf_counter() - t0) / loops
+    return count, seconds, (_minor_faults() - faults) / loops
 
 
 def _measure(
-    w: wl.Workload,
-    inp: wl.Input,
-    contenders: Sequence[wl.Contender],
+    w: Workload,
+    inp: Input,
+    contenders: Sequence[Contender],
     rounds: int,
     min_time: float,
     progress: Progress,
@@ -177,9 +137,7 @@ def _measure(
     results: list[Measurement] = []
     prepared: list[tuple[Measurement, Callable[[], Any], bool]] = []
     for c in contenders:
-        progress.step(
-            w.name, c.name + (f" @ {wl.size_label(stream_length)}" if stream_length else "")
-        )
+        progress.step(w.name, c.name + (f" @ {size_label(stream_length)}" if stream_length else ""))
         if not c.available():
             results.append(
                 _record(
@@ -188,14 +146,14 @@ def _measure(
             )
             progress.advance()
             continue
-        if c.wire and w.kind != "encode" and c.wire not in inp.alt:
+        if c.wire and c.wire not in inp.alt:
             results.append(
                 _record(w, c, "absent", stream_length=stream_length, note=f"no {c.wire} input")
             )
             progress.advance()
             continue
         try:
-            wl.verify(w, c, inp)
+            verify(w, c, inp)
             fn = c.factory(w, inp, None)
             t = _time_once(fn, c.self_timed)  # warm-up and calibration
             if t < min_time / 4:  # the first run may be slow: calibrate on a second one
@@ -215,7 +173,7 @@ def _measure(
             "ok",
             stream_length=stream_length,
             frames=inp.n_frames,
-            stream_bytes=wl.stream_bytes(c, inp),
+            stream_bytes=stream_bytes(c, inp),
             loops=loops,
             note=c.note,
         )
@@ -224,8 +182,10 @@ def _measure(
     for r in range(rounds):
         for m, fn, self_timed in prepared:
             progress.step(w.name, f"round {r + 1}/{rounds} {m.contender}")
-            count, seconds = _round(fn, m.loops, self_timed)
+            count, seconds, faults = _round(fn, m.loops, self_timed)
             m.rounds.append(seconds)
+            if faults >= 0:
+                m.faults.append(faults)
             if count != inp.n_frames:
                 m.status, m.note = "failed", f"timed run returned {count} frames"
     for m, fn, _ in prepared:
@@ -236,7 +196,7 @@ def _measure(
     return results
 
 
-def run_workload(w: wl.Workload, profile: wl.Profile, progress: Progress) -> list[Measurement]:
+def run_workload(w: Workload, profile: Profile, progress: Progress) -> list[Measurement]:
     """Every Measurement of workload ``w`` under ``profile``."""
     gc.collect()
     if w.kind == "trap":
@@ -249,7 +209,7 @@ def run_workload(w: wl.Workload, profile: wl.Profile, progress: Progress) -> lis
         gc.collect()
 
 
-def _run_trap(w: wl.Workload, profile: wl.Profile, progress: Progress) -> list[Measurement]:
+def _run_trap(w: Workload, profile: Profile, progress: Progress) -> list[Measurement]:
     """Time vs stream length: ascending lengths; a contender whose next run is predicted
     (from its own growth so far) to exceed ``profile.trap_budget`` stops there."""
     results: list[Measurement] = []
@@ -279,7 +239,7 @@ def _run_trap(w: wl.Workload, profile: wl.Profile, progress: Progress) -> list[M
         for m in measured:
             if m.status != "ok":
                 active = [c for c in active if c.name != m.contender]
-                stopped[m.contender] = f"{m.status} at {wl.size_label(length)}"
+                stopped[m.contender] = f"{m.status} at {size_label(length)}"
                 continue
             hist = history[m.contender]
             hist.append((length, cast(float, m.median)))  # summarised: status "ok"
@@ -291,26 +251,15 @@ def _run_trap(w: wl.Workload, profile: wl.Profile, progress: Progress) -> list[M
             if predicted > profile.trap_budget:
                 active = [c for c in active if c.name != m.contender]
                 stopped[m.contender] = (
-                    f"stopped after {wl.size_label(length)}: one run at "
-                    f"{wl.size_label(nxt)} predicted {predicted:.2f} s "
+                    f"stopped after {size_label(length)}: one run at "
+                    f"{size_label(nxt)} predicted {predicted:.2f} s "
                     f"(growth exponent {exponent:.2f}) > budget {profile.trap_budget:g} s"
                 )
     return results
 
 
-def growth_exponent(points: Sequence[tuple[float, float | None]]) -> float | None:
-    """Least-squares slope of log(time) vs log(length) over ``points`` [(length, t)]."""
-    pts = [(math.log(x), math.log(y)) for x, y in points if x > 0 and y and y > 0]
-    if len(pts) < 2:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts)
-    my = sum(y for _, y in pts) / len(pts)
-    den = sum((x - mx) ** 2 for x, _ in pts)
-    return sum((x - mx) * (y - my) for x, y in pts) / den if den else None
-
-
 def run_all(
-    selected: Sequence[wl.Workload], profile: wl.Profile, progress_enabled: bool = True
+    selected: Sequence[Workload], profile: Profile, progress_enabled: bool = True
 ) -> list[Measurement]:
     progress = Progress(sum(units(w) for w in selected), enabled=progress_enabled)
     results: list[Measurement] = []
