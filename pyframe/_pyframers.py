@@ -32,6 +32,9 @@ READ_SIZE = 65536  # room get_buffer() offers when given no size hint
 MIN_CAPACITY = 4096  # smallest array allocated once data arrives
 SHRINK_ABOVE = 4 * 1024 * 1024  # an array above this size is given back when live bytes
 SHRINK_RATIO = 8  # ... fill at most 1/SHRINK_RATIO of it (hysteresis against thrashing)
+PART_MIN = 4096  # a frame this big that spans reads is filled in place,
+PART_EAGER = 1024 * 1024  # at once up to this size, and a bigger one once
+PART_SHARE = 16  # 1/PART_SHARE of it has arrived
 MAX_SIZE = sys.maxsize  # sizes are C ssize_t in the compiled twin
 
 
@@ -85,6 +88,12 @@ class _Framer:
     _error: Optional[_errors.FrameError]
     _lock: threading.Lock
     _ready: bool
+    # A big frame that spans reads is filled in place: _part holds it (the compiled twin
+    # fills the bytes object it returns), _filled says how much of it has arrived, _head
+    # holds the header bytes before it that it does not include.
+    _part: Optional[bytearray]
+    _filled: int
+    _head: bytes
 
     if TYPE_CHECKING:  # defined by each framer class
 
@@ -138,7 +147,7 @@ class _Framer:
     @property
     def pending(self) -> int:
         """Bytes buffered that have not been returned as frames yet."""
-        return self._end - self._pos
+        return self._end - self._pos + self._filled + len(self._head)
 
     def reset(self) -> None:
         """Forget all buffered bytes and any error: ready for a new stream."""
@@ -154,6 +163,7 @@ class _Framer:
         self._lent = -1  # size of the view lent by get_buffer(); -1 when none is out
         self._final = False  # set by eof() while it cuts the last frames: no more bytes
         self._error = None
+        self._part, self._filled, self._head = None, 0, b""
         self._restart()
 
     def __reduce__(self) -> NoReturn:
@@ -183,36 +193,47 @@ class _Framer:
 
     def _append(self, data: memoryview, frames: list[bytes]) -> None:
         """feed()'s work: on an exception nothing is consumed and nothing appended."""
-        size = len(data)
-        if self._pos != self._end:
+        size, take, skip = len(data), 0, 0
+        part, filled, head = self._part, self._filled, self._head
+        if self._pos != self._end:  # room for all of data, as the slow path needs
             self._reserve(size, writing=True)
-            end = self._end
-            self._buf[end : end + size] = data
-            self._end += size
-            try:
-                frames += self._cut()
-            except BaseException:
-                self._end = end
-                raise
-            return
-        # Nothing buffered (the usual case): cut the frames straight from the caller's
-        # bytes and buffer only the tail, as the compiled twin does (saving a copy there;
-        # here it keeps what the array holds the same in both).
-        end, buf = self._end, self._buf
-        self._rebase(end)
-        self._pos, self._end, self._buf = 0, size, bytes(data)  # type: ignore[assignment]
+        pos, end, buf = self._pos, self._end, self._buf
         try:
-            frames += self._cut()
+            if pos != end:
+                # A frame is pending in the buffer: append only the bytes it needs (as the
+                # framing tells), until the bytes buffered before are all cut; the rest is
+                # cut straight from data below. A fault or a frame still short: the rest
+                # is buffered (and cut) as it comes.
+                while True:
+                    n = min(size - take, max(1, self._wanted(data[take:])))
+                    buf[self._end : self._end + n] = data[take : take + n]
+                    self._end += n
+                    take += n
+                    frames += self._cut_all()
+                    if self._error is not None or take == size:
+                        buf[self._end : self._end + size - take] = data[take:]  # as it came
+                        self._end += size - take
+                        return
+                    if self._pos >= end:
+                        break
+                # What is left buffered came from data: take it back, go on from there.
+                skip = self._pos - end
+            # Nothing buffered (the usual case): cut the frames straight from the caller's
+            # bytes and buffer only the tail, as the compiled twin does (saving a copy
+            # there; here it keeps what the array holds the same in both).
+            self._rebase(end)  # offsets in data from here on
+            self._pos, self._end, self._buf = skip, size, bytes(data)  # type: ignore[assignment]
+            frames += self._cut_all()
             cut = self._pos
             self._rebase(cut)
             self._buf = buf
             self._pos = self._end = 0
             self._reserve(size - cut, writing=True)
         except BaseException:
+            del frames[:]
             self._buf = buf
-            self._pos = self._end = end
-            self._error = None
-            self._restart()
+            self._pos, self._end = pos, end
+            self._undo(pos, part, filled, head)
             raise
         self._buf[: size - cut] = data[cut:]
         self._end = size - cut
@@ -302,18 +323,23 @@ class _Framer:
         self._enter()
         try:
             self._check()
-            pos = self._pos
+            pos, part, filled = self._pos, self._part, self._filled
+            frame: Optional[bytes]
             try:
-                span = self._next()
-                if span is None:
-                    self._check()
-                    return None
-                with memoryview(self._buf) as view:
-                    frame = bytes(view[span[0] : span[1]])
+                if part is not None:
+                    frame = self._fill()
+                else:
+                    span = self._next()
+                    frame = None
+                    if span is not None:
+                        with memoryview(self._buf) as view:
+                            frame = bytes(view[span[0] : span[1]])
             except MemoryError:
-                self._undo(pos)
+                self._undo(pos, part, filled, self._head)
                 raise
             self._consumed()
+            if frame is None:
+                self._check()
             return frame
         finally:
             self._leave()
@@ -337,23 +363,73 @@ class _Framer:
 
     def _cut(self) -> list[bytes]:
         """Cut every complete frame; if that fails (MemoryError), nothing is consumed."""
-        frames: list[bytes]
-        frames, pos = [], self._pos
+        pos, part, filled, head = self._pos, self._part, self._filled, self._head
         try:
-            with memoryview(self._buf) as view:
-                span = self._next()
-                while span is not None:
-                    frames.append(bytes(view[span[0] : span[1]]))
-                    span = self._next()
+            return self._cut_all()
         except BaseException:
-            self._undo(pos)
+            self._undo(pos, part, filled, head)
             raise
+
+    def _cut_all(self) -> list[bytes]:
+        """Every complete frame in ``_buf[_pos:_end]``."""
+        frames: list[bytes] = []
+        if self._part is not None:
+            frame = self._fill()
+            if frame is None:
+                return frames
+            frames.append(frame)
+        with memoryview(self._buf) as view:
+            span = self._next()
+            while span is not None:
+                frames.append(bytes(view[span[0] : span[1]]))
+                span = self._next()
         return frames
 
-    def _undo(self, pos: int) -> None:
-        """Back to ``_pos == pos`` with no fault: frames cut since then were not delivered."""
+    def _undo(self, pos: int, part: Optional[bytearray], filled: int, head: bytes) -> None:
+        """Back to ``_pos == pos`` and that frame in filling, with no fault: frames cut
+        since then were not delivered (a part only ever grows, so its bytes up to
+        ``filled`` are still the same)."""
         self._pos, self._error = pos, None
+        self._part, self._filled, self._head = part, filled, head
         self._restart()
+
+    def _fill(self) -> Optional[bytes]:
+        """Move the bytes of the frame in filling that ``_buf[_pos:_end]`` holds into it;
+        return the frame once whole (else None)."""
+        part = self._part
+        assert part is not None
+        n = min(len(part) - self._filled, self._end - self._pos)
+        with memoryview(self._buf) as view:
+            part[self._filled : self._filled + n] = view[self._pos : self._pos + n]
+        self._filled += n
+        self._pos += n
+        if self._filled < len(part):
+            return None
+        frame = bytes(part)
+        self._part, self._filled, self._head = None, 0, b""
+        return frame
+
+    def _begin_part(self, head: int, start: int, size: int) -> None:
+        """Take the frame ``_buf[start:start + size]``, which has only partly arrived, as
+        the frame in filling, with the header bytes ``_buf[head:start]``; consume the
+        buffer."""
+        have = self._end - start
+        part = bytearray(size)  # first: may fail
+        with memoryview(self._buf) as view:
+            header = bytes(view[head:start])
+            part[:have] = view[start : self._end]
+        self._part, self._filled, self._head = part, have, header
+        self._pos = self._end
+
+    def _parted(self, size: int, have: int) -> bool:
+        """Whether a frame of ``size`` bytes of which ``have`` have arrived is better filled
+        in place (one copy of each byte, no buffer growing to hold it). Not before a share
+        of it is there: a header alone must not make the framer allocate a big frame."""
+        return (
+            size >= PART_MIN
+            and not self._final
+            and (size <= PART_EAGER or have >= size // PART_SHARE)
+        )
 
     def eof(self) -> list[bytes]:
         """The stream has ended: return the frames still buffered; raise
@@ -366,8 +442,12 @@ class _Framer:
             finally:
                 self._final = False
                 self._restart()  # scan positions settled for the end are not for more bytes
-            if self._error is None and self._end > self._pos:
-                self._error = _errors.incomplete(self._buf[self._pos : self._end])
+            if self._error is None and (self._end > self._pos or self._part is not None):
+                self._error = _errors.incomplete(
+                    self._head + self._part[: self._filled] + self._buf[self._pos : self._end]
+                    if self._part is not None
+                    else self._buf[self._pos : self._end]
+                )
                 if not frames:
                     self._check()
             return frames
@@ -390,6 +470,12 @@ class _Framer:
 
     def _rebase(self, shift: int) -> None:
         """The live bytes moved ``shift`` bytes towards the front."""
+
+    def _wanted(self, data: memoryview) -> int:
+        """How many of the bytes ``data``, about to follow the buffered ones, to append so
+        that the frame pending there can be cut (too few or too many is only slower). By
+        default all of them."""
+        return len(data)
 
     def _next(self) -> Optional[tuple[int, int]]:
         """Cut the next frame: advance ``_pos`` past it and return (start, stop) of the bytes
@@ -454,10 +540,23 @@ class LengthPrefixFramer(_Framer):
         if length < 0 or length > self._limit:
             self._error = _errors.length_error(field, self._adjustment, self._limit)
             return None
+        first = start if self._include_header else start + self._header
         if length > self._end - start - self._header:
+            if self._parted(start + self._header + length - first, self._end - first):
+                self._begin_part(start, first, start + self._header + length - first)
             return None
         stop = self._pos = start + self._header + length
-        return (start if self._include_header else start + self._header), stop
+        return first, stop
+
+    def _wanted(self, data: memoryview) -> int:
+        live = self._end - self._pos
+        if live < self._header:
+            return self._header - live
+        at = self._pos + self._offset
+        length = self._adjustment + int.from_bytes(
+            self._buf[at : at + self._length_size], self._byteorder
+        )
+        return self._header + length - live if 0 <= length <= self._limit else len(data)
 
     def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
@@ -502,9 +601,20 @@ class DecimalLengthFramer(_Framer):
             return None
         stop = body + length
         if stop > self._end:
+            if self._parted(length, self._end - body):
+                self._begin_part(start, body, length)
             return None
         self._pos = stop
         return body, stop
+
+    def _wanted(self, data: memoryview) -> int:
+        live = self._end - self._pos
+        if live < self._digits:
+            return self._digits - live
+        header = self._buf[self._pos : self._pos + self._digits]
+        if not header.isdigit() or int(header) > self._limit:
+            return len(data)  # a fault: _next() tells
+        return self._digits + int(header) - live
 
     def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
@@ -561,9 +671,13 @@ class DelimiterFramer(_Framer):
             if self._seen[i] < start:
                 self._seen[i], self._hit[i] = start, False
             if not self._hit[i]:
-                at = buf.find(delim, self._seen[i], end)
+                # Only a match that starts no later than the best so far can matter.
+                bound = end if best < 0 else min(end, self._seen[best] + len(delim))
+                at = buf.find(delim, self._seen[i], bound)
                 if at >= 0:
                     self._seen[i], self._hit[i] = at, True
+                elif bound < end:  # none starts up to the best: it cannot win
+                    self._seen[i] = max(self._seen[i], bound - len(delim) + 1)
                 else:
                     # The first tail position where the delimiter may still begin.
                     at = max(self._seen[i], end - len(delim) + 1)
@@ -592,6 +706,16 @@ class DelimiterFramer(_Framer):
         stop = at + len(self._delimiters[best])
         self._pos = stop
         return start, (stop if self._keep_delimiter else at)
+
+    def _wanted(self, data: memoryview) -> int:
+        # Up to the first delimiter in data, and room to settle a tie with a longer one.
+        raw = bytes(data)
+        first = len(raw)
+        for delim in self._delimiters:
+            at = raw.find(delim, 0, first + len(delim))
+            if at >= 0:
+                first = at
+        return first + max(map(len, self._delimiters))
 
     def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
         """``(b"", delimiter)``; ValueError if ``payload`` would not decode back (it

@@ -79,6 +79,9 @@ cdef Py_ssize_t READ_SIZE = 65536  # room get_buffer() offers when given no size
 cdef Py_ssize_t MIN_CAPACITY = 4096  # smallest array allocated once data arrives
 cdef Py_ssize_t SHRINK_ABOVE = 4 * 1024 * 1024  # an array above this size is given back when
 cdef Py_ssize_t SHRINK_RATIO = 8  # live bytes fill at most 1/SHRINK_RATIO of it
+cdef Py_ssize_t PART_MIN = 4096  # a frame this big that spans reads is filled in place,
+cdef Py_ssize_t PART_EAGER = 1024 * 1024  # at once up to this size, and a bigger one once
+cdef Py_ssize_t PART_SHARE = 16  # 1/PART_SHARE of it has arrived
 
 
 cdef inline Py_ssize_t _find(const char *buf, Py_ssize_t start, Py_ssize_t end,
@@ -179,6 +182,12 @@ cdef class _Framer:
     cdef object _error
     cdef bint _ready  # __init__ ran to its end; until then every call refuses
     cdef long _busy  # a call is under way (see pyframe_enter)
+    # A big frame that spans reads is filled in place: _part is its bytes object (nobody
+    # else holds it until it is whole), _filled how much of it has arrived, _head the
+    # header bytes before it that it does not include.
+    cdef bytes _part
+    cdef Py_ssize_t _filled
+    cdef bytes _head
 
     def __cinit__(self, *args, **kwargs):
         self._buf = bytearray()
@@ -234,7 +243,7 @@ cdef class _Framer:
     def pending(self):
         """Bytes buffered that have not been returned as frames yet."""
         self._require()
-        return self._end - self._pos
+        return self._end - self._pos + self._filled + PyBytes_GET_SIZE(self._head)
 
     def reset(self):
         """Forget all buffered bytes and any error: ready for a new stream."""
@@ -250,6 +259,7 @@ cdef class _Framer:
         self._lent = -1
         self._final = False
         self._error = None
+        self._part, self._filled, self._head = None, 0, b""
         self._restart()
         return 0
 
@@ -285,37 +295,50 @@ cdef class _Framer:
 
     cdef int _append(self, const char *data, Py_ssize_t size, list frames) except -1:
         """feed()'s work: on an exception nothing is consumed and nothing appended."""
-        cdef Py_ssize_t end, cut
-        if self._pos != self._end:
+        cdef Py_ssize_t pos, end, take = 0, skip = 0, n, cut
+        cdef bytes part = self._part, head = self._head
+        cdef Py_ssize_t filled = self._filled
+        cdef char *buf
+        if self._pos != self._end:  # room for all of data, as the slow path needs
             self._reserve(size, True)
-            end = self._end
-            _copy(PyByteArray_AS_STRING(self._buf) + end, data, size)
-            self._end += size
-            try:
-                self._cut(PyByteArray_AS_STRING(self._buf), frames)
-            except BaseException:
-                self._end = end
-                raise
-            return 0
-        # Nothing buffered (the usual case): cut the frames straight from the caller's
-        # bytes and buffer only the tail, saving a copy of every byte (the twin does the
-        # same, so that the array holds the same bytes in both).
-        end = self._end
-        self._rebase(end)
-        self._pos, self._end = 0, size
+        pos, end = self._pos, self._end
         try:
-            self._cut(data, frames)
+            if pos != end:
+                # A frame is pending in the buffer: append only the bytes it needs (as the
+                # framing tells), until the bytes buffered before are all cut; the rest is
+                # cut straight from data below. A fault or a frame still short: the rest
+                # is buffered (and cut) as it comes.
+                buf = PyByteArray_AS_STRING(self._buf)
+                while True:
+                    n = min(size - take, max(1, self._wanted(data + take, size - take)))
+                    _copy(buf + self._end, data + take, n)
+                    self._end += n
+                    take += n
+                    self._cut_all(buf, frames)
+                    if self._error is not None or take == size:
+                        _copy(buf + self._end, data + take, size - take)  # as it came
+                        self._end += size - take
+                        return 0
+                    if self._pos >= end:
+                        break
+                # What is left buffered came from data: take it back, go on from there.
+                skip = self._pos - end
+            # Nothing buffered (the usual case): cut the frames straight from the caller's
+            # bytes and buffer only the tail, saving a copy of every byte (the twin does
+            # the same, so that the array holds the same bytes in both).
+            self._rebase(end)  # offsets in data from here on
+            self._pos, self._end = skip, size
+            self._cut_all(data, frames)
             cut = self._pos
             self._rebase(cut)
             self._pos = self._end = 0
             self._reserve(size - cut, True)
         except BaseException:
-            self._pos = self._end = end
-            self._error = None
-            self._restart()
+            del frames[:]
+            self._pos, self._end = pos, end
+            self._undo(pos, part, filled, head)
             raise
-        if size > cut:
-            _copy(PyByteArray_AS_STRING(self._buf), data + cut, size - cut)
+        _copy(PyByteArray_AS_STRING(self._buf), data + cut, size - cut)
         self._end = size - cut
         return 0
 
@@ -417,15 +440,19 @@ cdef class _Framer:
             self._check()
             data = PyByteArray_AS_STRING(self._buf)
             pos = self._pos
-            if not self._next(data, &start, &stop):
-                self._check()
-                return None
-            try:
-                frame = PyBytes_FromStringAndSize(data + start, stop - start)
-            except MemoryError:
-                self._undo(pos)
-                raise
+            if self._part is not None:
+                frame = self._fill(data)
+            elif self._next(data, &start, &stop):
+                try:
+                    frame = PyBytes_FromStringAndSize(data + start, stop - start)
+                except MemoryError:
+                    self._undo(pos, None, 0, b"")
+                    raise
+            else:
+                frame = None
             self._consumed()
+            if frame is None:
+                self._check()
             return frame
         finally:
             self._leave()
@@ -450,19 +477,56 @@ cdef class _Framer:
 
     cdef int _cut(self, const char *data, list frames) except -1:
         """Cut every complete frame; if that fails (MemoryError), nothing is consumed."""
-        cdef Py_ssize_t pos = self._pos
+        cdef Py_ssize_t pos = self._pos, filled = self._filled
+        cdef bytes part = self._part, head = self._head
         try:
             self._cut_all(data, frames)
         except BaseException:
             del frames[:]
-            self._undo(pos)
+            self._undo(pos, part, filled, head)
             raise
         return 0
 
-    cdef void _undo(self, Py_ssize_t pos) noexcept:
-        """Back to ``_pos == pos`` with no fault: frames cut since then were not delivered."""
+    cdef void _undo(self, Py_ssize_t pos, bytes part, Py_ssize_t filled, bytes head) noexcept:
+        """Back to ``_pos == pos`` and that frame in filling, with no fault: frames cut
+        since then were not delivered (a part only ever grows, so its bytes up to
+        ``filled`` are still the same)."""
         self._pos, self._error = pos, None
+        self._part, self._filled, self._head = part, filled, head
         self._restart()
+
+    cdef bytes _fill(self, const char *data):
+        """Move the bytes of the frame in filling that ``data[_pos:_end]`` holds into it;
+        return the frame once whole (else None)."""
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(self._part)
+        cdef Py_ssize_t n = min(size - self._filled, self._end - self._pos)
+        cdef bytes frame = self._part
+        _copy(PyBytes_AS_STRING(frame) + self._filled, data + self._pos, n)
+        self._filled += n
+        self._pos += n
+        if self._filled < size:
+            return None
+        self._part, self._filled, self._head = None, 0, b""
+        return frame
+
+    cdef int _begin_part(self, const char *data, Py_ssize_t head, Py_ssize_t start,
+                         Py_ssize_t size) except -1:
+        """Take the frame ``data[start:start + size]``, which has only partly arrived, as the
+        frame in filling, with the header bytes ``data[head:start]``; consume the buffer."""
+        cdef Py_ssize_t have = self._end - start
+        cdef bytes part = PyBytes_FromStringAndSize(NULL, size)  # first: may fail
+        cdef bytes header = PyBytes_FromStringAndSize(data + head, start - head)
+        _copy(PyBytes_AS_STRING(part), data + start, have)
+        self._part, self._filled, self._head = part, have, header
+        self._pos = self._end
+        return 0
+
+    cdef inline bint _parted(self, Py_ssize_t size, Py_ssize_t have) noexcept:
+        """Whether a frame of ``size`` bytes of which ``have`` have arrived is better filled
+        in place (one copy of each byte, no buffer growing to hold it). Not before a share
+        of it is there: a header alone must not make the framer allocate a big frame."""
+        return (size >= PART_MIN and not self._final
+                and (size <= PART_EAGER or have >= size // PART_SHARE))
 
     def eof(self):
         """The stream has ended: return the frames still buffered; raise
@@ -475,8 +539,10 @@ cdef class _Framer:
             finally:
                 self._final = False
                 self._restart()  # scan positions settled for the end are not for more bytes
-            if self._error is None and self._end > self._pos:
-                self._error = _errors.incomplete(self._buf[self._pos:self._end])
+            if self._error is None and (self._end > self._pos or self._part is not None):
+                self._error = _errors.incomplete(
+                    self._head + self._part[:self._filled] + self._buf[self._pos:self._end]
+                    if self._part is not None else self._buf[self._pos:self._end])
                 if not frames:
                     self._check()
             return frames
@@ -495,6 +561,12 @@ cdef class _Framer:
     cdef int _cut_all(self, const char *data, list frames) except -1:
         """Append every complete frame in ``data[_pos:_end]`` to ``frames``."""
         cdef Py_ssize_t start, stop
+        cdef bytes frame
+        if self._part is not None:
+            frame = self._fill(data)
+            if frame is None:
+                return 0
+            frames.append(frame)
         while self._next(data, &start, &stop):
             frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
         return 0
@@ -506,6 +578,12 @@ cdef class _Framer:
 
     cdef void _rebase(self, Py_ssize_t shift) noexcept:
         """The live bytes moved ``shift`` bytes towards the front."""
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        """How many of the ``size`` bytes at ``data``, about to follow the buffered ones,
+        to append so that the frame pending there can be cut (too few or too many is only
+        slower). By default all of them."""
+        return size
 
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         """Cut the next frame from ``data[_pos:_end]``: advance ``_pos`` past it and set the
@@ -590,31 +668,72 @@ cdef class LengthPrefixFramer(_Framer):
         self._require()
         return self._include_header
 
-    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
-        cdef Py_ssize_t pos = self._pos
-        cdef const unsigned char *field
+    cdef inline uint64_t _field(self, const char *header) noexcept:
+        """The value of the length field in the header at ``header``."""
+        cdef const unsigned char *field = <const unsigned char *>header + self._offset
         cdef uint64_t value = 0
-        cdef Py_ssize_t length
         cdef int i
-        if self._end - pos < self._header:
-            return 0
-        field = <const unsigned char *>data + pos + self._offset
+        if self._length_size == 4 and self._big:  # the usual header, unrolled
+            return ((<uint64_t>field[0] << 24) | (<uint64_t>field[1] << 16)
+                    | (<uint64_t>field[2] << 8) | field[3])
         if self._big:
             for i in range(self._length_size):
                 value = (value << 8) | field[i]
         else:
             for i in range(self._length_size - 1, -1, -1):
                 value = (value << 8) | field[i]
+        return value
+
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+        cdef Py_ssize_t pos = self._pos, length, first
+        cdef uint64_t value
+        if self._end - pos < self._header:
+            return 0
+        value = self._field(data + pos)
         if not _length_ok(value, self._adjustment, self._limit):
             self._error = _errors.length_error(value, self._adjustment, self._limit)
             return 0
         # 0 <= value + adjustment <= limit: unsigned wrap-around gives the exact sum
         length = <Py_ssize_t>(value + <uint64_t>self._adjustment)
+        first = pos if self._include_header else pos + self._header
         if length > self._end - pos - self._header:
+            if self._parted(pos + self._header + length - first, self._end - first):
+                self._begin_part(data, pos, first, pos + self._header + length - first)
             return 0
-        start[0] = pos if self._include_header else pos + self._header
+        start[0] = first
         stop[0] = self._pos = pos + self._header + length
         return 1
+
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        # Fast path: the loop of _next() over whole frames, inline; _next() then settles
+        # the tail (a frame to fill in place, or a fault) as the twin does.
+        cdef Py_ssize_t pos, end = self._end, header = self._header, length
+        cdef Py_ssize_t skip = 0 if self._include_header else header
+        cdef uint64_t value
+        if self._part is not None:
+            return _Framer._cut_all(self, data, frames)
+        pos = self._pos
+        while end - pos >= header:
+            value = self._field(data + pos)
+            if not _length_ok(value, self._adjustment, self._limit):
+                break
+            length = <Py_ssize_t>(value + <uint64_t>self._adjustment)
+            if length > end - pos - header:
+                break
+            frames.append(PyBytes_FromStringAndSize(data + pos + skip, header + length - skip))
+            pos += header + length
+            self._pos = pos
+        return _Framer._cut_all(self, data, frames)
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t live = self._end - self._pos
+        cdef uint64_t value
+        if live < self._header:
+            return min(size, self._header - live)
+        value = self._field(PyByteArray_AS_STRING(self._buf) + self._pos)
+        if not _length_ok(value, self._adjustment, self._limit):
+            return size
+        return min(size, self._header + <Py_ssize_t>(value + <uint64_t>self._adjustment) - live)
 
     def encode(self, payload):
         """``payload`` preceded by its header (offset bytes are zeros); written in place
@@ -705,10 +824,24 @@ cdef class DecimalLengthFramer(_Framer):
             self._error = _errors.too_large(length, self._limit)
             return 0
         if length > self._end - body:
+            if self._parted(length, self._end - body):
+                self._begin_part(data, self._pos, body, length)
             return 0
         start[0] = body
         stop[0] = self._pos = body + length
         return 1
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t live = self._end - self._pos, length = 0, i
+        cdef const unsigned char *header
+        if live < self._digits:
+            return min(size, self._digits - live)
+        header = <const unsigned char *>PyByteArray_AS_STRING(self._buf) + self._pos
+        for i in range(self._digits):
+            if not (48 <= header[i] <= 57) or length > self._limit:
+                return size  # a fault: _next() tells
+            length = length * 10 + (header[i] - 48)
+        return min(size, self._digits + length - live) if length <= self._limit else size
 
     def encode_parts(self, payload):
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
@@ -738,6 +871,8 @@ cdef class DelimiterFramer(_Framer):
     # arrive, or _seen[i] == _end).
     cdef Py_ssize_t *_seen
     cdef bint *_hit
+    cdef Py_ssize_t _longest  # the longest delimiter's size
+    cdef Py_ssize_t _newline  # lines: which delimiter is b"\n" (the other is b"\r\n"); else -1
 
     @cython.embedsignature(False)
     def __init__(self, delimiter=b"\n", *, keep_delimiter=False,
@@ -758,9 +893,13 @@ cdef class DelimiterFramer(_Framer):
             self._hit = <bint *>PyMem_Malloc(count * sizeof(bint))
             if not (self._delim and self._size and self._seen and self._hit):
                 raise MemoryError()  # __dealloc__ frees what was allocated
+            self._longest, self._newline = 0, -1
             for i in range(count):
                 self._delim[i] = PyBytes_AS_STRING(delimiters[i])
                 self._size[i] = PyBytes_GET_SIZE(delimiters[i])
+                self._longest = max(self._longest, self._size[i])
+            if sorted(delimiters) == [b"\n", b"\r\n"]:
+                self._newline = delimiters.index(b"\n")
             self._delimiters = delimiters
             self._keep_delimiter = keep
             self._count = count
@@ -800,35 +939,58 @@ cdef class DelimiterFramer(_Framer):
             self._seen[i] -= shift
 
     cdef int _cut_all(self, const char *data, list frames) except -1:
-        # Fast path for one delimiter, the common case: its matches end the frames (no tie
-        # to break, nothing to wait for), so cut them in one tight loop; the general
-        # _next() then settles the tail (and any fault) exactly as the twin does.
-        cdef Py_ssize_t begin = self._pos, at = max(self._seen[0], begin)
-        cdef Py_ssize_t size = self._size[0], extra = size if self._keep_delimiter else 0
+        # Fast paths, for one delimiter and for lines: cut the frames in one tight loop
+        # (one delimiter: its matches end the frames, no tie to break; lines: the first
+        # b"\n" ends the frame, and a b"\r" just before it is the start of the match).
+        # The general _next() then settles the tail (and any fault) as the twin does.
+        cdef Py_ssize_t begin = self._pos, at, stop, i
+        cdef Py_ssize_t size = self._size[0], keep = self._keep_delimiter
         if self._count == 1:
+            at = max(self._seen[0], begin)
             while True:
                 at = _find(data, at, self._end, self._delim[0], size)
                 if at < 0 or at - begin > self._limit:
                     break
-                frames.append(PyBytes_FromStringAndSize(data + begin, at - begin + extra))
+                frames.append(PyBytes_FromStringAndSize(data + begin, at - begin + keep * size))
                 begin = at = at + size
             self._pos = begin
             if at < 0:  # searched to the end: resume at the tail, never rescan
                 self._seen[0] = max(begin, self._end - size + 1)
                 self._hit[0] = False
+        elif self._newline >= 0:
+            i = self._newline
+            at = max(self._seen[i], begin)
+            while True:
+                at = _find(data, at, self._end, b"\n", 1)
+                if at < 0:
+                    break
+                stop = at - 1 if at > begin and data[at - 1] == 13 else at  # 13: b"\r"
+                if stop - begin > self._limit:
+                    break
+                frames.append(PyBytes_FromStringAndSize(data + begin,
+                                                        (at + 1 if keep else stop) - begin))
+                begin = at = at + 1
+            self._pos = begin
+            if at < 0:  # no b"\n" in data[begin:_end], so no b"\r\n" before its last byte
+                self._seen[i], self._hit[i] = self._end, False
+                self._seen[1 - i], self._hit[1 - i] = max(begin, self._end - 1), False
         return _Framer._cut_all(self, data, frames)
 
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
-        cdef Py_ssize_t begin = self._pos, end = self._end, at, size, i, best = -1
+        cdef Py_ssize_t begin = self._pos, end = self._end, at, size, i, bound, best = -1
         cdef const char *delim
         for i in range(self._count):
             delim, size = self._delim[i], self._size[i]
             if self._seen[i] < begin:
                 self._seen[i], self._hit[i] = begin, False
             if not self._hit[i]:
-                at = _find(data, self._seen[i], end, delim, size)
+                # Only a match that starts no later than the best so far can matter.
+                bound = end if best < 0 else min(end, self._seen[best] + size)
+                at = _find(data, self._seen[i], bound, delim, size)
                 if at >= 0:
                     self._seen[i], self._hit[i] = at, True
+                elif bound < end:  # none starts up to the best: it cannot win
+                    self._seen[i] = max(self._seen[i], bound - size + 1)
                 else:
                     # The first tail position where the delimiter may still begin.
                     at = max(self._seen[i], end - size + 1)
@@ -856,6 +1018,16 @@ cdef class DelimiterFramer(_Framer):
         start[0] = begin
         stop[0] = self._pos if self._keep_delimiter else at
         return 1
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        # Up to the first delimiter in data, and room to settle a tie with a longer one.
+        cdef Py_ssize_t i, at, first = size
+        for i in range(self._count):
+            at = _find(data, 0, min(size, first + self._size[i]), self._delim[i],
+                       self._size[i])
+            if at >= 0:
+                first = min(first, at)
+        return first + self._longest
 
     def encode(self, payload):
         """``payload`` plus the first delimiter; ValueError if it would not decode back."""

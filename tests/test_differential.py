@@ -360,3 +360,95 @@ def test_get_buffer_path_matches_feed(impls, framer, pieces, flips, points, hint
         assert (error and error[0]) == expected[1]
         if error is None:
             assert framer_.pending == expected[4]
+
+
+# -- frames that span reads: big ones are filled in place, small ones completed with the
+# bytes they need and the rest cut from the caller's chunk --------------------------------
+
+# Sizes around the engine's thresholds (a frame of 4 KiB or more that spans reads is
+# filled in place) and small ones between them.
+big_payload = st.tuples(
+    st.sampled_from([0, 1, 17, 4095, 4096, 4097, 9000, 20000]), st.integers(0, 255)
+).map(lambda t: bytes([t[1]]) * t[0])
+big_limits = st.sampled_from([None, 8 << 20, 4096, 9000])
+span_framers = pick(
+    st.tuples(
+        st.just("length"),
+        st.fixed_dictionaries(
+            {"max_frame_size": big_limits},
+            optional={
+                "length_size": st.sampled_from([2, 3, 4, 8]),
+                "byteorder": st.sampled_from(["big", "little"]),
+                "offset": st.integers(0, 3),
+                "adjustment": st.integers(-4, 4),
+                "include_header": st.booleans(),
+            },
+        ),
+    ),
+    st.tuples(st.just("decimal"), st.fixed_dictionaries({"max_frame_size": big_limits})),
+    st.tuples(st.just("line"), st.fixed_dictionaries({"max_frame_size": big_limits})),
+    st.tuples(
+        st.just("delimiter"),
+        st.fixed_dictionaries(
+            {"delimiter": st.sampled_from([b"\x00", (b"\x00", b"\x00\x01"), (b"\x01", b"\xfe")])}
+        ),
+    ),
+)
+
+
+def drive_next_frame(framer, chunks):
+    """Bytes written through get_buffer()/buffer_updated(), frames taken by next_frame()."""
+    frames = []
+    try:
+        for chunk in chunks:
+            with framer.get_buffer(len(chunk)) as view:
+                view[: len(chunk)] = chunk
+            framer.buffer_updated(len(chunk))
+            while (frame := framer.next_frame()) is not None:
+                frames.append(frame)
+        frames += framer.eof()
+        frames += framer.pop_frames()
+    except FrameError as exc:
+        return frames, type(exc), str(exc), getattr(exc, "partial", None), framer.pending
+    return frames, None, None, None, framer.pending
+
+
+@settings(SETTINGS, max_examples=60)
+@given(
+    framer=span_framers,
+    payloads=st.lists(big_payload, min_size=1, max_size=4),
+    cut_at=st.integers(0, 40),
+    points=st.lists(st.integers(0, 100_000), max_size=5),
+)
+def test_frames_that_span_reads(impls, framer, payloads, cut_at, points):
+    kind, kw = framer
+    wire = b""
+    for item in payloads:
+        try:
+            wire += make(impls["python"], kind, kw).encode(item)
+        except (ValueError, FrameError):
+            pass
+    stream = wire[: len(wire) - cut_at]  # often ends inside a frame
+    check_stream(impls, kind, kw, stream, points)
+    chunks = cut(stream, points)
+    # Every frame comes out with the chunk that completes it, never later.
+    for module in impls.values():
+        framer_, got, seen = make(module, kind, kw), [], b""
+        for chunk in chunks:
+            seen += chunk
+            want, outcome = reference(kind, kw, seen)
+            try:
+                got += framer_.feed(chunk)
+            except FrameError:
+                break
+            assert got == want, module.__name__
+            if isinstance(outcome, int):
+                assert framer_.pending == outcome
+    results = {n: drive_next_frame(make(m, kind, kw), chunks) for n, m in impls.items()}
+    assert len({repr(r) for r in results.values()}) == 1, results
+    frames, error = reference_eof(kind, kw, stream)
+    assert results["python"][0] == frames
+    assert results["python"][1] is (None if error == 0 else error)
+    if error is IncompleteFrameError:  # every byte of the frame that did not end is there
+        left = reference(kind, kw, stream, final=True)[1]
+        assert results["python"][3] == stream[len(stream) - left :]

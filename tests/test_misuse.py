@@ -187,6 +187,32 @@ def test_real_allocation_failures_lose_nothing(impl, impl_env):
     ]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc are Linux's")
+def test_frame_filled_in_place_that_cannot_be_allocated_loses_nothing(impl, impl_env):
+    """A big frame is allocated whole once a share of it has arrived, then filled in
+    place: when that allocation fails, the call fails whole and the next one succeeds."""
+    result = run_case(
+        impl,
+        impl_env,
+        prelude=RLIMIT,
+        code="""
+    f = impl.LengthPrefixFramer(4, max_frame_size=None)
+    big = f.encode(b"b" * (96 * MiB))
+    rest = memoryview(big)[1000:]
+    out = [f.feed(big[:1000])]
+    limit(40 * MiB)
+    out.append(outcome(f.feed, rest[: 8 * MiB])[1])   # enough to allocate the frame
+    out.append(f.pending)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    out.append(f.feed(rest[: 8 * MiB]))
+    frames = f.feed(rest[8 * MiB :])
+    out.append([len(x) for x in frames] + [frames[0] == big[4:], f.pending])
+    result = out
+    """,
+    )
+    assert result == [[], "MemoryError", 1000, [], [96 << 20, True, 0]]
+
+
 NOT_INITIALISED = (
     "this {} was not initialised: its __init__ did not run (made with __new__, "
     "or a subclass's __init__ did not call super().__init__())"
