@@ -671,13 +671,9 @@ class DelimiterFramer(_Framer):
             if self._seen[i] < start:
                 self._seen[i], self._hit[i] = start, False
             if not self._hit[i]:
-                # Only a match that starts no later than the best so far can matter.
-                bound = end if best < 0 else min(end, self._seen[best] + len(delim))
-                at = buf.find(delim, self._seen[i], bound)
+                at = buf.find(delim, self._seen[i], end)
                 if at >= 0:
                     self._seen[i], self._hit[i] = at, True
-                elif bound < end:  # none starts up to the best: it cannot win
-                    self._seen[i] = max(self._seen[i], bound - len(delim) + 1)
                 else:
                     # The first tail position where the delimiter may still begin.
                     at = max(self._seen[i], end - len(delim) + 1)

@@ -871,6 +871,7 @@ cdef class DelimiterFramer(_Framer):
     # arrive, or _seen[i] == _end).
     cdef Py_ssize_t *_seen
     cdef bint *_hit
+    cdef Py_ssize_t *_found  # room for _cut_several()
     cdef Py_ssize_t _longest  # the longest delimiter's size
     cdef Py_ssize_t _newline  # lines: which delimiter is b"\n" (the other is b"\r\n"); else -1
 
@@ -891,7 +892,8 @@ cdef class DelimiterFramer(_Framer):
             self._size = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
             self._seen = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
             self._hit = <bint *>PyMem_Malloc(count * sizeof(bint))
-            if not (self._delim and self._size and self._seen and self._hit):
+            self._found = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
+            if not (self._delim and self._size and self._seen and self._hit and self._found):
                 raise MemoryError()  # __dealloc__ frees what was allocated
             self._longest, self._newline = 0, -1
             for i in range(count):
@@ -915,7 +917,8 @@ cdef class DelimiterFramer(_Framer):
         PyMem_Free(self._size)
         PyMem_Free(self._seen)
         PyMem_Free(self._hit)
-        self._delim, self._size, self._seen, self._hit = NULL, NULL, NULL, NULL
+        PyMem_Free(self._found)
+        self._delim, self._size, self._seen, self._hit, self._found = NULL, NULL, NULL, NULL, NULL
 
     @property
     def delimiters(self):
@@ -974,23 +977,76 @@ cdef class DelimiterFramer(_Framer):
             if at < 0:  # no b"\n" in data[begin:_end], so no b"\r\n" before its last byte
                 self._seen[i], self._hit[i] = self._end, False
                 self._seen[1 - i], self._hit[1 - i] = max(begin, self._end - 1), False
+        else:
+            self._cut_several(data, frames)
         return _Framer._cut_all(self, data, frames)
 
+    cdef int _cut_several(self, const char *data, list frames) except -1:
+        """_next()'s loop for several delimiters, tight. Each delimiter's next match is
+        searched once and kept until a frame passes it. A delimiter with no match left
+        is set at the first tail position where it may begin, and only the earliest of
+        those takes part after that; the loop stops at the tail (_next() settles it, and
+        any fault)."""
+        cdef Py_ssize_t begin = self._pos, end = self._end, i, k, best, at, size
+        cdef Py_ssize_t found = 0, tail = -1  # _found[:found]: delimiters with a match
+        for i in range(self._count):
+            size = self._size[i]
+            if self._seen[i] < begin:
+                self._seen[i], self._hit[i] = begin, False
+            if not self._hit[i] and self._seen[i] <= end - size:
+                at = _find(data, self._seen[i], end, self._delim[i], size)
+                if at >= 0:
+                    self._seen[i], self._hit[i] = at, True
+                else:
+                    self._seen[i] = end - size + 1
+            if self._hit[i]:
+                self._found[found] = i
+                found += 1
+            elif tail < 0 or self._seen[i] < self._seen[tail] or (
+                    self._seen[i] == self._seen[tail] and size > self._size[tail]):
+                tail = i
+        while True:
+            best = tail
+            if tail >= 0 and self._seen[tail] < begin:
+                break
+            k = 0
+            while k < found:
+                i = self._found[k]
+                size = self._size[i]
+                if self._seen[i] < begin:  # passed by the last frame: the next match
+                    at = _find(data, begin, end, self._delim[i], size)
+                    if at < 0:  # none left: out of the loop
+                        self._seen[i], self._hit[i] = max(begin, end - size + 1), False
+                        found -= 1
+                        self._found[k] = self._found[found]
+                        best = -1  # the tail candidate changed: settle it in _next()
+                        break
+                    self._seen[i] = at
+                if best < 0 or self._seen[i] < self._seen[best] or (
+                        self._seen[i] == self._seen[best] and size > self._size[best]):
+                    best = i
+                k += 1
+            if best < 0 or not self._hit[best]:
+                break
+            at = self._seen[best]
+            if at - begin > self._limit:
+                break
+            frames.append(PyBytes_FromStringAndSize(
+                data + begin, at - begin + (self._size[best] if self._keep_delimiter else 0)))
+            begin = self._pos = at + self._size[best]
+        return 0
+
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
-        cdef Py_ssize_t begin = self._pos, end = self._end, at, size, i, bound, best = -1
+        cdef Py_ssize_t begin = self._pos, end = self._end, at, size, i, best = -1
         cdef const char *delim
         for i in range(self._count):
             delim, size = self._delim[i], self._size[i]
             if self._seen[i] < begin:
                 self._seen[i], self._hit[i] = begin, False
             if not self._hit[i]:
-                # Only a match that starts no later than the best so far can matter.
-                bound = end if best < 0 else min(end, self._seen[best] + size)
-                at = _find(data, self._seen[i], bound, delim, size)
+                at = _find(data, self._seen[i], end, delim, size)
                 if at >= 0:
                     self._seen[i], self._hit[i] = at, True
-                elif bound < end:  # none starts up to the best: it cannot win
-                    self._seen[i] = max(self._seen[i], bound - size + 1)
                 else:
                     # The first tail position where the delimiter may still begin.
                     at = max(self._seen[i], end - size + 1)
