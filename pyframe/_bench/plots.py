@@ -20,7 +20,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .core import FLOOR, FRAMINGS, MEMORY, SUBJECT
+from .core import FLOOR, FRAMINGS, MEMORY, SUBJECT, size_label
 from .render import speedups, trap_curves
 from .stats import Measurement
 
@@ -29,17 +29,19 @@ MARKERS = ["o", "s", "^", "v", "D", "P", "X", "<", ">", "*", "h"]
 
 
 def _style(i: int, name: str) -> dict[str, Any]:
-    if name == SUBJECT:
-        return {"color": "black", "linewidth": 2.4, "marker": "o", "zorder": 5}
-    if name in (FLOOR, MEMORY):
-        return {"color": "0.45", "linestyle": "--", "linewidth": 1.6, "marker": None, "zorder": 4}
+    if name == SUBJECT:  # thick and underneath: a row that runs at its speed stays visible
+        return {"color": "black", "linewidth": 4, "alpha": 0.55, "marker": "o", "zorder": 2}
+    if name == FLOOR:
+        return {"color": "0.35", "linestyle": "--", "linewidth": 1.8, "marker": None, "zorder": 4}
+    if name == MEMORY:
+        return {"color": "0.6", "linestyle": "-.", "linewidth": 1.6, "marker": None, "zorder": 4}
     return {
         "linestyle": STYLES[i % len(STYLES)],
         "marker": MARKERS[i % len(MARKERS)],
         "markersize": 4.5,
         "linewidth": 1.2,
         "alpha": 0.9,
-        "zorder": 3,
+        "zorder": 3 + i % 2,
     }
 
 
@@ -100,20 +102,21 @@ def write_plots(directory: str, results: Sequence[Measurement], info: dict[str, 
             for m in decode:
                 if m.family == family and m.mb_per_s:
                     by.setdefault(m.contender, []).append((m.frame_size, m.mb_per_s))
-            order = sorted(by, key=lambda n: (n == SUBJECT, n == FLOOR))  # pyframe drawn last
+            order = sorted(by, key=lambda n: (n != SUBJECT, n == FLOOR))
             for i, name in enumerate(order):
                 pts = sorted(by[name])
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name, **_style(i, name))
             ax.set_xscale("log", base=2)
+            sizes = sorted({size for pts in by.values() for size, _ in pts})
+            ax.set_xticks(sizes)
+            ax.set_xticklabels([size_label(n) for n in sizes], rotation=45, fontsize=7)
+            ax.minorticks_off()
             ax.set_yscale("log")
-            ax.set_xlabel("frame size (bytes)")
+            ax.set_xlabel("frame size")
             ax.set_ylabel("MB/s (wire bytes)")
             ax.set_title(FRAMINGS[family].title, fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
-            handles, labels = ax.get_legend_handles_labels()
-            ax.legend(
-                handles[::-1], labels[::-1], fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1)
-            )
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
         fig.suptitle(f"Decode throughput vs frame size, 64 KiB chunks\n{machine}", fontsize=9)
         fig.tight_layout()
         save(fig, "throughput_vs_frame_size.png")
@@ -129,7 +132,7 @@ def write_plots(directory: str, results: Sequence[Measurement], info: dict[str, 
         fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.6), squeeze=False)
         for ax, (workload, by) in zip(axes[0], curves.items()):
             order = sorted(
-                (n for n in by if by[n]), key=lambda n: (n == SUBJECT, n in (FLOOR, MEMORY))
+                (n for n in by if by[n]), key=lambda n: (n != SUBJECT, n in (FLOOR, MEMORY))
             )
             for i, name in enumerate(order):
                 pts = by[name]
@@ -149,14 +152,15 @@ def write_plots(directory: str, results: Sequence[Measurement], info: dict[str, 
                 )
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
-            ax.set_xlabel("stream length: one frame (bytes)")
+            lengths = sorted({n for pts in by.values() for n, _ in pts})
+            ax.set_xticks(lengths)
+            ax.set_xticklabels([size_label(n) for n in lengths], rotation=45, fontsize=7)
+            ax.minorticks_off()
+            ax.set_xlabel("stream length: one frame")
             ax.set_ylabel("seconds per stream")
             ax.set_title(workload, fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
-            handles, labels = ax.get_legend_handles_labels()
-            ax.legend(
-                handles[::-1], labels[::-1], fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1)
-            )
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
         fig.suptitle(
             "Time vs stream length, one frame in 4 KiB pieces "
             f"(parallel to slope 1 = linear)\n{machine}",

@@ -109,9 +109,8 @@ def machine_info(profile: Profile) -> dict[str, Any]:
             except Exception:
                 version = "installed"
         info[name] = version if mod is not None else "absent (its rows are skipped)"
-    info["profile"] = profile.name + (
-        " (goals judged)" if profile.judge else " (goals indicative, not judged)"
-    )
+    info["profile"] = profile.name
+    info["goals"] = "judged" if profile.judge else "indicative, not judged"
     return info
 
 
