@@ -14,6 +14,7 @@ the timed loop does no parsing at all, so a decoder that finds the frames itself
 come near this loop, never beat it.
 """
 
+from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 
@@ -30,16 +31,20 @@ CLOSES_FRAME = CLOSES
 WHOLE_FRAME = WHOLE
 
 
-def decode(list chunks, const long long[::1] plan, list out=None):
+def decode(list chunks, array.array plan not None, list out=None):
     """Cut every frame of ``chunks`` as ``plan`` says; return how many were made.
 
     ``plan`` holds, for each chunk in order, the number of pieces in that chunk, then
-    ``PIECE`` integers per piece: kind (``OPENS_FRAME``, ``CLOSES_FRAME``, both, or
+    ``PIECE`` integers per piece (an ``array('q')``): kind (``OPENS_FRAME``, ``CLOSES_FRAME``, both, or
     neither for a middle piece), start in the chunk, length, and the frame's size.
     With a list ``out``, the frames are appended to it too (to verify the plan).
     """
     cdef Py_ssize_t i = 0, k, j, kind, start, length, size = 0, filled = 0, n = 0
-    cdef Py_ssize_t total = plan.shape[0]
+    cdef Py_ssize_t total = len(plan)
+    cdef const long long *steps
+    if plan.typecode != "q":
+        raise TypeError(f"the plan must be an array('q'), not array({plan.typecode!r})")
+    steps = plan.data.as_longlongs
     cdef const char *data
     cdef char *dest = NULL
     cdef bytes chunk
@@ -50,14 +55,14 @@ def decode(list chunks, const long long[::1] plan, list out=None):
         frames = []
         if i >= total:
             raise ValueError("the plan ends before the chunks")
-        k = <Py_ssize_t>plan[i]
+        k = <Py_ssize_t>steps[i]
         i += 1
         if k < 0 or k > (total - i) // STEP:
             raise ValueError("the plan ends inside a chunk's pieces")
         for j in range(k):
-            kind = <Py_ssize_t>plan[i]
-            start = <Py_ssize_t>plan[i + 1]
-            length = <Py_ssize_t>plan[i + 2]
+            kind = <Py_ssize_t>steps[i]
+            start = <Py_ssize_t>steps[i + 1]
+            length = <Py_ssize_t>steps[i + 2]
             # a wrong plan raises rather than read or write out of bounds
             if start < 0 or length < 0 or length > len(chunk) - start:
                 raise ValueError("a piece lies outside its chunk")
@@ -65,7 +70,7 @@ def decode(list chunks, const long long[::1] plan, list out=None):
                 frames.append(PyBytes_FromStringAndSize(data + start, length))
             else:
                 if kind & OPENS:
-                    size = <Py_ssize_t>plan[i + 3]
+                    size = <Py_ssize_t>steps[i + 3]
                     if size < 0:
                         raise ValueError("a negative frame size")
                     frame = PyBytes_FromStringAndSize(NULL, size)
