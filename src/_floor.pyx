@@ -11,83 +11,75 @@ and up) are thus a plain ``memcpy`` of their bytes into fresh objects.
 
 Where the frames lie was worked out before timing (:func:`pyframe._bench.floor.plan`):
 the timed loop does no parsing at all, so a decoder that finds the frames itself can only
-come near this loop, never beat it.
+come near this loop, never beat it by much.
 """
 
 from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 
-# A piece of a frame inside one chunk: (kind, start in the chunk, length, frame size)
-cdef enum:
-    OPENS = 1  # the frame's first piece: allocate the whole frame
-    CLOSES = 2  # the frame's last piece: the frame is complete, append it
-    WHOLE = 3  # the frame lies whole in this chunk
-    STEP = 4  # integers per piece
-
-PIECE = STEP  # integers per piece in a plan
-OPENS_FRAME = OPENS
-CLOSES_FRAME = CLOSES
-WHOLE_FRAME = WHOLE
+#: Integers the plan holds per chunk besides its whole frames (see decode()).
+FIXED = 5
 
 
 def decode(list chunks, array.array plan not None, list out=None):
     """Cut every frame of ``chunks`` as ``plan`` says; return how many were made.
 
-    ``plan`` holds, for each chunk in order, the number of pieces in that chunk, then
-    ``PIECE`` integers per piece (an ``array('q')``): kind (``OPENS_FRAME``, ``CLOSES_FRAME``, both, or
-    neither for a middle piece), start in the chunk, length, and the frame's size.
-    With a list ``out``, the frames are appended to it too (to verify the plan).
+    ``plan`` (an ``array('q')``) holds, for each chunk in order: ``head``, the bytes at the
+    chunk's start that continue the frame under way (0 if none); ``closes``, 1 if they end
+    it; ``n``, the number of frames lying whole in the chunk, then ``n`` pairs (start,
+    length); then ``tail``, where a frame that continues into the next chunk starts (-1 if
+    none) and ``size``, that frame's size. With a list ``out``, the frames are appended to
+    it too (to verify the plan). A wrong plan raises ValueError, never reads or writes out
+    of bounds.
     """
-    cdef Py_ssize_t i = 0, k, j, kind, start, length, size = 0, filled = 0, n = 0
-    cdef Py_ssize_t total = len(plan)
+    cdef Py_ssize_t total = len(plan), i = 0, k, j, head, start, length, tail
+    cdef Py_ssize_t size = 0, filled = 0, n = 0, have
     cdef const long long *steps
-    if plan.typecode != "q":
-        raise TypeError(f"the plan must be an array('q'), not array({plan.typecode!r})")
-    steps = plan.data.as_longlongs
     cdef const char *data
-    cdef char *dest = NULL
     cdef bytes chunk
     cdef bytes frame = None
     cdef list frames
+    if plan.typecode != "q":
+        raise TypeError(f"the plan must be an array('q'), not array({plan.typecode!r})")
+    steps = plan.data.as_longlongs
     for chunk in chunks:
         data = PyBytes_AS_STRING(chunk)
+        have = len(chunk)
         frames = []
-        if i >= total:
+        if total - i < FIXED:
             raise ValueError("the plan ends before the chunks")
-        k = <Py_ssize_t>steps[i]
-        i += 1
-        if k < 0 or k > (total - i) // STEP:
-            raise ValueError("the plan ends inside a chunk's pieces")
+        head = <Py_ssize_t>steps[i]
+        if head:  # the frame under way
+            if frame is None or head < 0 or head > have or head > size - filled:
+                raise ValueError("a wrong piece for the frame under way")
+            memcpy(PyBytes_AS_STRING(frame) + filled, data, head)
+            filled += head
+            if steps[i + 1]:
+                if filled != size:
+                    raise ValueError("a frame closed before it was filled")
+                frames.append(frame)
+                frame = None
+        k = <Py_ssize_t>steps[i + 2]
+        i += 3
+        if k < 0 or k > (total - i - 2) // 2:
+            raise ValueError("the plan ends inside a chunk's frames")
         for j in range(k):
-            kind = <Py_ssize_t>steps[i]
-            start = <Py_ssize_t>steps[i + 1]
-            length = <Py_ssize_t>steps[i + 2]
-            # a wrong plan raises rather than read or write out of bounds
-            if start < 0 or length < 0 or length > len(chunk) - start:
-                raise ValueError("a piece lies outside its chunk")
-            if kind == WHOLE:
-                frames.append(PyBytes_FromStringAndSize(data + start, length))
-            else:
-                if kind & OPENS:
-                    size = <Py_ssize_t>steps[i + 3]
-                    if size < 0:
-                        raise ValueError("a negative frame size")
-                    frame = PyBytes_FromStringAndSize(NULL, size)
-                    dest = PyBytes_AS_STRING(frame)
-                    filled = 0
-                elif frame is None:
-                    raise ValueError("a piece continues no frame")
-                if length > size - filled:
-                    raise ValueError("the pieces overflow their frame")
-                memcpy(dest + filled, data + start, length)
-                filled += length
-                if kind & CLOSES:
-                    if filled != size:
-                        raise ValueError("a frame closed before it was filled")
-                    frames.append(frame)
-                    frame = None
-            i += STEP
+            start = <Py_ssize_t>steps[i]
+            length = <Py_ssize_t>steps[i + 1]
+            if start < 0 or length < 0 or length > have - start:
+                raise ValueError("a frame lies outside its chunk")
+            frames.append(PyBytes_FromStringAndSize(data + start, length))
+            i += 2
+        tail = <Py_ssize_t>steps[i]
+        if tail >= 0:  # a frame starts here and goes on in the next chunk
+            size = <Py_ssize_t>steps[i + 1]
+            if frame is not None or tail > have or size < have - tail:
+                raise ValueError("a wrong first piece of a frame")
+            frame = PyBytes_FromStringAndSize(NULL, size)
+            memcpy(PyBytes_AS_STRING(frame), data + tail, have - tail)
+            filled = have - tail
+        i += 2
         n += len(frames)
         if out is not None:
             out.extend(frames)

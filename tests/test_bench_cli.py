@@ -117,12 +117,26 @@ def test_the_floor_refuses_a_wrong_plan():
 
     from pyframe._bench import _floor
 
-    assert (_floor.WHOLE_FRAME, _floor.OPENS_FRAME, _floor.CLOSES_FRAME) == (3, 1, 2)
-    for plan in ([1, 3, 0, 5, 5], [1, 2, 0, 2, 3], [2], [1, 1, 0, 2, 1], [1, 3, 2, 2, 2]):
+    wrong = (
+        [0, 0, 1, 0, 5, -1, 0],  # a frame past the chunk's end
+        [0, 0, 1, 2, 2, -1, 0],  # likewise
+        [2, 1, 0, -1, 0],  # continues no frame
+        [0, 0, 2, 0, 1, -1, 0],  # the plan ends inside the chunk's frames
+        [0, 0, 0, 1, 1],  # a frame of 1 byte cannot start 2 bytes before the end
+        [0, 0],  # the plan ends before the chunks
+    )
+    for plan in wrong:
         with pytest.raises(ValueError):
             _floor.decode([b"abc"], array("q", plan))
-    with pytest.raises(ValueError):
-        _floor.decode([b"abc", b"d"], array("q", [0]))
+    # a frame started, then a piece longer than what it lacks, or closed too early
+    for size, head in ((3, 2), (4, 1)):
+        with pytest.raises(ValueError):
+            _floor.decode([b"abc", b"de"], array("q", [0, 0, 0, 1, size, head, 1, 0, -1, 0]))
+    with pytest.raises(TypeError):
+        _floor.decode([b"abc"], array("l", [0, 0, 0, -1, 0]))
+    out: list = []
+    assert _floor.decode([b"abc", b"de"], array("q", [0, 0, 0, 1, 3, 1, 1, 0, -1, 0]), out) == 1
+    assert out == [b"bcd"]
 
 
 @pytest.mark.parametrize(

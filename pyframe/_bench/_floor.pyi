@@ -3,9 +3,6 @@
 from array import array
 from typing import Optional
 
-PIECE: int
-OPENS_FRAME: int
-CLOSES_FRAME: int
-WHOLE_FRAME: int
+FIXED: int
 
 def decode(chunks: list[bytes], plan: array[int], out: Optional[list[bytes]] = None) -> int: ...

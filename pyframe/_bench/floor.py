@@ -15,43 +15,38 @@ from typing import Any, Callable
 
 from .core import Contender, Input, Workload, load_floor
 
-_WHOLE, _OPENS, _CLOSES = 3, 1, 2
-
 
 def plan(chunks: Sequence[bytes], spans: Sequence[tuple[int, int]]) -> array[int]:
-    """The floor's plan for ``chunks``: for each chunk, its number of pieces, then per piece
-    (kind, start in the chunk, length, frame size); ``spans`` are the payloads' places in
-    the joined stream, in order."""
-    ends = []
-    at = 0
+    """The floor's plan for ``chunks`` (its layout: ``_floor.decode``); ``spans`` are where
+    the payloads lie in the joined stream, in order."""
+    starts, at = [], 0
     for chunk in chunks:
+        starts.append(at)
         at += len(chunk)
-        ends.append(at)
-    starts = [e - len(c) for e, c in zip(ends, chunks)]
-    pieces: list[list[tuple[int, int, int, int]]] = [[] for _ in chunks]
+    ends = starts[1:] + [at]
+    heads = [(0, 0)] * len(chunks)  # (bytes continuing the frame under way, closes it)
+    whole: list[list[int]] = [[] for _ in chunks]  # (start, length) of the whole frames
+    tails = [(-1, 0)] * len(chunks)  # (start, size) of a frame going on to the next chunk
     c = 0
     for start, end in spans:
-        size = end - start
-        if size == 0:  # an empty frame: whole in the chunk where it lies
-            while ends[c] < start or (ends[c] == start and c + 1 < len(chunks)):
-                c += 1
-            pieces[c].append((_WHOLE, start - starts[c], 0, 0))
-            continue
-        while ends[c] <= start:
+        # the chunk holding the frame's first byte (an empty frame: where it lies)
+        while ends[c] < start or (ends[c] == start and end > start):
             c += 1
-        pos = start
-        while pos < end:
-            stop = min(end, ends[c])
-            kind = (_OPENS if pos == start else 0) | (_CLOSES if stop == end else 0)
-            pieces[c].append((kind, pos - starts[c], stop - pos, size))
-            pos = stop
-            if pos < end:
-                c += 1
+        if end <= ends[c]:
+            whole[c] += (start - starts[c], end - start)
+            continue
+        tails[c] = (start - starts[c], end - start)
+        c += 1
+        while ends[c] < end:
+            heads[c] = (ends[c] - starts[c], 0)
+            c += 1
+        heads[c] = (end - starts[c], 1)
     out = array("q")
-    for chunk_pieces in pieces:
-        out.append(len(chunk_pieces))
-        for piece in chunk_pieces:
-            out.extend(piece)
+    for head, frames, tail in zip(heads, whole, tails):
+        out.extend(head)
+        out.append(len(frames) // 2)
+        out.extend(frames)
+        out.extend(tail)
     return out
 
 
