@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Iterable
 from operator import index as _index
-from typing import TYPE_CHECKING, Literal, NoReturn, Optional, SupportsIndex, Union
+from typing import Literal, NoReturn, Optional, SupportsIndex, Union
 
 from . import _errors, _rules
 from ._types import Buffer
@@ -95,9 +95,7 @@ class _Framer:
     _filled: int
     _head: bytes
 
-    if TYPE_CHECKING:  # defined by each framer class
-
-        def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]: ...
+    _trailer: bytes = b""  # encoding: what follows each payload (see _refuse, _make_head)
 
     # __init__ in three steps: _initialising(); check and convert every argument into
     # locals (the caller's code may run there: __bool__, __index__, __eq__ ...); then
@@ -454,14 +452,32 @@ class _Framer:
         finally:
             self._leave()
 
+    # -- encoding: each framer defines _refuse() and _make_head(), and sets _trailer. Encoders
+    # read only settings: no lock.
+
     def encode(self, payload: Buffer) -> bytes:
         """``payload`` framed: the header, the payload, the trailer."""
         header, trailer = self.encode_parts(payload)
         return b"".join((header, payload, trailer))
 
+    def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
+        """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
+        checked as encode() checks them (for sending the payload without copying it)."""
+        self._require()
+        size = _rules.payload_size(payload)
+        self._refuse(payload, size)
+        return self._make_head(size), self._trailer
+
     def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
-        """Encode several payloads into one buffer."""
+        """Encode several payloads into one buffer (each payload copied once)."""
         return b"".join([self.encode(payload) for payload in payloads])
+
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        """Raise if ``payload`` (of ``size`` bytes) would not decode back."""
+
+    def _make_head(self, size: int) -> bytes:
+        """The header of a payload of ``size`` bytes."""
+        return b""
 
     # -- hooks of the framing rules -----------------------------------------------------
 
@@ -558,15 +574,13 @@ class LengthPrefixFramer(_Framer):
         )
         return self._header + length - live if 0 <= length <= self._limit else len(data)
 
-    def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
-        """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
-        checked as encode() checks them (for sending the payload without copying it);
-        offset bytes are zeros."""
-        self._require()
-        size = _rules.payload_size(payload)
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        _rules.check_field(size, size - self._adjustment, self._field_max, self._limit)
+
+    def _make_head(self, size: int) -> bytes:
+        """Offset bytes (zeros), then the length field."""
         field = size - self._adjustment
-        _rules.check_field(size, field, self._field_max, self._limit)
-        return bytes(self._offset) + field.to_bytes(self._length_size, self._byteorder), b""
+        return bytes(self._offset) + field.to_bytes(self._length_size, self._byteorder)
 
 
 class DecimalLengthFramer(_Framer):
@@ -616,12 +630,12 @@ class DecimalLengthFramer(_Framer):
             return len(data)  # a fault: _next() tells
         return self._digits + int(header) - live
 
-    def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
-        """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
-        self._require()
-        size = _rules.payload_size(payload)
+    def _refuse(self, payload: Buffer, size: int) -> None:
         _rules.check_field(size, size, 10**self._digits - 1, self._limit)
-        return b"%0*d" % (self._digits, size), b""
+
+    def _make_head(self, size: int) -> bytes:
+        """The size in ASCII digits, zero-padded."""
+        return b"%0*d" % (self._digits, size)
 
 
 class DelimiterFramer(_Framer):
@@ -651,6 +665,7 @@ class DelimiterFramer(_Framer):
         keep = bool(keep_delimiter)
         self._settle()
         self._delimiters = delimiters
+        self._trailer = delimiters[0]
         self._keep_delimiter = keep
         self._open(limit)
 
@@ -713,15 +728,13 @@ class DelimiterFramer(_Framer):
                 first = at
         return first + max(map(len, self._delimiters))
 
-    def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
-        """``(b"", delimiter)``; ValueError if ``payload`` would not decode back (it
-        contains a delimiter, or its end plus the delimiter could begin a longer one)."""
-        self._require()
-        size = _rules.payload_size(payload)
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        """Refuse a payload over the limit, or one that would not decode back: it holds a
+        delimiter, or its end and the delimiter sent after it could make one (a longer
+        delimiter may even begin there)."""
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
         _rules.check_delimited(payload, self._delimiters)
-        return b"", self._delimiters[0]
 
 
 class LineFramer(DelimiterFramer):

@@ -24,6 +24,7 @@ from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES
                              PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.memoryview cimport PyMemoryView_FromObject
 from cpython.object cimport PyObject
@@ -42,6 +43,16 @@ cdef extern from "Python.h":
     ctypedef struct PyByteArrayObject:
         Py_ssize_t ob_exports  # views alive: while > 0 the array cannot change size
     const Py_ssize_t PY_SSIZE_T_MAX
+    # A memoryview's own state (CPython's headers, 3.9 to 3.13): the views registered on
+    # its managed buffer, the buffers exported from it, whether it was released.
+    ctypedef struct _PyManagedBufferObject:
+        Py_ssize_t exports
+    ctypedef struct PyMemoryViewObject:
+        _PyManagedBufferObject *mbuf
+        int flags
+        Py_ssize_t exports
+        Py_buffer view
+    const int _Py_MEMORYVIEW_RELEASED
 
 cdef extern from *:
     """
@@ -70,8 +81,10 @@ cdef extern from *:
     static void pyframe_leave(long *flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
     #endif
     static char pyframe_unsigned_bytes[] = "B";  /* the format of a view: unsigned bytes */
+    #define pyframe_refcount(o) Py_REFCNT(o)  /* of a borrowed pointer: no temporary ref */
     """
     char *pyframe_unsigned_bytes
+    Py_ssize_t pyframe_refcount(PyObject *obj)
     bint pyframe_enter(long *flag) nogil
     void pyframe_leave(long *flag) nogil
 
@@ -177,10 +190,13 @@ cdef class _Framer:
     cdef bytearray _buf
     cdef Py_ssize_t _pos, _end
     cdef Py_ssize_t _lent  # size of the view lent by get_buffer(); -1 when none is out
+    cdef object _view  # that view, kept to be lent again once nobody else holds it
     cdef bint _final  # set by eof() while it cuts the last frames: no more bytes
     cdef Py_ssize_t _limit
     cdef object _error
     cdef bint _ready  # __init__ ran to its end; until then every call refuses
+    cdef Py_ssize_t _head_size  # encoding: the header's size, and the trailer
+    cdef bytes _trailer
     cdef long _busy  # a call is under way (see pyframe_enter)
     # A big frame that spans reads is filled in place: _part is its bytes object (nobody
     # else holds it until it is whole), _filled how much of it has arrived, _head the
@@ -192,6 +208,7 @@ cdef class _Framer:
     def __cinit__(self, *args, **kwargs):
         self._buf = bytearray()
         self._lent = -1
+        self._head_size, self._trailer = 0, b""
 
     # __init__ in three steps: _initialising(); check and convert every argument into
     # locals (the caller's code may run there: __bool__, __index__, __eq__ ...); then
@@ -255,6 +272,7 @@ cdef class _Framer:
 
     cdef int _clear(self) except -1:
         self._buf = bytearray()  # first: if that fails, nothing has changed
+        self._view = None
         self._pos = self._end = 0
         self._lent = -1
         self._final = False
@@ -348,33 +366,54 @@ cdef class _Framer:
         get_buffer() (asyncio's contract; see the module docstring for a stale view)."""
         cdef Py_ssize_t size
         cdef _Lease lease
+        cdef char *start
         self._enter()
         try:
             self._check()
             size = sizehint
             self._reserve(size if size > 0 else READ_SIZE, False)
-            lease = _Lease.__new__(_Lease)
-            PyObject_GetBuffer(self._buf, &lease._array, PyBUF_WRITABLE)
-            lease._held = True
-            lease._start = PyByteArray_AS_STRING(self._buf) + self._end
-            lease._size = PyByteArray_GET_SIZE(self._buf) - self._end
-            self._lent = lease._size
-            return PyMemoryView_FromObject(lease)
+            start = PyByteArray_AS_STRING(self._buf) + self._end
+            size = PyByteArray_GET_SIZE(self._buf) - self._end
+            if not self._relendable(start, size):
+                lease = _Lease.__new__(_Lease)
+                PyObject_GetBuffer(self._buf, &lease._array, PyBUF_WRITABLE)
+                lease._held = True
+                lease._start, lease._size = start, size
+                self._view = PyMemoryView_FromObject(lease)
+            self._lent = size
+            return self._view
         finally:
             self._leave()
 
+    cdef inline bint _relendable(self, char *start, Py_ssize_t size) noexcept:
+        """Whether the view lent last can be lent again for this room: it is the same room,
+        and nobody holds the view, a slice of it or a buffer from it (it was not released
+        either). Saves making a view per receive when the room stays the same (a buffer
+        emptied by whole frames)."""
+        cdef PyMemoryViewObject *view = <PyMemoryViewObject *>self._view
+        if self._view is None:
+            return False
+        return (pyframe_refcount(<PyObject *>view) == 1 and view.mbuf.exports == 1
+                and view.exports == 0
+                and not view.flags & _Py_MEMORYVIEW_RELEASED
+                and view.view.buf == start and view.view.len == size)
+
     def buffer_updated(self, nbytes):
         """Commit ``nbytes`` written into the view from ``get_buffer()``."""
+        cdef long long n
+        cdef int overflow = 0
         self._enter()
         try:
             self._check()
-            nbytes = _index(nbytes)
+            if type(nbytes) is not int:
+                nbytes = _index(nbytes)
+            n = PyLong_AsLongLongAndOverflow(nbytes, &overflow)
             if self._lent < 0:
                 raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
-            if not 0 <= nbytes <= self._lent:
+            if overflow or not 0 <= n <= self._lent:
                 raise ValueError(f"nbytes must be between 0 and {self._lent}, got {nbytes}")
             self._lent = -1
-            self._end += <Py_ssize_t>nbytes
+            self._end += <Py_ssize_t>n
         finally:
             self._leave()
 
@@ -387,6 +426,7 @@ cdef class _Framer:
         cdef bint fits = capacity - self._end >= size, viewed
         if fits and not writing:  # the usual get_buffer(): no need to look for views
             return 0
+        self._view = None  # a view kept for lending again counts once the caller holds it
         viewed = _viewed(self._buf)
         if fits and not viewed:
             return 0
@@ -424,6 +464,7 @@ cdef class _Framer:
                                    max(2 * live, MIN_CAPACITY) if live else 0)
             except MemoryError:
                 return  # keeping the big array is always correct
+            self._view = None  # (it would keep the big array alive)
         elif live or not self._pos:
             return
         self._rebase(self._pos)
@@ -549,14 +590,99 @@ cdef class _Framer:
         finally:
             self._leave()
 
+    # -- encoding: each framer sets _head_size and _trailer in __init__, and
+    # defines _refuse() and _write_head(). Encoders read only settings: no busy flag.
+
     def encode(self, payload):
         """``payload`` framed: the header, the payload, the trailer."""
-        header, trailer = self.encode_parts(payload)
-        return b"".join((header, payload, trailer))
+        cdef Py_buffer view
+        cdef bytes wire
+        self._require()
+        if type(payload) is bytes:  # the usual payload: no buffer to ask for
+            return self._encoded(payload, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
+        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        try:
+            return self._encoded(payload, <const char *>view.buf, view.len)
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef bytes _encoded(self, object payload, const char *data, Py_ssize_t size):
+        cdef bytes wire
+        self._refuse(payload, data, size)
+        wire = PyBytes_FromStringAndSize(NULL, self._framed(size, 0))
+        self._write(PyBytes_AS_STRING(wire), data, size)
+        return wire
+
+    def encode_parts(self, payload):
+        """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
+        checked as encode() checks them (for sending the payload without copying it)."""
+        cdef Py_buffer view
+        cdef bytes header
+        self._require()
+        if type(payload) is bytes:  # the usual payload: no buffer to ask for
+            view.len = PyBytes_GET_SIZE(payload)
+            self._refuse(payload, PyBytes_AS_STRING(payload), view.len)
+        else:
+            PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+            try:
+                self._refuse(payload, <const char *>view.buf, view.len)
+            finally:
+                PyBuffer_Release(&view)
+        header = PyBytes_FromStringAndSize(NULL, self._head_size)
+        self._write_head(PyBytes_AS_STRING(header), view.len)
+        return header, self._trailer
 
     def encode_many(self, payloads):
-        """Encode several payloads into one buffer."""
-        return b"".join([self.encode(payload) for payload in payloads])
+        """Encode several payloads into one buffer (each payload copied once)."""
+        cdef tuple items
+        cdef Py_buffer *views
+        cdef Py_ssize_t count, held = 0, total = 0, i
+        cdef bytes wire
+        cdef char *out
+        self._require()
+        items = tuple(payloads)  # a list the buffers' owners could change under the loop
+        count = len(items)
+        views = <Py_buffer *>PyMem_Malloc(max(count, 1) * sizeof(Py_buffer))
+        if views == NULL:
+            raise MemoryError()
+        try:
+            for i in range(count):  # check every payload, in order, before writing any
+                PyObject_GetBuffer(items[i], &views[i], PyBUF_SIMPLE)
+                held += 1
+                self._refuse(items[i], <const char *>views[i].buf, views[i].len)
+                total = self._framed(views[i].len, total)
+            wire = PyBytes_FromStringAndSize(NULL, total)
+            out = PyBytes_AS_STRING(wire)
+            for i in range(count):
+                out = self._write(out, <const char *>views[i].buf, views[i].len)
+        finally:
+            for i in range(held):
+                PyBuffer_Release(&views[i])
+            PyMem_Free(views)
+        return wire
+
+    cdef Py_ssize_t _framed(self, Py_ssize_t size, Py_ssize_t before) except -1:
+        """``before`` plus the size of ``size`` bytes framed, if that fits a Py_ssize_t."""
+        cdef Py_ssize_t extra = self._head_size + PyBytes_GET_SIZE(self._trailer)
+        if size > PY_SSIZE_T_MAX - extra - before:
+            raise MemoryError()
+        return before + extra + size
+
+    cdef char *_write(self, char *out, const char *payload, Py_ssize_t size) noexcept:
+        """Write ``payload`` framed at ``out``; return where it ends."""
+        self._write_head(out, size)
+        out += self._head_size
+        _copy(out, payload, size)
+        out += size
+        _copy(out, PyBytes_AS_STRING(self._trailer), PyBytes_GET_SIZE(self._trailer))
+        return out + PyBytes_GET_SIZE(self._trailer)
+
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        """Raise (as the twin's checks do) if ``payload`` would not decode back."""
+        return 0
+
+    cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
+        """Write the header of a payload of ``size`` bytes (``_head_size`` bytes) at ``out``."""
 
     cdef int _cut_all(self, const char *data, list frames) except -1:
         """Append every complete frame in ``data[_pos:_end]`` to ``frames``."""
@@ -638,7 +764,7 @@ cdef class LengthPrefixFramer(_Framer):
             self._offset = off
             self._adjustment = adjust
             self._include_header = keep_header
-            self._header = off + size
+            self._header = self._head_size = off + size
             self._open(limit)
         finally:
             self._leave()
@@ -735,47 +861,25 @@ cdef class LengthPrefixFramer(_Framer):
             return size
         return min(size, self._header + <Py_ssize_t>(value + <uint64_t>self._adjustment) - live)
 
-    def encode(self, payload):
-        """``payload`` preceded by its header (offset bytes are zeros); written in place
-        here, as the hot encode path (the twin joins encode_parts())."""
-        cdef Py_buffer view
-        cdef bytes wire
-        cdef unsigned char *out
-        cdef uint64_t value
-        cdef int i
-        self._require()
-        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
-        try:
-            # the shared check (and its errors) only when the quick one fails
-            if not (view.len <= self._limit and view.len < (1LL << 62)
-                    and self._adjustment <= view.len
-                    and <uint64_t>(view.len - self._adjustment) <= self._field_max):
-                _rules.check_field(view.len, view.len - self._adjustment, self._field_max,
-                                   self._limit)
-            value = <uint64_t>(view.len - self._adjustment)
-            wire = PyBytes_FromStringAndSize(NULL, self._header + view.len)
-            out = <unsigned char *>PyBytes_AS_STRING(wire)
-            memset(out, 0, self._offset)
-            out += self._offset
-            for i in range(self._length_size):
-                if self._big:
-                    out[self._length_size - 1 - i] = <unsigned char>(value & 0xFF)
-                else:
-                    out[i] = <unsigned char>(value & 0xFF)
-                value >>= 8
-            _copy(out + self._length_size, view.buf, view.len)
-        finally:
-            PyBuffer_Release(&view)
-        return wire
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        # the shared check (and its errors) only when the quick one fails
+        if not (size <= self._limit and size < (1LL << 62) and self._adjustment <= size
+                and <uint64_t>(size - self._adjustment) <= self._field_max):
+            _rules.check_field(size, size - self._adjustment, self._field_max, self._limit)
+        return 0
 
-    def encode_parts(self, payload):
-        """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
-        checked as encode() checks them (for sending the payload without copying it)."""
-        self._require()
-        cdef Py_ssize_t size = _rules.payload_size(payload)
-        field = size - self._adjustment
-        _rules.check_field(size, field, self._field_max, self._limit)
-        return bytes(self._offset) + field.to_bytes(self._length_size, self._byteorder), b""
+    cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
+        """Offset bytes (zeros), then the length field."""
+        cdef unsigned char *field = <unsigned char *>out + self._offset
+        cdef uint64_t value = <uint64_t>(size - self._adjustment)
+        cdef int i
+        memset(out, 0, self._offset)
+        for i in range(self._length_size):
+            if self._big:
+                field[self._length_size - 1 - i] = <unsigned char>(value & 0xFF)
+            else:
+                field[i] = <unsigned char>(value & 0xFF)
+            value >>= 8
 
 
 cdef class DecimalLengthFramer(_Framer):
@@ -796,7 +900,7 @@ cdef class DecimalLengthFramer(_Framer):
         count, field_max = digits, 10**digits - 1
         self._settle()
         try:
-            self._digits = count
+            self._digits = self._head_size = count
             self._field_max = field_max
             self._open(limit)
         finally:
@@ -843,12 +947,17 @@ cdef class DecimalLengthFramer(_Framer):
             length = length * 10 + (header[i] - 48)
         return min(size, self._digits + length - live) if length <= self._limit else size
 
-    def encode_parts(self, payload):
-        """``(header, trailer)``: the bytes encode() puts before and after ``payload``."""
-        self._require()
-        cdef Py_ssize_t size = _rules.payload_size(payload)
-        _rules.check_field(size, size, self._field_max, self._limit)
-        return b"%0*d" % (self._digits, size), b""
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        if not (size <= self._limit and size <= self._field_max):
+            _rules.check_field(size, size, self._field_max, self._limit)
+        return 0
+
+    cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
+        """The size in ASCII digits, zero-padded."""
+        cdef Py_ssize_t i
+        for i in range(self._digits - 1, -1, -1):
+            out[i] = <char>(48 + size % 10)  # 48: b"0"
+            size //= 10
 
 
 cdef class DelimiterFramer(_Framer):
@@ -903,6 +1012,7 @@ cdef class DelimiterFramer(_Framer):
             if sorted(delimiters) == [b"\n", b"\r\n"]:
                 self._newline = delimiters.index(b"\n")
             self._delimiters = delimiters
+            self._trailer = delimiters[0]
             self._keep_delimiter = keep
             self._count = count
             self._open(limit)
@@ -1085,40 +1195,31 @@ cdef class DelimiterFramer(_Framer):
                 first = min(first, at)
         return first + self._longest
 
-    def encode(self, payload):
-        """``payload`` plus the first delimiter; ValueError if it would not decode back."""
-        cdef Py_buffer view
-        cdef bytes wire
-        cdef Py_ssize_t size
-        cdef char *out
-        self._require()
-        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
-        try:
-            size = view.len
-            wire = PyBytes_FromStringAndSize(NULL, size + self._size[0])
-            out = PyBytes_AS_STRING(wire)
-            _copy(out, view.buf, size)
-            memcpy(out + size, self._delim[0], self._size[0])
-        finally:
-            PyBuffer_Release(&view)
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        """Refuse a payload over the limit, or one that would not decode back: it holds a
+        delimiter, or its end and the delimiter sent after it could make one (a longer
+        delimiter may even begin there). Checked here in C when that is simple to tell
+        (the usual cases); otherwise, and to explain a refusal, the shared check decides."""
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
-        # One delimiter: the frame is right unless the delimiter occurs before the end
-        # (checked here in C); otherwise the shared check decides and explains.
-        if self._count > 1 or _find(out, 0, size + self._size[0] - 1, self._delim[0],
-                                    self._size[0]) >= 0:
+        if not self._clean(data, size):
             _rules.check_delimited(payload, self._delimiters)
-        return wire
+        return 0
 
-    def encode_parts(self, payload):
-        """``(b"", delimiter)``; ValueError if ``payload`` would not decode back (it
-        contains a delimiter, or its end plus the delimiter could begin a longer one)."""
-        self._require()
-        cdef Py_ssize_t size = _rules.payload_size(payload)
-        if size > self._limit:
-            raise _errors.too_large(size, self._limit, "payload")
-        _rules.check_delimited(payload, self._delimiters)
-        return b"", self._delimiters[0]
+    cdef bint _clean(self, const char *data, Py_ssize_t size) noexcept:
+        """Whether ``data`` followed by the first delimiter surely decodes back to itself:
+        no delimiter within it, and (lines) no b"\r" at its end before a b"\n"."""
+        cdef Py_ssize_t i
+        if self._newline >= 0:
+            if memchr(data, 10, size) != NULL:  # 10: b"\n"
+                return False
+            return self._size[0] == 2 or size == 0 or data[size - 1] != 13  # 13: b"\r"
+        if self._count != 1 or self._size[0] != 1:
+            return False  # the shared check
+        return memchr(data, self._delim[0][0], size) == NULL
+
+    cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
+        pass
 
 
 cdef class LineFramer(DelimiterFramer):

@@ -2,6 +2,7 @@
 after a big frame, and views from get_buffer() that stay valid."""
 
 import tracemalloc
+import weakref
 
 import pytest
 
@@ -230,3 +231,26 @@ def test_frame_filled_in_place_cut_off_by_eof(impl):
     assert framer.pending == 0
     assert framer.feed(wire + wire[:5]) == [wire[2:]]
     assert framer.pending == 5
+
+
+def test_a_view_is_lent_again_only_when_nobody_holds_it(impl):
+    """get_buffer() may lend the same view again when the room is the same and nobody
+    holds the last view, a slice of it or a buffer from it; never one still in use, and
+    never a released one."""
+    framer = impl.LengthPrefixFramer()
+    first = framer.get_buffer(16)
+    again = framer.get_buffer(16)
+    assert again is not first  # the caller still holds the first one
+    seen = weakref.ref(again)
+    part = again[:4]
+    del first, again
+    third = framer.get_buffer(16)
+    assert third is not seen()  # a slice of it is alive
+    part.release()
+    with third:
+        pass
+    del third
+    fourth = framer.get_buffer(16)  # not the released one
+    fourth[:4] = b"\x00\x00\x00\x01"
+    framer.buffer_updated(4)
+    assert framer.feed(b"Z") == [b"Z"]
