@@ -10,6 +10,12 @@ the median per-run time over the rounds and the spread (quartiles, min, max); a 
 (IQR / median) above ``WIDE`` is flagged, and the minor page faults per run (where the
 platform counts them). The garbage collector stays enabled (as in real programs) and is
 emptied before each workload.
+
+Frames of 1 MiB and more: each round of each contender starts with one untimed run. Whether
+a fresh multi-MiB object must be faulted in depends on the C allocator's state (glibc maps
+large blocks afresh or reuses its heap, depending on what was freed before), and without
+that run a contender would be timed in the state the previous contender left; with it,
+each is timed in the state its own runs leave.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from typing import Any, Callable, TextIO, cast
 
 from .core import Contender, Input, Profile, Workload, size_label, stream_bytes, verify
 from .stats import Measurement, summarise
+
+#: Frames (or trap streams) from this size on: each round starts with an untimed run.
+WARM_FROM = 1 << 20
 
 try:
     import resource
@@ -179,9 +188,12 @@ def _measure(
         )
         prepared.append((m, fn, c.self_timed))
         results.append(m)
+    warm = w.kind in ("decode", "trap") and max(w.frame_size, stream_length or 0) >= WARM_FROM
     for r in range(rounds):
         for m, fn, self_timed in prepared:
             progress.step(w.name, f"round {r + 1}/{rounds} {m.contender}")
+            if warm:
+                fn()  # untimed: the allocator as this contender's own runs leave it
             count, seconds, faults = _round(fn, m.loops, self_timed)
             m.rounds.append(seconds)
             if faults >= 0:
