@@ -192,3 +192,13 @@ def test_every_goal_names_rows_the_catalogue_has():
     evaluated = goals.evaluate(fake, judged=True)
     missing = [(e["goal"], e["item"]) for e in evaluated if e["status"] == stats.NA]
     assert all("huge frame" in goal for goal, _ in missing), missing
+
+
+def test_the_floor_is_built_with_the_compiled_framers():
+    """setup.py builds both extensions or neither: an install (a wheel) that carries the
+    compiled framers carries the floor too."""
+    import importlib.util
+
+    compiled = importlib.util.find_spec("pyframe._cframers") is not None
+    floor_found = importlib.util.find_spec("pyframe._bench._floor") is not None
+    assert compiled == floor_found
