@@ -346,7 +346,7 @@ def trap_table(results: Sequence[Measurement], workload: str) -> tuple[list[str]
 def trap_notes(results: Sequence[Measurement], workload: str) -> list[str]:
     out = []
     for m in results:
-        if m.workload == workload and m.status in ("stopped", "failed") and m.note:
+        if m.workload == workload and m.status in ("stopped", "failed", "absent") and m.note:
             line = f"{m.contender}: {m.note}"
             if line not in out:
                 out.append(line)

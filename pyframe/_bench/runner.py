@@ -228,10 +228,12 @@ def _run_trap(w: Workload, profile: Profile, progress: Progress) -> list[Measure
     active = list(w.contenders)
     history: dict[str, list[tuple[int, float]]] = {c.name: [] for c in active}  # (length, median)
     stopped: dict[str, str] = {}
+    absent: set[str] = set()
     for i, length in enumerate(w.sizes):
         inp = w.build(length)
         for c in [c for c in w.contenders if c.name in stopped]:
-            results.append(_record(w, c, "stopped", stream_length=length, note=stopped[c.name]))
+            status = "absent" if c.name in absent else "stopped"
+            results.append(_record(w, c, status, stream_length=length, note=stopped[c.name]))
             progress.advance()
         measured = _measure(
             w,
@@ -251,7 +253,11 @@ def _run_trap(w: Workload, profile: Profile, progress: Progress) -> list[Measure
         for m in measured:
             if m.status != "ok":
                 active = [c for c in active if c.name != m.contender]
-                stopped[m.contender] = f"{m.status} at {size_label(length)}"
+                if m.status == "absent":
+                    absent.add(m.contender)
+                    stopped[m.contender] = m.note
+                else:
+                    stopped[m.contender] = f"{m.status} at {size_label(length)}: {m.note}"
                 continue
             hist = history[m.contender]
             hist.append((length, cast(float, m.median)))  # summarised: status "ok"
