@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from .core import FLOOR, MEMORY, SUBJECT, TWIN
+from .core import FLOOR, MEMORY, RAW, SUBJECT, TWIN
 from .stats import FAIL, NA, NOISE, PASS, Measurement, Spread, growth_exponent, verdict
 
 #: {(workload, stream_length): {contender: Measurement}}
@@ -111,6 +111,34 @@ def trap_exponent(workload: str, row: str = SUBJECT) -> Callable[[Index], Option
     return measure
 
 
+def faults(workload: str, rows: Sequence[str]) -> Callable[[Index], str]:
+    """The page faults per run of ``rows`` (median over the rounds)."""
+
+    def detail(ix: Index) -> str:
+        by = ix.get((workload, None), {})
+        found = [
+            f"{name} {by[name].faults_per_run:,.0f}"
+            for name in rows
+            if name in by and by[name].status == "ok" and by[name].faults_per_run is not None
+        ]
+        return "page faults per run: " + ", ".join(found) if found else ""
+
+    return detail
+
+
+def share_of_raw(workload: str, row: str = SUBJECT) -> Callable[[Index], str]:
+    """``row``'s speed as a percentage of the raw ceiling's (median of the rounds)."""
+
+    def detail(ix: Index) -> str:
+        p = _pair(ix, workload, row, RAW)
+        if p is None:
+            return ""
+        s = Spread.of([100 * w / r for r, w in zip(p[0].rounds, p[1].rounds)])
+        return "" if s is None else f"{row} at {s.median:.0f}% of raw recv_into"
+
+    return detail
+
+
 @dataclass(frozen=True)
 class Goal:
     row: str  # the goal, in users' words (several goals can share a row)
@@ -120,6 +148,7 @@ class Goal:
     unit: str  # "x" (times faster), "%" (of floor), "cost" (x the time), "ns", "exponent"
     higher_is_better: bool = True
     earlier: bool = False  # a goal of an earlier round (kept so it stays met)
+    detail: Optional[Callable[[Index], str]] = None  # more figures worth showing beside it
 
 
 LP = "decode/length-prefix/{}/64k"
@@ -143,6 +172,7 @@ GOALS: list[Goal] = [
             of_floor(LP.format(key)),
             85,
             "%",
+            detail=faults(LP.format(key), (SUBJECT, FLOOR, "struct")) if key == "16M" else None,
         )
         for size, key in (("64 KiB", "64K"), ("1 MiB", "1M"), ("16 MiB", "16M"))
     ),
@@ -232,6 +262,7 @@ GOALS: list[Goal] = [
         faster("network/length-prefix/16B/tcp", SUBJECT, "makefile"),
         8.0,
         "x",
+        detail=share_of_raw("network/length-prefix/16B/tcp"),
     ),
     Goal(
         "uvloop, newline 16 B, vs a hand-written asyncio.Protocol + split",
@@ -346,6 +377,7 @@ def evaluate(results: Sequence[Measurement], judged: bool) -> list[dict[str, Any
             "earlier": g.earlier,
             "status": status,
             "judged": judged and status != NA,
+            "detail": g.detail(ix) if g.detail is not None else "",
         }
         if spread is not None:
             entry.update(

@@ -379,7 +379,8 @@ def goal_rows(goals: Sequence[dict[str, Any]]) -> list[list[str]]:
         row = "" if g["goal"] == last else g["goal"]
         last = g["goal"]
         status = g["status"] if g["judged"] or g["status"] == "n/a" else f"({g['status']})"
-        body.append([row, g["item"], g["need"], g["measured"], g["spread"], status])
+        item = g["item"] + (f" ({g['detail']})" if g["detail"] else "")
+        body.append([row, item, g["need"], g["measured"], g["spread"], status])
     return body
 
 
