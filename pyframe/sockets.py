@@ -60,8 +60,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BrokenStreamError", "FramedServer", "FramedSocket", "connect", "serve"]
 
-#: Room offered to each ``recv_into`` (the framer may offer more when it has it).
-READ_SIZE = 256 * 1024
+#: Most bytes taken from the kernel by one ``recv_into`` (the room asked of the framer). Reads
+#: of many hundred KiB cost more than they save: each returns tens of thousands of small frames
+#: at once (fresh memory for the objects, page faults) and keeps a big buffer in the framer.
+READ_SIZE = 128 * 1024
 
 try:
     _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024)
@@ -221,7 +223,8 @@ class FramedSocket:
         while True:
             with framer.get_buffer(size) as view:
                 try:
-                    n = recv_into(view)
+                    # at most `size` bytes, even when the framer lends more room
+                    n = recv_into(view, min(size, len(view)))
                 except InterruptedError:
                     continue
             framer.buffer_updated(n)

@@ -151,25 +151,39 @@ def serve_in_thread(server, handler=echo_handler):
 
 
 class CountingSocket(socket.socket):
-    """A socket that counts recv_into calls and remembers the buffers given to sendmsg."""
+    """A socket that counts recv_into calls (and remembers what each returned), and
+    remembers the buffers given to sendmsg and the data given to send."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.recv_calls = 0
+        self.received = []  # what each recv_into returned
         self.sendmsg_calls = []
+        self.send_calls = []
 
     def recv_into(self, *args):
         self.recv_calls += 1
-        return super().recv_into(*args)
+        n = super().recv_into(*args)
+        self.received.append(n)
+        return n
 
     def sendmsg(self, buffers, *args):
         buffers = list(buffers)
         self.sendmsg_calls.append(buffers)
         return super().sendmsg(buffers, *args)
 
+    def send(self, data, *args):
+        self.send_calls.append(bytes(data))
+        return super().send(data, *args)
 
-def counting_pair():
-    a, b = socket.socketpair()
+
+def counting_pair(family=None):
+    if family == "tcp":  # loopback TCP: one recv may return megabytes
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            a = socket.create_connection(listener.getsockname())
+            b, _ = listener.accept()
+    else:
+        a, b = socket.socketpair()
     ca = CountingSocket(a.family, a.type, a.proto, a.detach())
     cb = CountingSocket(b.family, b.type, b.proto, b.detach())
     ca.settimeout(TIMEOUT)
@@ -327,6 +341,42 @@ def test_send_many_uses_few_syscalls_and_keeps_order(impl):
     assert got == payloads
     assert len(a.sendmsg_calls) < 30  # one call per IOV_MAX buffers, plus partial sends
     conn.send_many([])  # nothing to send is fine
+    a.close()
+    b.close()
+
+
+def test_recv_takes_at_most_read_size_per_call(impl):
+    a, b = counting_pair()
+    payloads = [os.urandom(i % 50) for i in range(20000)]
+    wire = impl.LengthPrefixFramer().encode_many(payloads)
+    t = threading.Thread(target=a.sendall, args=(wire,))
+    t.start()
+    conn = FramedSocket(b, impl.LengthPrefixFramer(), read_size=1000)
+    got = []
+    while len(got) < len(payloads):
+        got += conn.recv_many()
+    t.join(TIMEOUT)
+    assert got == payloads
+    assert max(b.received) == 1000  # the framer lends more room than that
+    a.close()
+    b.close()
+
+
+def test_an_idle_framed_socket_holds_a_small_buffer(impl):
+    a, b = counting_pair("tcp")
+    payloads = [b"x" * 15] * 200000  # 3.8 MB of small frames, sent at once
+    wire = impl.LengthPrefixFramer().encode_many(payloads)
+    t = threading.Thread(target=a.sendall, args=(wire,))
+    t.start()
+    conn = FramedSocket(b, impl.LengthPrefixFramer())
+    n = 0
+    while n < len(payloads):
+        n += len(conn.recv_many())
+    t.join(TIMEOUT)
+    assert max(b.received) <= pyframe.sockets.READ_SIZE <= 128 * 1024
+    with conn.framer.get_buffer(1) as room:  # all the room the framer holds
+        assert len(room) <= 256 * 1024
+    conn.framer.buffer_updated(0)
     a.close()
     b.close()
 
