@@ -53,6 +53,7 @@ cdef extern from "Python.h":
         Py_ssize_t exports
         Py_buffer view
     const int _Py_MEMORYVIEW_RELEASED
+    void PyObject_GC_UnTrack(void *obj)
 
 cdef extern from *:
     """
@@ -214,6 +215,7 @@ cdef class _Framer:
     # locals (the caller's code may run there: __bool__, __index__, __eq__ ...); then
     # _settle(), set the state with no Python code in between, and _open().
 
+    @cython.final
     cdef int _initialising(self) except -1:
         """Refuse a second __init__: settings are fixed, and changing them under a stream
         (or under another thread's call) would break it."""
@@ -221,6 +223,7 @@ cdef class _Framer:
             raise _errors.already_initialised(self)
         return 0
 
+    @cython.final
     cdef int _settle(self) except -1:
         """Every argument checked: refuse once more a framer initialised meanwhile (by
         the caller's code run in the checks, or by another thread), and hold the busy
@@ -230,6 +233,7 @@ cdef class _Framer:
             raise _errors.busy(self)
         return 0
 
+    @cython.final
     cdef int _open(self, Py_ssize_t limit) except -1:
         """End of __init__: the framer is ready for a stream."""
         self._limit = limit
@@ -237,17 +241,20 @@ cdef class _Framer:
         self._ready = True
         return 0
 
+    @cython.final
     cdef inline int _require(self) except -1:
         if not self._ready:
             raise _errors.not_initialised(self)
         return 0
 
+    @cython.final
     cdef inline int _enter(self) except -1:
         self._require()
         if not pyframe_enter(&self._busy):
             raise _errors.busy(self)
         return 0
 
+    @cython.final
     cdef inline void _leave(self) noexcept:
         pyframe_leave(&self._busy)
 
@@ -270,6 +277,7 @@ cdef class _Framer:
         finally:
             self._leave()
 
+    @cython.final
     cdef int _clear(self) except -1:
         self._buf = bytearray()  # first: if that fails, nothing has changed
         self._view = None
@@ -284,6 +292,7 @@ cdef class _Framer:
     def __reduce__(self):
         raise TypeError(_NOT_PICKLED.format(type(self).__name__))
 
+    @cython.final
     cdef inline int _check(self) except -1:
         if self._error is not None:
             raise self._error.with_traceback(None)
@@ -311,6 +320,7 @@ cdef class _Framer:
         finally:
             self._leave()
 
+    @cython.final
     cdef int _append(self, const char *data, Py_ssize_t size, list frames) except -1:
         """feed()'s work: on an exception nothing is consumed and nothing appended."""
         cdef Py_ssize_t pos, end, take = 0, skip = 0, n, cut
@@ -371,7 +381,10 @@ cdef class _Framer:
         try:
             self._check()
             size = sizehint
-            self._reserve(size if size > 0 else READ_SIZE, False)
+            if size <= 0:
+                size = READ_SIZE
+            if PyByteArray_GET_SIZE(self._buf) - self._end < size:
+                self._reserve(size, False)
             start = PyByteArray_AS_STRING(self._buf) + self._end
             size = PyByteArray_GET_SIZE(self._buf) - self._end
             if not self._relendable(start, size):
@@ -385,6 +398,7 @@ cdef class _Framer:
         finally:
             self._leave()
 
+    @cython.final
     cdef inline bint _relendable(self, char *start, Py_ssize_t size) noexcept:
         """Whether the view lent last can be lent again for this room: it is the same room,
         and nobody holds the view, a slice of it or a buffer from it (it was not released
@@ -417,6 +431,7 @@ cdef class _Framer:
         finally:
             self._leave()
 
+    @cython.final
     cdef int _reserve(self, Py_ssize_t size, bint writing) except -1:
         """Make ``size`` bytes of room after ``_end``; with ``writing``, in an array no view
         can write to (the caller writes there next). Allocates before moving any byte."""
@@ -450,6 +465,7 @@ cdef class _Framer:
         self._pos, self._end = 0, live
         return 0
 
+    @cython.final
     cdef inline void _consumed(self) noexcept:
         """Called after frames were cut: an empty buffer starts again at offset 0, and a big
         array whose live bytes became few is given back (not while a view from get_buffer()
@@ -507,6 +523,7 @@ cdef class _Framer:
         finally:
             self._leave()
 
+    @cython.final
     cdef list _pop(self):
         cdef list frames = []
         self._check()
@@ -516,6 +533,7 @@ cdef class _Framer:
             self._check()
         return frames
 
+    @cython.final
     cdef int _cut(self, const char *data, list frames) except -1:
         """Cut every complete frame; if that fails (MemoryError), nothing is consumed."""
         cdef Py_ssize_t pos = self._pos, filled = self._filled
@@ -528,6 +546,7 @@ cdef class _Framer:
             raise
         return 0
 
+    @cython.final
     cdef void _undo(self, Py_ssize_t pos, bytes part, Py_ssize_t filled, bytes head) noexcept:
         """Back to ``_pos == pos`` and that frame in filling, with no fault: frames cut
         since then were not delivered (a part only ever grows, so its bytes up to
@@ -536,6 +555,7 @@ cdef class _Framer:
         self._part, self._filled, self._head = part, filled, head
         self._restart()
 
+    @cython.final
     cdef bytes _fill(self, const char *data):
         """Move the bytes of the frame in filling that ``data[_pos:_end]`` holds into it;
         return the frame once whole (else None)."""
@@ -550,6 +570,7 @@ cdef class _Framer:
         self._part, self._filled, self._head = None, 0, b""
         return frame
 
+    @cython.final
     cdef int _begin_part(self, const char *data, Py_ssize_t head, Py_ssize_t start,
                          Py_ssize_t size) except -1:
         """Take the frame ``data[start:start + size]``, which has only partly arrived, as the
@@ -562,6 +583,7 @@ cdef class _Framer:
         self._pos = self._end
         return 0
 
+    @cython.final
     cdef inline bint _parted(self, Py_ssize_t size, Py_ssize_t have) noexcept:
         """Whether a frame of ``size`` bytes of which ``have`` have arrived is better filled
         in place (one copy of each byte, no buffer growing to hold it). Not before a share
@@ -606,6 +628,7 @@ cdef class _Framer:
         finally:
             PyBuffer_Release(&view)
 
+    @cython.final
     cdef bytes _encoded(self, object payload, const char *data, Py_ssize_t size):
         cdef bytes wire
         self._refuse(payload, data, size)
@@ -628,9 +651,14 @@ cdef class _Framer:
                 self._refuse(payload, <const char *>view.buf, view.len)
             finally:
                 PyBuffer_Release(&view)
+        cdef tuple parts
         header = PyBytes_FromStringAndSize(NULL, self._head_size)
         self._write_head(PyBytes_AS_STRING(header), view.len)
-        return header, self._trailer
+        parts = (header, self._trailer)
+        # Two bytes objects cannot make a cycle: not for the garbage collector to scan
+        # (as it would untrack it itself, after scanning it once).
+        PyObject_GC_UnTrack(<PyObject *>parts)
+        return parts
 
     def encode_many(self, payloads):
         """Encode several payloads into one buffer (each payload copied once)."""
@@ -661,6 +689,7 @@ cdef class _Framer:
             PyMem_Free(views)
         return wire
 
+    @cython.final
     cdef Py_ssize_t _framed(self, Py_ssize_t size, Py_ssize_t before) except -1:
         """``before`` plus the size of ``size`` bytes framed, if that fits a Py_ssize_t."""
         cdef Py_ssize_t extra = self._head_size + PyBytes_GET_SIZE(self._trailer)
@@ -668,6 +697,7 @@ cdef class _Framer:
             raise MemoryError()
         return before + extra + size
 
+    @cython.final
     cdef char *_write(self, char *out, const char *payload, Py_ssize_t size) noexcept:
         """Write ``payload`` framed at ``out``; return where it ends."""
         self._write_head(out, size)
@@ -794,6 +824,7 @@ cdef class LengthPrefixFramer(_Framer):
         self._require()
         return self._include_header
 
+    @cython.final
     cdef inline uint64_t _field(self, const char *header) noexcept:
         """The value of the length field in the header at ``header``."""
         cdef const unsigned char *field = <const unsigned char *>header + self._offset
@@ -873,6 +904,10 @@ cdef class LengthPrefixFramer(_Framer):
         cdef unsigned char *field = <unsigned char *>out + self._offset
         cdef uint64_t value = <uint64_t>(size - self._adjustment)
         cdef int i
+        if self._length_size == 4 and self._big and not self._offset:  # the usual header
+            field[0], field[1] = <unsigned char>(value >> 24), <unsigned char>(value >> 16)
+            field[2], field[3] = <unsigned char>(value >> 8), <unsigned char>value
+            return
         memset(out, 0, self._offset)
         for i in range(self._length_size):
             if self._big:
@@ -1091,6 +1126,7 @@ cdef class DelimiterFramer(_Framer):
             self._cut_several(data, frames)
         return _Framer._cut_all(self, data, frames)
 
+    @cython.final
     cdef int _cut_several(self, const char *data, list frames) except -1:
         """_next()'s loop for several delimiters, tight. Each delimiter's next match is
         searched once and kept until a frame passes it. A delimiter with no match left
@@ -1206,6 +1242,7 @@ cdef class DelimiterFramer(_Framer):
             _rules.check_delimited(payload, self._delimiters)
         return 0
 
+    @cython.final
     cdef bint _clean(self, const char *data, Py_ssize_t size) noexcept:
         """Whether ``data`` followed by the first delimiter surely decodes back to itself:
         no delimiter within it, and (lines) no b"\r" at its end before a b"\n"."""
