@@ -3,8 +3,9 @@
 ``FramedSocket(sock, framer)`` wraps a connected SOCK_STREAM socket (TCP over IPv4/IPv6,
 AF_UNIX). It owns no framing logic: received bytes go straight into the framer's buffer
 (``sock.recv_into(framer.get_buffer())``) and frames come out of the framer; outgoing frames
-are the framer's header, the payload (not copied by the socket layer) and the framer's
-trailer, handed to the kernel in one ``sendmsg`` call::
+are encoded by the framer: a small payload into one buffer with its header and trailer
+(one ``send``), a large one as header, payload (not copied by the socket layer) and trailer
+in one ``sendmsg`` call::
 
     import pyframe
 
@@ -28,7 +29,10 @@ call continues the same frame.
 Sending: ``send()`` returns once the whole frame is handed to the kernel. On a blocking
 socket (with or without a timeout) a send that fails part-way through a frame leaves the
 peer with half a frame: the FramedSocket is then *broken* and every later send raises
-``BrokenStreamError`` instead of corrupting the stream. (A timeout before the first byte of
+``BrokenStreamError`` instead of corrupting the stream. That holds for any exception raised
+once bytes of the frame went out: a timeout, a connection error (raised as
+``BrokenStreamError``), or an exception from a signal handler such as ``KeyboardInterrupt``
+(raised as it is, the FramedSocket broken all the same). (A timeout before the first byte of
 a frame went out is a plain ``socket.timeout``: nothing was sent, the stream is intact.)
 ``socket.timeout`` is ``TimeoutError`` from Python 3.10 on; on 3.9 it is not, so catch
 ``socket.timeout`` to cover every supported Python.
@@ -49,6 +53,7 @@ import os
 import selectors
 import socket
 import stat
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
@@ -72,7 +77,18 @@ except (AttributeError, ValueError, OSError):
 _IOV_MAX = max(_IOV_MAX, 3)  # a frame is at most 3 buffers
 
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # EPIPE instead of SIGPIPE where it exists
-_COALESCE = 2048  # send_many() joins payloads up to this size: cheaper than one iovec each
+_FLAGS = (_NOSIGNAL,)  # the flags of send() and sendmsg(), as map() takes them
+_NO_FLAGS = (0,)  # ssl.SSLSocket.send() refuses flags
+_NO_ANCILLARY = ((),)
+#: A send failing with these before any byte went out still breaks the FramedSocket.
+_LOST = frozenset((errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN))
+#: A payload up to this size is encoded into one buffer with its header and trailer (one copy
+#: is cheaper than one more iovec); a larger one goes out uncopied, as three iovecs.
+_JOIN_BELOW = 8192
+#: send_many() with large payloads: runs of small ones are encoded into buffers of about this
+#: size between them.
+_CHUNK = 65536
+_CHUNK_SLACK = 16  # room counted per frame for its header and trailer when sizing a chunk
 _SHUT_WR = socket.SHUT_WR  # FramedSocket.shutdown's default (its class body has a `socket`)
 _Socket = socket.socket  # for annotations, in class bodies too
 
@@ -92,6 +108,38 @@ _FramedServerT = TypeVar("_FramedServerT", bound="FramedServer")
 class BrokenStreamError(ConnectionError):
     """A send was interrupted in the middle of a frame: the peer holds part of a frame and
     the stream can no longer be framed. The FramedSocket refuses every later send."""
+
+
+def _drop(buffers: list[_Piece], n: int) -> list[_Piece]:
+    """``buffers`` without their first ``n`` bytes (which went out)."""
+    i = 0
+    while n:
+        size = len(buffers[i])
+        if n >= size:
+            n -= size
+            i += 1
+        else:
+            buffers[i] = memoryview(buffers[i])[n:]
+            n = 0
+    return buffers[i:]
+
+
+def _nbytes(payload: Buffer) -> int:
+    """The size of a payload in bytes; 0 for an object that is not a buffer (the framer's
+    encoder then refuses it with its own error)."""
+    try:
+        with memoryview(payload) as view:
+            return view.nbytes
+    except TypeError:
+        return 0
+
+
+def _byte_view(payload: Buffer) -> memoryview:
+    """A 1-D memoryview of bytes over ``payload`` (checked by the framer's encoder first)."""
+    view = memoryview(payload)
+    if view.format != "B" or view.ndim != 1:
+        view = view.cast("B")
+    return view
 
 
 def _is_address_unix(address: object) -> TypeIs[_UnixAddress]:
@@ -129,6 +177,9 @@ class FramedSocket:
         self._broken: Optional[str] = None  # the error that broke the sending side
         self._unsent: Optional[bytes] = None  # non-blocking: the rest the kernel refused
         self._sendmsg: Optional[Callable[..., int]] = getattr(sock, "sendmsg", None)
+        self._sock_send: Callable[..., int] = sock.send
+        ssl = sys.modules.get("ssl")  # (not imported: sock cannot be an SSLSocket)
+        self._flags = _NO_FLAGS if ssl and isinstance(sock, ssl.SSLSocket) else _FLAGS
 
     # -- access ---------------------------------------------------------------------
 
@@ -244,47 +295,71 @@ class FramedSocket:
     # -- sending --------------------------------------------------------------------
 
     def send(self, payload: Buffer) -> None:
-        """Send one frame: the framer's header, ``payload`` (any bytes-like object, not
-        copied) and its trailer, together in one ``sendmsg``."""
-        header, trailer = self._framer.encode_parts(payload)
-        view = memoryview(payload)
-        if view.format != "B" or view.ndim != 1:
-            view = view.cast("B")
-        buffers: list[_Piece] = [header] if header else []
-        if view.nbytes:
-            buffers.append(view)
-        if trailer:
-            buffers.append(trailer)
-        self._send(buffers)
+        """Send one frame. A payload up to 8 KiB is encoded with its header and trailer into
+        one buffer (``framer.encode``); a larger one is not copied: header, payload and
+        trailer go out together in one ``sendmsg``."""
+        framer = self._framer
+        size = len(payload) if isinstance(payload, bytes) else _nbytes(payload)
+        if size <= _JOIN_BELOW:
+            self._send_one(framer.encode(payload))
+            return
+        header, trailer = framer.encode_parts(payload)
+        view = _byte_view(payload)
+        buffers: list[_Piece] = [header, view, trailer] if header else [view, trailer]
+        if not trailer:
+            buffers.pop()
+        self._send(buffers, len(header) + view.nbytes + len(trailer))
 
     def send_many(self, payloads: Iterable[Buffer]) -> None:
-        """Send several frames in as few system calls as possible (small ones are joined,
-        large payloads go out uncopied, up to IOV_MAX buffers per sendmsg)."""
-        encode_parts = self._framer.encode_parts
+        """Send several frames in as few system calls as possible. When no payload is over
+        8 KiB, all of them are encoded into one buffer (``framer.encode_many``) sent as
+        ``send()`` sends one frame; otherwise runs of small payloads are encoded together
+        and larger ones go out uncopied, up to IOV_MAX buffers per ``sendmsg``. Every
+        payload is encoded before the first byte is sent: an invalid one sends nothing."""
+        if not isinstance(payloads, (list, tuple)):
+            payloads = list(payloads)
+        if not payloads:
+            return
+        try:
+            # (for a payload of items wider than a byte, len() counts items: a little more
+            # than 8 KiB may be joined)
+            largest = max(map(len, payloads))
+        except TypeError:  # a buffer without len()
+            largest = _JOIN_BELOW + 1
+        if largest <= _JOIN_BELOW:
+            self._send_one(self._framer.encode_many(payloads))
+            return
+        buffers = self._encode_mixed(payloads)
+        self._send(buffers, sum(map(len, buffers)))
+
+    def _encode_mixed(self, payloads: Iterable[Buffer]) -> list[_Piece]:
+        """send_many()'s buffers when some payloads are large: runs of small payloads
+        encoded together, each large one as its header, itself and its trailer."""
+        encode_many, encode_parts = self._framer.encode_many, self._framer.encode_parts
         buffers: list[_Piece] = []
-        small: list[_Piece] = []  # small pieces joined into one buffer
+        run: list[Buffer] = []  # small payloads, to be encoded together
+        room = _CHUNK
         for payload in payloads:
+            size = _nbytes(payload)
+            if size <= _JOIN_BELOW:
+                run.append(payload)
+                room -= size + _CHUNK_SLACK
+                if room <= 0:
+                    buffers.append(encode_many(run))
+                    run, room = [], _CHUNK
+                continue
+            if run:
+                buffers.append(encode_many(run))
+                run, room = [], _CHUNK
             header, trailer = encode_parts(payload)
-            view = memoryview(payload)
-            if view.nbytes <= _COALESCE:
-                small.append(header)
-                small.append(view)
-                small.append(trailer)
-            else:
-                if small:
-                    buffers.append(b"".join(small))
-                    small = []
-                if view.format != "B" or view.ndim != 1:
-                    view = view.cast("B")
+            if header:
                 buffers.append(header)
-                buffers.append(view)
-                if trailer:
-                    small.append(trailer)
-        if small:
-            buffers.append(b"".join(small))
-        buffers = [b for b in buffers if len(b)]
-        if buffers:
-            self._send(buffers)
+            buffers.append(_byte_view(payload))
+            if trailer:
+                buffers.append(trailer)
+        if run:
+            buffers.append(encode_many(run))
+        return [buffer for buffer in buffers if len(buffer)]
 
     def flush(self) -> bool:
         """Send what a non-blocking send() left over. True when nothing is left; False if
@@ -295,66 +370,106 @@ class FramedSocket:
             return True
         data, self._unsent = self._unsent, None
         try:
-            self._send([data], resumed=True)
+            self._send([data], len(data), resumed=True)
         except BlockingIOError:  # nothing went out: keep it all
             self._unsent = data
         return self._unsent is None
 
+    def _send_one(self, data: bytes) -> None:
+        """_send([data]), its first attempt inline: the common case, one call sends all."""
+        total = len(data)
+        if self._broken is not None or self._unsent is not None:
+            self._send([data], total)
+            return
+        try:
+            (n,) = map(self._sock_send, (data,), self._flags)  # see _send()
+        except InterruptedError:
+            n = 0
+        except OSError as exc:  # nothing of the data went out
+            self._lost(exc)
+            raise
+        if n == total:
+            return
+        try:
+            self._send([data], total, n)
+        except BaseException as exc:
+            if n:
+                self._interrupted(exc, n, total)
+            raise
+
     def _broken_error(self) -> BrokenStreamError:
         return BrokenStreamError(f"this FramedSocket cannot send any more: {self._broken}")
 
-    def _send(self, buffers: list[_Piece], resumed: bool = False) -> None:
-        """Hand ``buffers`` (one frame, or several whole frames) to the kernel."""
-        if self._broken is not None:
-            raise self._broken_error()
-        if self._unsent is not None and not resumed and not self.flush():
-            raise BlockingIOError(
-                errno.EAGAIN, "the previous frame is still being sent; call flush() first"
-            )
-        # every buffer is bytes or a byte-format memoryview: len() is its size in bytes
-        total = sum(map(len, buffers))
-        sent = 0
-        sendmsg = self._sendmsg
-        sock = self._sock
-        while True:
-            try:
-                if sendmsg is not None:
-                    try:
-                        n = sendmsg(buffers[:_IOV_MAX], (), _NOSIGNAL)
-                    except NotImplementedError:  # ssl.SSLSocket has no sendmsg
-                        self._sendmsg = sendmsg = None
-                        continue
-                else:
-                    n = sock.send(b"".join(buffers[:_IOV_MAX]))
-            except InterruptedError:
-                continue
-            except (BlockingIOError, socket.timeout) as exc:
-                if sent == 0 and not resumed:
-                    raise  # nothing of these frames went out: the stream is intact
-                if sock.gettimeout() == 0.0:  # non-blocking: keep the rest for flush()
-                    self._unsent = b"".join(bytes(b) for b in buffers)
-                    return
-                self._break(exc, sent, total)
-            except OSError as exc:
-                if sent or resumed:
+    def _send(
+        self, buffers: list[_Piece], total: int, sent: int = 0, resumed: bool = False
+    ) -> None:
+        """Hand ``buffers`` (one frame, or several whole frames; ``total`` bytes, of which
+        the first ``sent`` went out already) to the kernel. Once a byte of them went out,
+        any exception breaks the stream."""
+        if not sent:
+            if self._broken is not None:
+                raise self._broken_error()
+            if self._unsent is not None and not resumed and not self.flush():
+                raise BlockingIOError(
+                    errno.EAGAIN, "the previous frame is still being sent; call flush() first"
+                )
+        try:
+            if sent:
+                buffers = _drop(buffers, sent)
+            while True:
+                # Each call runs inside map(), unpacked straight into `n`: the interpreter
+                # runs a pending signal handler after the call's count is stored, never in
+                # between (as it may after `n = call()`), so an exception from a handler
+                # never hides bytes that went out.
+                try:
+                    if len(buffers) == 1 or self._sendmsg is None:
+                        data = buffers[0] if len(buffers) == 1 else b"".join(buffers[:_IOV_MAX])
+                        (n,) = map(self._sock_send, (data,), self._flags)
+                    else:
+                        try:
+                            (n,) = map(self._sendmsg, (buffers[:_IOV_MAX],), _NO_ANCILLARY, _FLAGS)
+                        except NotImplementedError:  # ssl.SSLSocket has no sendmsg
+                            self._sendmsg = None
+                            continue
+                except InterruptedError:
+                    continue
+                except (BlockingIOError, socket.timeout) as exc:
+                    if sent == 0 and not resumed:
+                        raise  # nothing of these frames went out: the stream is intact
+                    if self._sock.gettimeout() == 0.0:  # non-blocking: keep the rest for flush()
+                        self._unsent = b"".join(bytes(b) for b in buffers)
+                        return
                     self._break(exc, sent, total)
-                if exc.errno in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN):
-                    self._broken = f"the connection was lost ({exc})"
-                raise
-            sent += n
-            if sent >= total:
-                return
-            # drop what went out; slice the buffer sent in part
-            i = 0
-            while n:
-                size = len(buffers[i])
-                if n >= size:
-                    n -= size
-                    i += 1
-                else:
-                    buffers[i] = memoryview(buffers[i])[n:]
-                    n = 0
-            buffers = buffers[i:]
+                except OSError as exc:
+                    if sent or resumed:
+                        self._break(exc, sent, total)
+                    self._lost(exc)
+                    raise
+                sent += n
+                if sent >= total:
+                    return
+                buffers = _drop(buffers, n)
+        except BaseException as exc:
+            # A signal handler's exception (KeyboardInterrupt...) or any other one, once
+            # bytes went out: the peer holds part of a frame. Raised as it is, but no later
+            # send may append to the stream.
+            if sent or resumed:
+                self._interrupted(exc, sent, total)
+            raise
+
+    def _lost(self, exc: OSError) -> None:
+        """A send failed before any byte went out: a lost connection still breaks it."""
+        if exc.errno in _LOST:
+            self._broken = f"the connection was lost ({exc})"
+
+    def _interrupted(self, exc: BaseException, sent: int, total: int) -> None:
+        """``exc`` stopped a send once part of a frame went out: the stream is broken."""
+        if self._broken is None:
+            self._broken = (
+                f"a send was interrupted after {sent} of {total} bytes "
+                f"({type(exc).__name__}); the peer holds a partial frame and the stream is "
+                "out of sync"
+            )
 
     def _break(self, exc: OSError, sent: int, total: int) -> NoReturn:
         what = "timed out" if isinstance(exc, socket.timeout) else str(exc)

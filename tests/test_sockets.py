@@ -5,13 +5,17 @@ twin and once with the compiled module. All traffic stays on 127.0.0.1 / ::1 / t
 AF_UNIX paths; every loop is bounded and every socket has a timeout.
 """
 
+import array
 import os
 import random
 import select
 import selectors
+import shutil
 import signal
 import socket
+import ssl
 import struct
+import subprocess
 import tempfile
 import threading
 import time
@@ -308,7 +312,7 @@ def test_buffered_frames_are_served_without_a_syscall(impl):
     b.close()
 
 
-def test_send_hands_the_payload_itself_to_sendmsg(impl):
+def test_send_hands_a_large_payload_itself_to_sendmsg(impl):
     a, b = counting_pair()
     conn = FramedSocket(a, impl.LengthPrefixFramer())
     payload = bytearray(os.urandom(100000))
@@ -317,21 +321,52 @@ def test_send_hands_the_payload_itself_to_sendmsg(impl):
     assert len(buffers) == 2
     assert bytes(buffers[0]) == struct.pack(">I", len(payload))
     assert isinstance(buffers[1], memoryview) and buffers[1].obj is payload  # not a copy
+    assert a.send_calls == []
     line = FramedSocket(b, impl.LineFramer())
-    line.send(b"abc")
-    assert [bytes(x) for x in b.sendmsg_calls[0]] == [b"abc", b"\n"]
+    words = array.array("i", [0x11223344]) * 3000  # 12000 bytes in items of 4, no newline
+    line.send(words)
+    view, trailer = b.sendmsg_calls[0]
+    assert view.obj is words and view.nbytes == 12000 and bytes(trailer) == b"\n"
     reader = FramedSocket(b, impl.LengthPrefixFramer())
     assert reader.recv() == payload
-    assert a.recv(4) == b"abc\n"
+    assert a.recv(12001, socket.MSG_WAITALL) == words.tobytes() + b"\n"
     a.close()
     b.close()
 
 
-def test_send_many_uses_few_syscalls_and_keeps_order(impl):
+def test_send_encodes_a_small_payload_into_one_buffer(impl):
+    a, b = counting_pair()
+    for factory in (impl.LengthPrefixFramer, impl.LineFramer):
+        conn = FramedSocket(a, factory())
+        for payload in (b"", b"abc", bytearray(b"x" * 8192), memoryview(b"y" * 300)[100:]):
+            a.send_calls.clear()
+            conn.send(payload)
+            assert a.send_calls == [factory().encode(payload)]  # one call, header joined
+            assert a.sendmsg_calls == []
+            assert b.recv(10000, socket.MSG_WAITALL) == factory().encode(payload)
+    a.close()
+    b.close()
+
+
+def test_send_many_joins_small_payloads_into_one_buffer(impl):
+    a, b = counting_pair()
+    for factory in (impl.LengthPrefixFramer, impl.LineFramer):
+        conn = FramedSocket(a, factory())
+        payloads = [b"%d" % i for i in range(1000)]
+        a.send_calls.clear()
+        conn.send_many(payloads)
+        wire = factory().encode_many(payloads)
+        assert a.send_calls == [wire]  # one encode_many(), one system call
+        assert a.sendmsg_calls == []
+        assert b.recv(len(wire), socket.MSG_WAITALL) == wire
+    a.close()
+    b.close()
+
+
+def test_send_many_sends_a_big_batch_of_small_frames_as_one_buffer(impl):
     a, b = counting_pair()
     conn = FramedSocket(a, impl.LengthPrefixFramer())
-    rng = random.Random(5)
-    payloads = [rng.randbytes(rng.choice((0, 5, 3000, 70000))) for _ in range(300)]
+    payloads = [bytes([i % 251]) * 1000 for i in range(3000)]  # 3 MB of small frames
     reader = FramedSocket(b, impl.LengthPrefixFramer())
     got = []
     t = threading.Thread(target=lambda: got.extend(reader.recv() for _ in payloads))
@@ -339,8 +374,30 @@ def test_send_many_uses_few_syscalls_and_keeps_order(impl):
     conn.send_many(payloads)
     t.join(TIMEOUT)
     assert got == payloads
-    assert len(a.sendmsg_calls) < 30  # one call per IOV_MAX buffers, plus partial sends
-    conn.send_many([])  # nothing to send is fine
+    assert a.sendmsg_calls == []
+    wire = impl.LengthPrefixFramer().encode_many(payloads)
+    assert a.send_calls[0] == wire  # one buffer; later calls send what the kernel left
+    assert all(wire.endswith(rest) for rest in a.send_calls[1:])
+    a.close()
+    b.close()
+
+
+def test_send_many_sends_large_payloads_uncopied(impl):
+    a, b = counting_pair()
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    big = bytearray(os.urandom(50000))
+    payloads = [b"one", b"two", big, b"three"]
+    conn.send_many(iter(payloads))  # any iterable
+    (buffers,) = a.sendmsg_calls
+    assert [bytes(x) for x in buffers] == [
+        impl.LengthPrefixFramer().encode_many([b"one", b"two"]),
+        struct.pack(">I", len(big)),
+        big,
+        impl.LengthPrefixFramer().encode(b"three"),
+    ]
+    assert buffers[2].obj is big  # not a copy
+    reader = FramedSocket(b, impl.LengthPrefixFramer())
+    assert [reader.recv() for _ in payloads] == payloads
     a.close()
     b.close()
 
@@ -377,6 +434,24 @@ def test_an_idle_framed_socket_holds_a_small_buffer(impl):
     with conn.framer.get_buffer(1) as room:  # all the room the framer holds
         assert len(room) <= 256 * 1024
     conn.framer.buffer_updated(0)
+    a.close()
+    b.close()
+
+
+def test_send_many_uses_few_syscalls_and_keeps_order(impl):
+    a, b = counting_pair()
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    rng = random.Random(5)
+    payloads = [rng.randbytes(rng.choice((0, 5, 3000, 70000))) for _ in range(300)]
+    reader = FramedSocket(b, impl.LengthPrefixFramer())
+    got = []
+    t = threading.Thread(target=lambda: got.extend(reader.recv() for _ in payloads))
+    t.start()
+    conn.send_many(payloads)
+    t.join(TIMEOUT)
+    assert got == payloads
+    assert len(a.sendmsg_calls) < 30  # one call per IOV_MAX buffers, plus partial sends
+    conn.send_many([])  # nothing to send is fine
     a.close()
     b.close()
 
@@ -633,6 +708,77 @@ def test_timeout_before_the_first_byte_keeps_the_stream_usable(impl):
     b.close()
 
 
+def test_send_many_interrupted_mid_batch_breaks_the_stream(impl):
+    a, b = socket.socketpair()
+    a.settimeout(0.2)
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    batch = [b"y" * 1000] * 16000  # 16 MB of small frames: more than the socket buffers hold
+    with pytest.raises(BrokenStreamError, match="interrupted after") as info:
+        conn.send_many(batch)
+    assert isinstance(info.value.__cause__, socket.timeout)
+    assert conn.broken
+    with pytest.raises(BrokenStreamError):
+        conn.send(b"small")
+    a.close()
+    b.close()
+
+
+class Interrupt(Exception):
+    """Raised by the SIGALRM handler of the tests below."""
+
+
+def _raise_interrupt(*_):
+    raise Interrupt
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
+@pytest.mark.parametrize("timeout", [None, 5.0])
+@pytest.mark.parametrize("how", ["send", "send_many"])
+def test_signal_handler_exception_mid_frame_breaks_the_stream(impl, timeout, how):
+    assert threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGALRM, _raise_interrupt)
+    a, b = socket.socketpair()
+    try:
+        a.settimeout(timeout)
+        conn = FramedSocket(a, impl.LengthPrefixFramer(max_frame_size=None))
+        signal.setitimer(signal.ITIMER_REAL, 0.2)  # the peer reads nothing: the send waits
+        with pytest.raises(Interrupt):  # the handler's exception, as it is
+            if how == "send":
+                conn.send(b"x" * (16 << 20))
+            else:
+                conn.send_many([b"x" * 1000] * 16000)
+        assert conn.broken  # part of a frame went out
+        b.settimeout(0.5)
+        with pytest.raises(BrokenStreamError, match="Interrupt"):
+            conn.send(b"small")  # refused: never appended after part of a frame
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        a.close()
+        b.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
+@pytest.mark.parametrize("timeout", [None, 5.0])
+def test_signal_handler_exception_before_the_first_byte_keeps_the_stream(impl, timeout):
+    assert threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGALRM, _raise_interrupt)
+    a, b = socket.socketpair()
+    try:
+        fill_send_buffer(a)
+        a.settimeout(timeout)
+        conn = FramedSocket(a, impl.LengthPrefixFramer())
+        signal.setitimer(signal.ITIMER_REAL, 0.2)  # while send() waits for room
+        with pytest.raises(Interrupt):
+            conn.send(b"small")
+        assert not conn.broken  # nothing of the frame went out
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        a.close()
+        b.close()
+
+
 def test_send_interrupted_mid_frame_breaks_the_stream(impl):
     a, b = socket.socketpair()
     a.settimeout(0.2)
@@ -825,6 +971,56 @@ def asyncio_peer(mode):
         thread.join(TIMEOUT)
 
     return state["address"], stop
+
+
+@pytest.fixture(scope="module")
+def tls_contexts(tmp_path_factory):
+    """(server, client) SSL contexts over a throwaway self-signed certificate."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = str(where / "cert.pem"), str(where / "key.pem")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key]
+        + ["-out", cert, "-days", "1", "-subj", "/CN=localhost"],
+        check=True,
+        capture_output=True,
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.load_verify_locations(cert)
+    return server, client
+
+
+def test_tls_sockets(impl, tls_contexts):
+    """An ssl.SSLSocket has no sendmsg and takes no send flags: small and large frames,
+    one by one and in batches, still go through."""
+    server_ctx, client_ctx = tls_contexts
+    a, b = socket.socketpair()
+    a.settimeout(TIMEOUT)
+    b.settimeout(TIMEOUT)
+    accepted = []
+    t = threading.Thread(target=lambda: accepted.append(server_ctx.wrap_socket(b, True)))
+    t.start()
+    client = client_ctx.wrap_socket(a, server_hostname="localhost")
+    t.join(TIMEOUT)
+    (server,) = accepted
+    sender = FramedSocket(client, impl.LengthPrefixFramer(max_frame_size=None))
+    receiver = FramedSocket(server, impl.LengthPrefixFramer(max_frame_size=None))
+    payloads = [b"", b"small", os.urandom(100000), b"x" * 8192, os.urandom(3 << 20)]
+    got = []
+    t = threading.Thread(target=lambda: got.extend(receiver.recv() for _ in range(10)))
+    t.start()
+    for payload in payloads:
+        sender.send(payload)
+    sender.send_many(payloads)
+    t.join(TIMEOUT)
+    assert got == payloads * 2
+    assert not sender.broken
+    client.close()
+    server.close()
 
 
 @pytest.mark.parametrize("mode", ["length", "line"])
