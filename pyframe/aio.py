@@ -19,9 +19,10 @@ Streams, like ``asyncio.open_connection``::
                                             framer_factory=pyframe.LengthPrefixFramer)
 
 Protocols, for code that prefers callbacks: subclass ``FrameProtocol`` and override
-``frame_received(frame)``. Underneath both is an ``asyncio.BufferedProtocol``: the transport
-reads straight into the framer's buffer (``get_buffer``/``buffer_updated``); this module owns
-no framing logic.
+``frame_received(frame)``, or ``frames_received(frames)`` to take every frame of a read in one
+call (a list; the default calls ``frame_received`` for each). Underneath both is an
+``asyncio.BufferedProtocol``: the transport reads straight into the framer's buffer
+(``get_buffer``/``buffer_updated``); this module owns no framing logic.
 
 Flow control: a FrameReader holds frames until ``read_frame()`` takes them; when they exceed
 ``high_water`` (bytes, counting each frame's length plus ``FRAME_OVERHEAD``) reading pauses,
@@ -70,11 +71,14 @@ _FrameWriterT = TypeVar("_FrameWriterT", bound="FrameWriter")
 class FrameProtocol(asyncio.BufferedProtocol):
     """An ``asyncio.BufferedProtocol`` that cuts the byte stream into frames.
 
-    Override ``frame_received(frame)`` (called once per frame, in order); optionally
-    ``frame_error(exc)`` (the stream broke the framing: too large, malformed, or ended inside
-    a frame; the default closes the transport), ``connection_made``/``connection_lost`` and
-    ``eof_received`` (call the super() versions). ``send_frame(payload)`` writes a frame;
-    ``await drain()`` waits while the transport's write buffer is full.
+    Override ``frame_received(frame)`` (called once per frame, in order), or
+    ``frames_received(frames)`` (called once per read with the list of every frame it
+    completed, in order; the default calls ``frame_received`` for each, so a subclass
+    overrides one or the other); optionally ``frame_error(exc)`` (the stream broke the
+    framing: too large, malformed, or ended inside a frame; the default closes the
+    transport), ``connection_made``/``connection_lost`` and ``eof_received`` (call the
+    super() versions). ``send_frame(payload)`` writes a frame; ``await drain()`` waits while
+    the transport's write buffer is full.
     """
 
     def __init__(self, framer: Framer) -> None:
@@ -90,6 +94,14 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     def frame_received(self, frame: bytes) -> None:
         """A whole frame arrived (``bytes``)."""
+
+    def frames_received(self, frames: list[bytes]) -> None:
+        """Whole frames arrived, in order: every frame one read completed (a non-empty list,
+        the protocol's to keep). One call per read instead of one per frame: override it to
+        take small frames in batches. The default calls ``frame_received`` for each."""
+        frame_received = self.frame_received
+        for frame in frames:
+            frame_received(frame)
 
     def frame_error(self, exc: FrameError) -> None:
         """The stream cannot be framed any further (``exc`` is a FrameError; after a
@@ -112,8 +124,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
         try:
             frames = framer.pop_frames()
             while frames:
-                for frame in frames:
-                    self.frame_received(frame)
+                self.frames_received(frames)
                 # frames cut before a fault come first; the fault is raised by the next call
                 frames = framer.pop_frames()
         except FrameError as exc:
@@ -122,8 +133,9 @@ class FrameProtocol(asyncio.BufferedProtocol):
     def eof_received(self) -> Optional[bool]:
         """The peer closed its side: deliver what is left, report a frame cut short."""
         try:
-            for frame in self.framer.eof():
-                self.frame_received(frame)
+            frames = self.framer.eof()
+            if frames:
+                self.frames_received(frames)
             self.framer.pop_frames()  # a fault stored behind the last frames
         except FrameError as exc:
             self.frame_error(exc)
@@ -201,7 +213,8 @@ def _check_alive(protocol: FrameProtocol) -> None:
 
 
 class FrameReader:
-    """Frames received on a connection, in order: ``await read_frame()`` or ``async for``."""
+    """Frames received on a connection, in order: ``await read_frame()``, ``await
+    read_frames()`` (every frame received so far, in one list) or ``async for``."""
 
     def __init__(
         self,
@@ -214,7 +227,11 @@ class FrameReader:
         if not 0 <= low_water <= high_water:
             raise ValueError(f"need 0 <= low_water <= high_water, got {low_water}, {high_water}")
         self._protocol = protocol
-        self._frames: collections.deque[bytes] = collections.deque()
+        # The frames held, as the protocol delivered them: one list per read. read_frame()
+        # takes them from the first list (_first of them are taken and dropped from it);
+        # read_frames() hands a lone list over as it is.
+        self._batches: collections.deque[list[bytes]] = collections.deque()
+        self._first = 0
         self._size = 0  # cost of the frames held (see FRAME_OVERHEAD)
         self._high, self._low = high_water, low_water
         self._eof = False
@@ -233,7 +250,7 @@ class FrameReader:
 
     def at_eof(self) -> bool:
         """True when the stream has ended and every frame has been read."""
-        return self._eof and not self._frames
+        return self._eof and not self._batches
 
     def exception(self) -> Optional[BaseException]:
         return self._exception
@@ -245,10 +262,13 @@ class FrameReader:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _feed_frame(self, frame: bytes) -> None:
-        self._frames.append(frame)
-        self._size += len(frame) + FRAME_OVERHEAD
-        self._wake()
+    def _feed_frames(self, frames: list[bytes]) -> None:
+        """Hold ``frames`` (a non-empty list, kept as it is), wake the task waiting for
+        frames, and pause reading once the frames held cost more than ``high_water``."""
+        self._batches.append(frames)
+        self._size += sum(map(len, frames)) + FRAME_OVERHEAD * len(frames)
+        if self._waiter is not None:
+            self._wake()
         if not self._paused and self._size > self._high:
             transport = self._protocol.transport
             try:
@@ -267,10 +287,6 @@ class FrameReader:
         self._eof = True
         self._wake()
 
-    def _taken(self, frame: bytes) -> None:
-        self._size -= len(frame) + FRAME_OVERHEAD
-        self._maybe_resume()
-
     def _maybe_resume(self) -> None:
         if self._paused and self._size <= self._low:
             self._paused = False
@@ -278,15 +294,14 @@ class FrameReader:
             if transport is not None and not transport.is_closing():
                 transport.resume_reading()
 
-    async def read_frame(self) -> Optional[bytes]:
-        """The next frame, or None at a clean end of stream. Frames received before an error
-        are returned first; then the error is raised (IncompleteFrameError if the stream ended
-        inside a frame, the framer's error on a bad stream, or the connection's error)."""
-        while not self._frames:
+    async def _wait(self) -> bool:
+        """Wait until frames are held (True), or the stream ended cleanly (False); raise
+        the stream's error once every frame received before it was read."""
+        while not self._batches:
             if self._exception is not None:
                 raise self._exception.with_traceback(None)  # not a growing traceback
             if self._eof:
-                return None
+                return False
             if self._waiter is not None:
                 raise RuntimeError("read_frame() called while another task is waiting for a frame")
             self._waiter = asyncio.get_running_loop().create_future()
@@ -294,21 +309,47 @@ class FrameReader:
                 await self._waiter
             finally:
                 self._waiter = None
-        frame = self._frames.popleft()
-        self._taken(frame)
+        return True
+
+    async def read_frame(self) -> Optional[bytes]:
+        """The next frame, or None at a clean end of stream. Frames received before an error
+        are returned first; then the error is raised (IncompleteFrameError if the stream ended
+        inside a frame, the framer's error on a bad stream, or the connection's error)."""
+        if not self._batches and not await self._wait():
+            return None
+        batch = self._batches[0]
+        first = self._first
+        frame = batch[first]
+        if first + 1 == len(batch):
+            self._batches.popleft()
+            self._first = 0
+        else:
+            batch[first] = b""  # the reader keeps no frame it handed out
+            self._first = first + 1
+        self._size -= len(frame) + FRAME_OVERHEAD
+        if self._paused:
+            self._maybe_resume()
         return frame
 
     async def read_frames(self) -> list[bytes]:
         """Every frame received and not read yet, waiting for one if none is; [] at a clean
         end of stream. Errors as read_frame(). One await for many small frames."""
-        first = await self.read_frame()
-        if first is None:
+        batches = self._batches
+        if not batches and not await self._wait():
             return []
-        frames = [first]
-        frames.extend(self._frames)
-        self._frames.clear()
-        self._size -= sum(len(frame) for frame in frames[1:]) + FRAME_OVERHEAD * (len(frames) - 1)
-        self._maybe_resume()
+        if len(batches) == 1:
+            frames = batches.pop()  # the protocol's list, handed over as it is
+            if self._first:
+                del frames[: self._first]
+        else:
+            frames = batches.popleft()[self._first :]
+            for batch in batches:
+                frames += batch
+            batches.clear()
+        self._first = 0
+        self._size = 0  # (every frame held is taken)
+        if self._paused:
+            self._maybe_resume()
         return frames
 
     def __aiter__(self) -> FrameReader:
@@ -441,7 +482,10 @@ class _StreamProtocol(FrameProtocol):
             transport.close()
 
     def frame_received(self, frame: bytes) -> None:
-        self.reader._feed_frame(frame)
+        self.reader._feed_frames([frame])
+
+    def frames_received(self, frames: list[bytes]) -> None:
+        self.reader._feed_frames(frames)  # one wake-up per read
 
     def frame_error(self, exc: FrameError) -> None:
         self.reader._set_exception(exc)

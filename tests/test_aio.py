@@ -478,6 +478,146 @@ def test_protocol_callback_api(impl, run):
     assert proto.lost
 
 
+def test_frames_received_gets_each_read_in_one_call(impl, run):
+    payloads = [b"%d" % i for i in range(5000)]
+
+    class Batches(aio.FrameProtocol):
+        def __init__(self):
+            super().__init__(impl.LineFramer())
+            self.batches, self.single = [], 0
+            self.lost = asyncio.get_running_loop().create_future()
+
+        def frame_received(self, frame):
+            self.single += 1  # not called: frames_received is overridden
+
+        def frames_received(self, frames):
+            assert type(frames) is list and frames
+            self.batches.append(frames)
+
+        def connection_lost(self, exc):
+            super().connection_lost(exc)
+            self.lost.set_result(None)
+
+    async def handler(reader, writer):
+        writer.write(impl.LineFramer().encode_many(payloads))  # one write: few reads
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        _transport, proto = await loop.create_connection(Batches, "127.0.0.1", port)
+        await asyncio.wait_for(proto.lost, TIMEOUT)
+        server.close()
+        return proto
+
+    proto = run(main())
+    assert [frame for batch in proto.batches for frame in batch] == payloads
+    assert len(proto.batches) < 100  # one call per read, not per frame
+    assert proto.single == 0
+
+
+def test_frames_received_defaults_to_frame_received(impl):
+    class OneByOne(aio.FrameProtocol):
+        def __init__(self):
+            super().__init__(impl.LengthPrefixFramer())
+            self.frames = []
+
+        def frame_received(self, frame):
+            self.frames.append(frame)
+
+    proto = OneByOne()
+    proto.frames_received([b"a", b"", b"c"])
+    assert proto.frames == [b"a", b"", b"c"]
+    wire = impl.LengthPrefixFramer().encode_many([b"x", b"yy"]) + b"\0\0"
+    with proto.get_buffer(len(wire)) as view:  # as a transport delivers bytes
+        view[: len(wire)] = wire
+    proto.buffer_updated(len(wire))
+    assert proto.frames == [b"a", b"", b"c", b"x", b"yy"]
+
+
+class FakeTransport(asyncio.Transport):
+    """Records pause_reading() / resume_reading(); delivers nothing by itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+        self.closing = False
+
+    def pause_reading(self):
+        self.calls.append("pause")
+
+    def resume_reading(self):
+        self.calls.append("resume")
+
+    def is_closing(self):
+        return self.closing
+
+    def close(self):
+        self.closing = True
+
+    def get_extra_info(self, name, default=None):
+        return default
+
+
+def deliver(protocol, data):
+    """``data`` through get_buffer()/buffer_updated(), as a transport's read does."""
+    with protocol.get_buffer(len(data)) as view:
+        view[: len(data)] = data
+    protocol.buffer_updated(len(data))
+
+
+def test_reader_takes_a_read_with_one_wake_up(impl, run):
+    async def main():
+        protocol = aio._StreamProtocol(impl.LengthPrefixFramer(), aio.HIGH_WATER, None)
+        protocol.connection_made(FakeTransport())
+        reader = protocol.reader
+        wakes = []
+        wake = reader._wake
+        reader._wake = lambda: (wakes.append(1), wake())
+        payloads = [b"%d" % i for i in range(1000)]
+        task = asyncio.ensure_future(reader.read_frames())
+        await asyncio.sleep(0)  # the task waits for frames
+        deliver(protocol, impl.LengthPrefixFramer().encode_many(payloads))
+        assert len(wakes) == 1  # one wake-up for the 1000 frames of the read
+        assert await task == payloads  # all of them, in one list
+        assert reader.buffered == 0
+
+    run(main())
+
+
+def test_reader_flow_control_counts_every_frame_of_a_batch(impl, run):
+    async def main():
+        high, low = 10000, 2000
+        protocol = aio._StreamProtocol(impl.LengthPrefixFramer(), high, low)
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        reader = protocol.reader
+        framer = impl.LengthPrefixFramer()
+        first = [bytes([i]) * 100 for i in range(60)]  # 60 * (100 + 64) = 9840: not over
+        deliver(protocol, framer.encode_many(first))
+        assert reader.buffered == 60 * (100 + aio.FRAME_OVERHEAD)
+        assert transport.calls == []
+        deliver(protocol, framer.encode_many([b"z" * 100]))  # 10004: over high water
+        assert reader.buffered == 61 * (100 + aio.FRAME_OVERHEAD)
+        assert transport.calls == ["pause"]
+        got = [await reader.read_frame() for _ in range(48)]  # 13 frames held: 2132 > low
+        assert reader.buffered == 13 * (100 + aio.FRAME_OVERHEAD)
+        assert transport.calls == ["pause"]
+        got.append(await reader.read_frame())  # 12 held: 1968 <= low
+        assert transport.calls == ["pause", "resume"]
+        deliver(protocol, framer.encode_many([b"y"] * 3))
+        got += await reader.read_frames()  # the rest of the first batch, then the others
+        assert got == [*first, b"z" * 100, b"y", b"y", b"y"]
+        assert reader.buffered == 0
+        reader._set_exception(ConnectionResetError("gone"))
+        with pytest.raises(ConnectionResetError):
+            await reader.read_frames()
+
+    run(main())
+
+
 def test_callback_exception_closes_the_connection(impl, run):
     async def main():
         loop = asyncio.get_running_loop()
