@@ -82,10 +82,63 @@ cdef extern from *:
     static void pyframe_leave(long *flag) { __atomic_store_n(flag, 0, __ATOMIC_RELEASE); }
     #endif
     static char pyframe_unsigned_bytes[] = "B";  /* the format of a view: unsigned bytes */
+
+    /* A set of up to 8 bytes, as two tables of 16 entries: bit k of lo[b & 15] and of
+       hi[b >> 4] is set for the set's k-th byte, so b is in the set exactly when
+       lo[b & 15] & hi[b >> 4] is not 0 (two lookups, which AVX2 does for 32 bytes at once:
+       one pass over the data finds the next byte of any of several delimiters). */
+    typedef struct { unsigned char lo[16], hi[16]; } pyframe_set;
+
+    static int pyframe_set_add(pyframe_set *set, int count, unsigned char byte) {
+        int k;
+        for (k = 0; k < count; k++)
+            if (set->lo[byte & 15] & set->hi[byte >> 4] & (1 << k)) return count;
+        if (count == 8) return 9;  /* too many for the tables */
+        set->lo[byte & 15] |= (unsigned char)(1 << count);
+        set->hi[byte >> 4] |= (unsigned char)(1 << count);
+        return count + 1;
+    }
+
+    #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+    #include <immintrin.h>
+    static int pyframe_can_scan(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");
+    }
+    __attribute__((target("avx2")))
+    static Py_ssize_t pyframe_scan(const char *data, Py_ssize_t at, Py_ssize_t end,
+                                   const pyframe_set *set) {
+        const unsigned char *bytes = (const unsigned char *)data;
+        const __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)set->lo));
+        const __m256i hi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)set->hi));
+        const __m256i nibble = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+        for (; end - at >= 32; at += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(bytes + at));
+            __m256i l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nibble));
+            __m256i h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+            unsigned int miss = (unsigned int)_mm256_movemask_epi8(
+                _mm256_cmpeq_epi8(_mm256_and_si256(l, h), zero));
+            if (miss != 0xffffffffu) return at + __builtin_ctz(~miss);
+        }
+        for (; at < end; at++)
+            if (set->lo[bytes[at] & 15] & set->hi[bytes[at] >> 4]) return at;
+        return end;
+    }
+    #else
+    static int pyframe_can_scan(void) { return 0; }
+    static Py_ssize_t pyframe_scan(const char *data, Py_ssize_t at, Py_ssize_t end,
+                                   const pyframe_set *set) { return end; }  /* not called */
+    #endif
     #define pyframe_refcount(o) Py_REFCNT(o)  /* of a borrowed pointer: no temporary ref */
     """
     char *pyframe_unsigned_bytes
     Py_ssize_t pyframe_refcount(PyObject *obj)
+    ctypedef struct pyframe_set:
+        pass
+    int pyframe_set_add(pyframe_set *set, int count, unsigned char byte)
+    bint pyframe_can_scan()
+    Py_ssize_t pyframe_scan(const char *data, Py_ssize_t at, Py_ssize_t end,
+                            const pyframe_set *set) noexcept nogil
     bint pyframe_enter(long *flag) nogil
     void pyframe_leave(long *flag) nogil
 
@@ -96,6 +149,7 @@ cdef Py_ssize_t SHRINK_RATIO = 8  # live bytes fill at most 1/SHRINK_RATIO of it
 cdef Py_ssize_t PART_MIN = 4096  # a frame this big that spans reads is filled in place,
 cdef Py_ssize_t PART_EAGER = 1024 * 1024  # at once up to this size, and a bigger one once
 cdef Py_ssize_t PART_SHARE = 16  # 1/PART_SHARE of it has arrived
+cdef bint CAN_SCAN = pyframe_can_scan()  # this CPU runs pyframe_scan (AVX2)
 
 
 cdef inline Py_ssize_t _find(const char *buf, Py_ssize_t start, Py_ssize_t end,
@@ -1062,11 +1116,14 @@ cdef class DelimiterFramer(_Framer):
     cdef Py_ssize_t *_found  # room for _cut_several()
     cdef Py_ssize_t _longest  # the longest delimiter's size
     cdef Py_ssize_t _newline  # lines: which delimiter is b"\n" (the other is b"\r\n"); else -1
+    cdef pyframe_set _firsts  # the delimiters' first bytes, when _scan (see _cut_scanned)
+    cdef bint _scan
 
     @cython.embedsignature(False)
     def __init__(self, delimiter=b"\n", *, keep_delimiter=False,
                  max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
         cdef Py_ssize_t count, i
+        cdef int firsts
         cdef bint keep
         self._initialising()
         limit = _rules.limit(max_frame_size)
@@ -1090,6 +1147,11 @@ cdef class DelimiterFramer(_Framer):
                 self._longest = max(self._longest, self._size[i])
             if sorted(delimiters) == [b"\n", b"\r\n"]:
                 self._newline = delimiters.index(b"\n")
+            memset(&self._firsts, 0, sizeof(pyframe_set))
+            firsts = 0
+            for i in range(count):
+                firsts = pyframe_set_add(&self._firsts, firsts, <unsigned char>self._delim[i][0])
+            self._scan = CAN_SCAN and count > 1 and firsts <= 8
             self._delimiters = delimiters
             self._trailer = delimiters[0]
             self._keep_delimiter = keep
@@ -1166,9 +1228,50 @@ cdef class DelimiterFramer(_Framer):
             if at < 0:  # no b"\n" in data[begin:_end], so no b"\r\n" before its last byte
                 self._seen[i], self._hit[i] = self._end, False
                 self._seen[1 - i], self._hit[1 - i] = max(begin, self._end - 1), False
+        elif self._scan:
+            self._cut_scanned(data, frames)
         else:
             self._cut_several(data, frames)
         return _Framer._cut_all(self, data, frames)
+
+    @cython.final
+    cdef int _cut_scanned(self, const char *data, list frames) except -1:
+        """_next()'s loop for several delimiters with few first bytes, in one pass: the next
+        byte that may begin a delimiter is found for all of them at once (pyframe_scan),
+        and the delimiters that begin with it are compared there. The loop stops where it
+        cannot decide (a longer delimiter cut off by the end) or at a fault, and leaves
+        every delimiter's scan position there for _next() to settle, as the twin does."""
+        cdef Py_ssize_t begin = self._pos, end = self._end, at = begin, i, size, best
+        cdef bint undecided = False
+        while True:
+            at = pyframe_scan(data, at, end, &self._firsts)
+            if at >= end:
+                break
+            best = -1
+            for i in range(self._count):
+                size = self._size[i]
+                if self._delim[i][0] != data[at]:
+                    continue
+                if size > end - at:  # a longer delimiter may still match here
+                    if memcmp(data + at, self._delim[i], end - at) == 0:
+                        undecided = True
+                elif memcmp(data + at, self._delim[i], size) == 0 and (
+                        best < 0 or size > self._size[best]):
+                    best = i
+            if undecided:
+                break
+            if best < 0:
+                at += 1
+                continue
+            if at - begin > self._limit:
+                at = begin  # _next() finds the match again, and raises
+                break
+            frames.append(PyBytes_FromStringAndSize(
+                data + begin, at - begin + (self._size[best] if self._keep_delimiter else 0)))
+            begin = self._pos = at = at + self._size[best]
+        for i in range(self._count):  # no delimiter begins in data[begin:at]
+            self._seen[i], self._hit[i] = at, False
+        return 0
 
     @cython.final
     cdef int _cut_several(self, const char *data, list frames) except -1:

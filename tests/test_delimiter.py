@@ -210,3 +210,14 @@ def test_settings_are_exposed(impl):
     assert impl.LineFramer().max_frame_size == 8 * 1024 * 1024
     assert impl.LineFramer(max_frame_size=None).max_frame_size is None
     assert isinstance(impl.LineFramer(), impl.DelimiterFramer)
+
+
+def test_delimiter_found_then_cut_off_by_the_chunk_end(impl):
+    """With many delimiters (more first bytes than one pass looks for), a delimiter matched
+    earlier in a chunk and begun again at its very end is found when the chunk after ends
+    it."""
+    many = (b"ab", b"c", b"d", b"e", b"f", b"g", b"h", b"0", b"\xff", b"\n")
+    framer = impl.DelimiterFramer(many)
+    assert framer.feed(b"xaby1a") == [b"x"]
+    assert framer.feed(b"bz") == [b"y1"]
+    assert framer.pending == 1

@@ -191,6 +191,9 @@ decimal_kw = st.fixed_dictionaries(
     {"max_frame_size": limits}, optional={"digits": st.integers(1, 5)}
 )
 delim_bytes = st.binary(min_size=1, max_size=3).map(lambda b: bytes(b"ab\n\r"[c % 4] for c in b))
+wide_delim = st.binary(min_size=1, max_size=2).map(
+    lambda b: bytes(b"ab\n\r0\xffcdefgh"[c % 12] for c in b)
+)
 
 
 def pick(*strategies):
@@ -211,6 +214,9 @@ delimiter_kw = st.fixed_dictionaries(
             st.tuples(delim_bytes, delim_bytes, delim_bytes).map(
                 lambda t: (t[1], t[0] + t[1] + t[2])
             ),
+            # More than 8 different first bytes (the compiled module's one-pass search of
+            # first bytes holds 8: past that it searches each delimiter on its own).
+            st.lists(wide_delim, min_size=9, max_size=12, unique=True).map(tuple),
         ),
         "max_frame_size": limits,
     },
@@ -452,3 +458,32 @@ def test_frames_that_span_reads(impls, framer, payloads, cut_at, points):
     if error is IncompleteFrameError:  # every byte of the frame that did not end is there
         left = reference(kind, kw, stream, final=True)[1]
         assert results["python"][3] == stream[len(stream) - left :]
+
+
+def _with_stream(delimiters):
+    """The delimiters, and a stream of them mixed with bytes they begin or end with."""
+    piece = st.one_of(st.sampled_from(delimiters), st.sampled_from([b"x", b"a", b"b", b"\r"]))
+    return st.tuples(st.just(tuple(delimiters)), st.lists(piece, max_size=40).map(b"".join))
+
+
+@settings(SETTINGS, max_examples=150)
+@given(
+    case=pick(
+        st.lists(wide_delim, min_size=2, max_size=8, unique=True),  # one pass over first bytes
+        # over 8 first bytes: one search each
+        st.lists(st.sampled_from(list(b"ab\n\r0\xffcdefgh")), min_size=9, max_size=12, unique=True)
+        .flatmap(
+            lambda firsts: st.tuples(
+                *[st.sampled_from([bytes([f]), bytes([f, 98]), bytes([f, 13])]) for f in firsts]
+            )
+        )
+        .map(list),
+    ).flatmap(_with_stream),
+    keep=st.booleans(),
+    limit=st.sampled_from([None, 3, 8, 40]),
+    points=points,
+)
+def test_several_delimiters(impls, case, keep, limit, points):
+    delimiters, data = case
+    kw = {"delimiter": delimiters, "keep_delimiter": keep, "max_frame_size": limit}
+    check_stream(impls, "delimiter", kw, data, points)
