@@ -472,6 +472,18 @@ class _Framer:
         """Encode several payloads into one buffer (each payload copied once)."""
         return b"".join([self.encode(payload) for payload in payloads])
 
+    def _encode_many_below(self, payloads: Iterable[Buffer], largest: int) -> Optional[bytes]:
+        """encode_many(), or None if a payload is over ``largest`` bytes (found in the
+        same pass: for FramedSocket.send_many, which sends large payloads uncopied)."""
+        self._require()
+        items = tuple(payloads)
+        wires = []
+        for payload in items:
+            if _rules.payload_size(payload) > largest:
+                return None
+            wires.append(self.encode(payload))
+        return b"".join(wires)
+
     def _refuse(self, payload: Buffer, size: int) -> None:
         """Raise if ``payload`` (of ``size`` bytes) would not decode back."""
 

@@ -320,15 +320,23 @@ class FramedSocket:
             payloads = list(payloads)
         if not payloads:
             return
-        try:
-            # (for a payload of items wider than a byte, len() counts items: a little more
-            # than 8 KiB may be joined)
-            largest = max(map(len, payloads))
-        except TypeError:  # a buffer without len()
-            largest = _JOIN_BELOW + 1
-        if largest <= _JOIN_BELOW:
-            self._send_one(self._framer.encode_many(payloads))
-            return
+        # pyframe's framers tell in the pass that encodes whether a payload is large
+        encode_below = getattr(self._framer, "_encode_many_below", None)
+        if encode_below is not None:
+            wire = encode_below(payloads, _JOIN_BELOW)
+            if wire is not None:
+                self._send_one(wire)
+                return
+        else:
+            try:
+                # (for a payload of items wider than a byte, len() counts items: a little
+                # more than 8 KiB may be joined)
+                largest = max(map(len, payloads))
+            except TypeError:  # a buffer without len()
+                largest = _JOIN_BELOW + 1
+            if largest <= _JOIN_BELOW:
+                self._send_one(self._framer.encode_many(payloads))
+                return
         buffers = self._encode_mixed(payloads)
         self._send(buffers, sum(map(len, buffers)))
 

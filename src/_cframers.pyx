@@ -760,10 +760,20 @@ cdef class _Framer:
 --
 
         Encode several payloads into one buffer (each payload copied once)."""
+        return self._joined(payloads, PY_SSIZE_T_MAX)
+
+    @cython.binding(False)
+    def _encode_many_below(self, payloads, Py_ssize_t largest):
+        """encode_many(), or None if a payload is over ``largest`` bytes (found in the
+        same pass: for FramedSocket.send_many, which sends large payloads uncopied)."""
+        return self._joined(payloads, largest)
+
+    @cython.final
+    cdef bytes _joined(self, payloads, Py_ssize_t largest):
         cdef tuple items
         cdef Py_buffer *views
         cdef Py_ssize_t count, held = 0, total = 0, i
-        cdef bytes wire
+        cdef bytes wire = None
         cdef char *out
         self._require()
         items = tuple(payloads)  # a list the buffers' owners could change under the loop
@@ -775,6 +785,8 @@ cdef class _Framer:
             for i in range(count):  # check every payload, in order, before writing any
                 PyObject_GetBuffer(items[i], &views[i], PyBUF_SIMPLE)
                 held += 1
+                if views[i].len > largest:
+                    return None
                 self._refuse(items[i], <const char *>views[i].buf, views[i].len)
                 total = self._framed(views[i].len, total)
             wire = PyBytes_FromStringAndSize(NULL, total)

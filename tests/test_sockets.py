@@ -363,6 +363,40 @@ def test_send_many_joins_small_payloads_into_one_buffer(impl):
     b.close()
 
 
+def test_send_many_with_a_framer_of_its_own(impl):
+    """A framer that is not pyframe's (only the Framer protocol's methods) is served by
+    the same send_many(): small payloads joined, a large one uncopied."""
+
+    class Framer:  # pyframe's methods, and nothing private
+        def __init__(self):
+            self._inner = impl.LengthPrefixFramer()
+
+        def __getattr__(self, name):
+            if name.startswith("_"):
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    a, b = counting_pair()
+    conn = FramedSocket(a, Framer())
+    small, large = [b"x", b"yy"], b"L" * 20000
+    conn.send_many(small)
+    assert a.send_calls == [impl.LengthPrefixFramer().encode_many(small)]
+    conn.send_many([*small, large])
+    wire = impl.LengthPrefixFramer().encode_many([*small, *small, large])
+    assert b.recv(len(wire), socket.MSG_WAITALL) == wire
+    a.close()
+    b.close()
+
+
+def test_encode_many_below_tells_a_large_payload(impls):
+    for module in impls.values():
+        framer = module.LengthPrefixFramer()
+        items = [b"a", bytearray(b"bb"), memoryview(b"ccc")]
+        assert framer._encode_many_below(items, 3) == framer.encode_many(items)
+        assert framer._encode_many_below(items, 2) is None
+        assert framer._encode_many_below([], 0) == b""
+
+
 def test_send_many_sends_a_big_batch_of_small_frames_as_one_buffer(impl):
     a, b = counting_pair()
     conn = FramedSocket(a, impl.LengthPrefixFramer())
