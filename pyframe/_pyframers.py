@@ -434,20 +434,27 @@ class _Framer:
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
         self._enter()
         try:
+            self._check()
+            pos, part, filled, head = self._pos, self._part, self._filled, self._head
             self._final = True  # bytes that could begin a delimiter will not be followed
             try:
-                frames = self._pop()
+                frames = self._cut()
             finally:
                 self._final = False
                 self._restart()  # scan positions settled for the end are not for more bytes
             if self._error is None and (self._end > self._pos or self._part is not None):
-                self._error = _errors.incomplete(
-                    self._head + self._part[: self._filled] + self._buf[self._pos : self._end]
-                    if self._part is not None
-                    else self._buf[self._pos : self._end]
-                )
-                if not frames:
-                    self._check()
+                try:  # (a copy of the partial frame: if that fails, nothing was consumed)
+                    self._error = _errors.incomplete(
+                        self._head + self._part[: self._filled] + self._buf[self._pos : self._end]
+                        if self._part is not None
+                        else self._buf[self._pos : self._end]
+                    )
+                except BaseException:
+                    self._undo(pos, part, filled, head)
+                    raise
+            self._consumed()
+            if not frames:
+                self._check()
             return frames
         finally:
             self._leave()
@@ -457,16 +464,26 @@ class _Framer:
 
     def encode(self, payload: Buffer) -> bytes:
         """``payload`` framed: the header, the payload, the trailer."""
-        header, trailer = self.encode_parts(payload)
-        return b"".join((header, payload, trailer))
+        self._require()
+        with _rules.byte_view(payload) as view:  # one request: the bytes checked are sent
+            return self._encoded(payload, view)
+
+    def _encoded(self, payload: Buffer, view: memoryview) -> bytes:
+        return b"".join((self._checked_head(payload, view), view, self._trailer))
 
     def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
         checked as encode() checks them (for sending the payload without copying it)."""
         self._require()
-        size = _rules.payload_size(payload)
-        self._refuse(payload, size)
-        return self._make_head(size), self._trailer
+        with _rules.byte_view(payload) as view:
+            return self._checked_head(payload, view), self._trailer
+
+    def _checked_head(self, payload: Buffer, view: memoryview) -> bytes:
+        """The header for ``payload``, whose bytes ``view`` holds, once they are checked
+        (in ``view``, unless ``payload`` is bytes: no code of the caller's runs)."""
+        size = view.nbytes
+        self._refuse(payload if type(payload) is bytes else view, size)
+        return self._make_head(size)
 
     def encode_many(self, payloads: Iterable[Buffer]) -> bytes:
         """Encode several payloads into one buffer (each payload copied once)."""
@@ -476,12 +493,12 @@ class _Framer:
         """encode_many(), or None if a payload is over ``largest`` bytes (found in the
         same pass: for FramedSocket.send_many, which sends large payloads uncopied)."""
         self._require()
-        items = tuple(payloads)
         wires = []
-        for payload in items:
-            if _rules.payload_size(payload) > largest:
-                return None
-            wires.append(self.encode(payload))
+        for payload in payloads:
+            with _rules.byte_view(payload) as view:
+                if view.nbytes > largest:
+                    return None
+                wires.append(self._encoded(payload, view))
         return b"".join(wires)
 
     def _refuse(self, payload: Buffer, size: int) -> None:

@@ -20,13 +20,13 @@ engine (the twin keeps the same ones):
 """
 
 cimport cython
-from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_SIMPLE, PyBUF_STRIDES,
+from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_READ, PyBUF_SIMPLE, PyBUF_STRIDES,
                              PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
-from cpython.memoryview cimport PyMemoryView_FromObject
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.memoryview cimport PyMemoryView_FromMemory, PyMemoryView_FromObject
 from cpython.object cimport PyObject
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
@@ -677,20 +677,31 @@ cdef class _Framer:
     def eof(self):
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial``) if a partial frame is left."""
+        cdef list frames = []
+        cdef Py_ssize_t pos, filled
+        cdef bytes part, head
         self._enter()
         try:
+            self._check()
+            pos, part, filled, head = self._pos, self._part, self._filled, self._head
             self._final = True  # bytes that could begin a delimiter will not be followed
             try:
-                frames = self._pop()
+                self._cut(PyByteArray_AS_STRING(self._buf), frames)
             finally:
                 self._final = False
                 self._restart()  # scan positions settled for the end are not for more bytes
             if self._error is None and (self._end > self._pos or self._part is not None):
-                self._error = _errors.incomplete(
-                    self._head + self._part[:self._filled] + self._buf[self._pos:self._end]
-                    if self._part is not None else self._buf[self._pos:self._end])
-                if not frames:
-                    self._check()
+                try:  # (a copy of the partial frame: if that fails, nothing was consumed)
+                    self._error = _errors.incomplete(
+                        self._head + self._part[:self._filled] + self._buf[self._pos:self._end]
+                        if self._part is not None else self._buf[self._pos:self._end])
+                except BaseException:
+                    del frames[:]
+                    self._undo(pos, part, filled, head)
+                    raise
+            self._consumed()
+            if not frames:
+                self._check()
             return frames
         finally:
             self._leave()
@@ -770,34 +781,57 @@ cdef class _Framer:
 
     @cython.final
     cdef bytes _joined(self, payloads, Py_ssize_t largest):
-        cdef tuple items
-        cdef Py_buffer *views
-        cdef Py_ssize_t count, held = 0, total = 0, i
-        cdef bytes wire = None
+        """encode_many()'s work: each payload checked and copied as it comes, as the twin
+        encodes it (a generator may yield one buffer changed each time; a check may run
+        the caller's code), straight into the bytes object returned when a list or tuple
+        of plain bytes-like objects tells its size at once; otherwise (or if the payloads
+        change meanwhile) into memory that grows, copied into the result at the end.
+        None if a payload is over ``largest`` bytes."""
+        cdef Py_buffer view
+        cdef Py_ssize_t total = 0, capacity = 0, need
         cdef char *out
+        cdef char *grown
+        cdef char *spill = NULL
+        cdef bytes result
         self._require()
-        items = tuple(payloads)  # a list the buffers' owners could change under the loop
-        count = len(items)
-        views = <Py_buffer *>PyMem_Malloc(max(count, 1) * sizeof(Py_buffer))
-        if views == NULL:
-            raise MemoryError()
+        if type(payloads) is list or type(payloads) is tuple:
+            for item in payloads:  # sizes that no code of the caller's can change
+                if type(item) is bytes:
+                    need = PyBytes_GET_SIZE(item)
+                elif type(item) is bytearray:
+                    need = PyByteArray_GET_SIZE(item)
+                else:
+                    continue
+                if need <= largest:
+                    capacity = self._framed(need, capacity)
+        result = PyBytes_FromStringAndSize(NULL, capacity)
+        out = PyBytes_AS_STRING(result)
         try:
-            for i in range(count):  # check every payload, in order, before writing any
-                PyObject_GetBuffer(items[i], &views[i], PyBUF_SIMPLE)
-                held += 1
-                if views[i].len > largest:
-                    return None
-                self._refuse(items[i], <const char *>views[i].buf, views[i].len)
-                total = self._framed(views[i].len, total)
-            wire = PyBytes_FromStringAndSize(NULL, total)
-            out = PyBytes_AS_STRING(wire)
-            for i in range(count):
-                out = self._write(out, <const char *>views[i].buf, views[i].len)
+            for item in payloads:
+                PyObject_GetBuffer(item, &view, PyBUF_SIMPLE)
+                try:
+                    if view.len > largest:
+                        return None
+                    self._refuse(item, <const char *>view.buf, view.len)
+                    need = self._framed(view.len, total)
+                    if need > capacity:  # on into memory that grows (doubling)
+                        capacity = need + min(capacity, PY_SSIZE_T_MAX - need)
+                        grown = <char *>PyMem_Realloc(spill, capacity)
+                        if grown == NULL:
+                            raise MemoryError()
+                        if spill == NULL:
+                            _copy(grown, out, total)
+                            result = None
+                        spill = out = grown
+                    self._write(out + total, <const char *>view.buf, view.len)
+                    total = need
+                finally:
+                    PyBuffer_Release(&view)
+            if spill != NULL or total != capacity:
+                return PyBytes_FromStringAndSize(out, total)
+            return result
         finally:
-            for i in range(held):
-                PyBuffer_Release(&views[i])
-            PyMem_Free(views)
-        return wire
+            PyMem_Free(spill)
 
     @cython.final
     cdef Py_ssize_t _framed(self, Py_ssize_t size, Py_ssize_t before) except -1:
@@ -964,7 +998,9 @@ cdef class LengthPrefixFramer(_Framer):
         length = <Py_ssize_t>(value + <uint64_t>self._adjustment)
         first = pos if self._include_header else pos + self._header
         if length > self._end - pos - self._header:
-            if self._parted(pos + self._header + length - first, self._end - first):
+            # (a length near 2**63 cannot be filled in place: its size would overflow)
+            if length <= PY_SSIZE_T_MAX - self._header and self._parted(
+                    pos + self._header + length - first, self._end - first):
                 self._begin_part(data, pos, first, pos + self._header + length - first)
             return 0
         start[0] = first
@@ -1000,7 +1036,10 @@ cdef class LengthPrefixFramer(_Framer):
         value = self._field(PyByteArray_AS_STRING(self._buf) + self._pos)
         if not _length_ok(value, self._adjustment, self._limit):
             return size
-        return min(size, self._header + <Py_ssize_t>(value + <uint64_t>self._adjustment) - live)
+        value += <uint64_t>self._adjustment  # the frame's length, at most the limit
+        if value > <uint64_t>(PY_SSIZE_T_MAX - self._header):
+            return size
+        return min(size, self._header + <Py_ssize_t>value - live)
 
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         # the shared check (and its errors) only when the quick one fails
@@ -1209,8 +1248,20 @@ cdef class DelimiterFramer(_Framer):
         # (one delimiter: its matches end the frames, no tie to break; lines: the first
         # b"\n" ends the frame, and a b"\r" just before it is the start of the match).
         # The general _next() then settles the tail (and any fault) as the twin does.
-        cdef Py_ssize_t begin = self._pos, at, stop, i
+        #
+        # The scan positions kept from earlier calls are trusted as the twin trusts them,
+        # even where a stale view changed bytes since (README): a match found then is
+        # taken by _next() first; no match is looked for before a delimiter's position.
+        cdef Py_ssize_t begin, at, stop, i, start, cr_from, stale = -1
         cdef Py_ssize_t size = self._size[0], keep = self._keep_delimiter
+        for i in range(self._count):
+            if self._hit[i] and self._seen[i] >= self._pos:
+                stale = max(stale, self._seen[i])
+        while self._pos <= stale:
+            if not self._next(data, &start, &stop):
+                return 0
+            frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
+        begin = self._pos
         if self._count == 1:
             at = max(self._seen[0], begin)
             while True:
@@ -1226,11 +1277,13 @@ cdef class DelimiterFramer(_Framer):
         elif self._newline >= 0:
             i = self._newline
             at = max(self._seen[i], begin)
+            cr_from = max(self._seen[1 - i], begin)  # no b"\r\n" is looked for before
             while True:
                 at = _find(data, at, self._end, b"\n", 1)
                 if at < 0:
                     break
-                stop = at - 1 if at > begin and data[at - 1] == 13 else at  # 13: b"\r"
+                # 13: b"\r"
+                stop = at - 1 if at - 1 >= max(begin, cr_from) and data[at - 1] == 13 else at
                 if stop - begin > self._limit:
                     break
                 frames.append(PyBytes_FromStringAndSize(data + begin,
@@ -1254,7 +1307,10 @@ cdef class DelimiterFramer(_Framer):
         cannot decide (a longer delimiter cut off by the end) or at a fault, and leaves
         every delimiter's scan position there for _next() to settle, as the twin does."""
         cdef Py_ssize_t begin = self._pos, end = self._end, at = begin, i, size, best
+        cdef Py_ssize_t *since = self._found  # no match of delimiter i before since[i]
         cdef bint undecided = False
+        for i in range(self._count):
+            since[i] = self._seen[i]
         while True:
             at = pyframe_scan(data, at, end, &self._firsts)
             if at >= end:
@@ -1262,7 +1318,7 @@ cdef class DelimiterFramer(_Framer):
             best = -1
             for i in range(self._count):
                 size = self._size[i]
-                if self._delim[i][0] != data[at]:
+                if self._delim[i][0] != data[at] or at < since[i]:
                     continue
                 if size > end - at:  # a longer delimiter may still match here
                     if memcmp(data + at, self._delim[i], end - at) == 0:
@@ -1397,8 +1453,14 @@ cdef class DelimiterFramer(_Framer):
         (the usual cases); otherwise, and to explain a refusal, the shared check decides."""
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
-        if not self._clean(data, size):
-            _rules.check_delimited(payload, self._delimiters)
+        if not self._clean(data, size):  # the bytes held: not a new request of payload's
+            if type(payload) is not bytes:
+                payload = PyMemoryView_FromMemory(<char *>data, size, PyBUF_READ)
+            try:
+                _rules.check_delimited(payload, self._delimiters)
+            finally:
+                if type(payload) is memoryview:
+                    payload.release()
         return 0
 
     @cython.final

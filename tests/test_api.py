@@ -6,6 +6,8 @@ import tracemalloc
 
 import pytest
 
+from pyframe import FrameTooLargeError
+
 FRAMERS = [
     (
         "LengthPrefixFramer",
@@ -89,3 +91,42 @@ def test_delimiter_checks_see_the_whole_payload(impl, delimiters, payload, refus
     assert framer.encode_parts(memoryview(payload)) == (b"", delimiters[0])
     decoder = impl.DelimiterFramer(delimiters)
     assert decoder.feed(framer.encode(payload) + b"next" + delimiters[0]) == [payload, b"next"]
+
+
+def test_encode_many_takes_each_payload_as_it_comes(impl):
+    """Payloads are encoded in order as the iterable yields them: a generator that reuses
+    one buffer gets each value, and an error stops the iteration where it is found."""
+
+    def records():
+        buf = bytearray()
+        for word in (b"alpha", b"beta", b"gamma"):
+            buf[:] = word
+            yield buf
+
+    assert impl.LineFramer().encode_many(records()) == b"alpha\nbeta\ngamma\n"
+    pulled = []
+
+    def items():
+        for i in range(5):
+            pulled.append(i)
+            yield b"x" * 300 if i == 1 else b"a"
+
+    with pytest.raises(FrameTooLargeError):
+        impl.LengthPrefixFramer(1).encode_many(items())
+    assert pulled == [0, 1]
+
+
+def test_encoded_payloads_are_the_bytes_checked(impl):
+    """What an encoder checks is what it writes: a check that runs the caller's code (a
+    payload type's own find()) cannot change a payload already taken, nor itself."""
+    first = bytearray(b"abcd")
+
+    class Sneaky(bytearray):
+        def find(self, *args):
+            first[1:3] = b"\r\n"
+            self[:] = b"\r\n"
+            return super().find(*args)
+
+    framer = impl.DelimiterFramer(b"\r\n")
+    wire = framer.encode_many([first, Sneaky(b"xy")])
+    assert impl.DelimiterFramer(b"\r\n").feed(wire) == [b"abcd", b"xy"]

@@ -254,3 +254,32 @@ def test_a_view_is_lent_again_only_when_nobody_holds_it(impl):
     fourth[:4] = b"\x00\x00\x00\x01"
     framer.buffer_updated(4)
     assert framer.feed(b"Z") == [b"Z"]
+
+
+def _stale_crlf(module):
+    framer = module.LineFramer()
+    view = framer.get_buffer(8)
+    view[:6] = b"a\nbc\nd"
+    framer.buffer_updated(6)
+    out = [framer.next_frame()]  # b"\r\n" was looked for past offset 4 ...
+    view[3:4] = b"\r"  # ... so this one, at 3, is not seen
+    return [*out, framer.pop_frames(), framer.pending]
+
+
+def _stale_several(module):
+    framer = module.DelimiterFramer((b"\n", b"\n\n\n"))
+    out = [framer.feed(b"xx")]
+    view = framer.get_buffer(3)
+    view[:1] = b"\n"
+    framer.buffer_updated(1)
+    out.append(framer.next_frame())  # None: b"\n\n\n" may still begin at 2
+    view[:1] = b"Z"
+    return [*out, framer.feed(b"x\nx"), framer.pending]
+
+
+@pytest.mark.parametrize("case", [_stale_crlf, _stale_several])
+def test_a_stale_write_changes_frames_the_same_in_both_twins(impls, case):
+    """Writing through a view after it ended is the caller's bug (README): the twins must
+    still agree, on scan positions kept from before the write."""
+    results = [case(module) for module in impls.values()]
+    assert all(r == results[0] for r in results), results

@@ -213,6 +213,33 @@ def test_frame_filled_in_place_that_cannot_be_allocated_loses_nothing(impl, impl
     assert result == [[], "MemoryError", 1000, [], [96 << 20, True, 0]]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc are Linux's")
+def test_eof_that_cannot_copy_the_partial_frame_loses_nothing(impl, impl_env):
+    """eof() copies what is left of a frame into its IncompleteFrameError: when that copy
+    fails, the frames before it are not consumed, and the next eof() returns them."""
+    result = run_case(
+        impl,
+        impl_env,
+        prelude=RLIMIT,
+        code="""
+    f = impl.LengthPrefixFramer(4, max_frame_size=None)
+    received = f.encode(b"hello") + (1 << 30).to_bytes(4, "big") + b"b" * (24 * MiB)
+    view = f.get_buffer(len(received))
+    view[: len(received)] = received
+    view.release()
+    f.buffer_updated(len(received))
+    out = [f.pending]
+    limit(8 * MiB)
+    out.append(outcome(f.eof)[1])
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    out += [f.pending, f.eof(), outcome(f.eof)[1]]
+    result = out
+    """,
+    )
+    pending = 5 + 4 + 4 + (24 << 20)
+    assert result == [pending, "MemoryError", pending, [b"hello"], "IncompleteFrameError"]
+
+
 NOT_INITIALISED = (
     "this {} was not initialised: its __init__ did not run (made with __new__, "
     "or a subclass's __init__ did not call super().__init__())"
