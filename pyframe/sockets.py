@@ -389,20 +389,21 @@ class FramedSocket:
         if self._broken is not None or self._unsent is not None:
             self._send([data], total)
             return
+        log: list[int] = []  # the count, stored in C (see _send())
         try:
-            (n,) = map(self._sock_send, (data,), self._flags)  # see _send()
-        except InterruptedError:
-            n = 0
-        except OSError as exc:  # nothing of the data went out
-            self._lost(exc)
-            raise
-        if n == total:
-            return
-        try:
-            self._send([data], total, n)
+            try:
+                log.extend(map(self._sock_send, (data,), self._flags))
+            except InterruptedError:
+                pass
+            except OSError as exc:  # nothing of the data went out
+                self._lost(exc)
+                raise
+            if log and log[0] == total:
+                return
+            self._send([data], total, log[0] if log else 0)
         except BaseException as exc:
-            if n:
-                self._interrupted(exc, n, total)
+            if log and log[0]:
+                self._interrupted(exc, log[0], total)
             raise
 
     def _broken_error(self) -> BrokenStreamError:
@@ -421,48 +422,55 @@ class FramedSocket:
                 raise BlockingIOError(
                     errno.EAGAIN, "the previous frame is still being sent; call flush() first"
                 )
+        # Each call runs inside map(), whose count log.extend() stores in C: a pending
+        # signal handler runs between two bytecodes (on 3.9 and 3.10 even between a call
+        # and the store of its result), so its exception never hides bytes that went out.
+        # `sent` is what went out before this call to _send(), plus sum(log).
+        log: list[int] = []
         try:
             if sent:
                 buffers = _drop(buffers, sent)
             while True:
-                # Each call runs inside map(), unpacked straight into `n`: the interpreter
-                # runs a pending signal handler after the call's count is stored, never in
-                # between (as it may after `n = call()`), so an exception from a handler
-                # never hides bytes that went out.
                 try:
                     if len(buffers) == 1 or self._sendmsg is None:
                         data = buffers[0] if len(buffers) == 1 else b"".join(buffers[:_IOV_MAX])
-                        (n,) = map(self._sock_send, (data,), self._flags)
+                        log.extend(map(self._sock_send, (data,), self._flags))
                     else:
                         try:
-                            (n,) = map(self._sendmsg, (buffers[:_IOV_MAX],), _NO_ANCILLARY, _FLAGS)
+                            log.extend(
+                                map(self._sendmsg, (buffers[:_IOV_MAX],), _NO_ANCILLARY, _FLAGS)
+                            )
                         except NotImplementedError:  # ssl.SSLSocket has no sendmsg
                             self._sendmsg = None
                             continue
                 except InterruptedError:
                     continue
                 except (BlockingIOError, socket.timeout) as exc:
-                    if sent == 0 and not resumed:
+                    done = sent + sum(log)
+                    if done == 0 and not resumed:
                         raise  # nothing of these frames went out: the stream is intact
                     if self._sock.gettimeout() == 0.0:  # non-blocking: keep the rest for flush()
                         self._unsent = b"".join(bytes(b) for b in buffers)
                         return
-                    self._break(exc, sent, total)
+                    self._break(exc, done, total)
                 except OSError as exc:
-                    if sent or resumed:
-                        self._break(exc, sent, total)
+                    done = sent + sum(log)
+                    if done or resumed:
+                        self._break(exc, done, total)
                     self._lost(exc)
                     raise
-                sent += n
-                if sent >= total:
+                n = log[-1]
+                log[:] = (sum(log),)  # one total, replaced in one step
+                if sent + log[0] >= total:
                     return
                 buffers = _drop(buffers, n)
         except BaseException as exc:
             # A signal handler's exception (KeyboardInterrupt...) or any other one, once
             # bytes went out: the peer holds part of a frame. Raised as it is, but no later
             # send may append to the stream.
-            if sent or resumed:
-                self._interrupted(exc, sent, total)
+            done = sent + sum(log)
+            if done or resumed:
+                self._interrupted(exc, done, total)
             raise
 
     def _lost(self, exc: OSError) -> None:
