@@ -18,7 +18,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-UNLIMITED = float("inf")
+UNLIMITED = 2**63 - 1  # max_frame_size=None: the largest size supported (a C ssize_t)
 
 # -- the reference: each wire format read straight from its definition --------------------
 
