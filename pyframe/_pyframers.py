@@ -575,15 +575,24 @@ class LengthPrefixFramer(_Framer):
         self._header = off + size
         self._open(limit)
 
+    def _field(self, at: int) -> int:
+        """The value of the length field in the header at ``_buf[at]``."""
+        at += self._offset
+        return int.from_bytes(self._buf[at : at + self._length_size], self._byteorder)
+
+    def _length(self, at: int) -> int:
+        """The number of bytes after the field that the header at ``_buf[at]`` announces,
+        or -1 if that is negative or over the limit (a fault: _next() tells which)."""
+        length = self._field(at) + self._adjustment
+        return length if 0 <= length <= self._limit else -1
+
     def _next(self) -> Optional[tuple[int, int]]:
         start = self._pos
         if self._end - start < self._header:
             return None
-        at = start + self._offset
-        field = int.from_bytes(self._buf[at : at + self._length_size], self._byteorder)
-        length = field + self._adjustment
-        if length < 0 or length > self._limit:
-            self._error = _errors.length_error(field, self._adjustment, self._limit)
+        length = self._length(start)
+        if length < 0:
+            self._error = _errors.length_error(self._field(start), self._adjustment, self._limit)
             return None
         first = start if self._include_header else start + self._header
         if length > self._end - start - self._header:
@@ -597,11 +606,8 @@ class LengthPrefixFramer(_Framer):
         live = self._end - self._pos
         if live < self._header:
             return self._header - live
-        at = self._pos + self._offset
-        length = self._adjustment + int.from_bytes(
-            self._buf[at : at + self._length_size], self._byteorder
-        )
-        return self._header + length - live if 0 <= length <= self._limit else len(data)
+        length = self._length(self._pos)
+        return self._header + length - live if length >= 0 else len(data)
 
     def _refuse(self, payload: Buffer, size: int) -> None:
         _rules.check_field(size, size - self._adjustment, self._field_max, self._limit)
@@ -634,11 +640,10 @@ class DecimalLengthFramer(_Framer):
         body = start + self._digits
         if self._end < body:
             return None
-        header = self._buf[start:body]
-        if not header.isdigit():  # bytearray.isdigit() is ASCII-only
-            self._error = _errors.bad_decimal_header(header)
+        length = self._length(start)
+        if length < 0:
+            self._error = _errors.bad_decimal_header(self._buf[start:body])
             return None
-        length = int(header)
         if length > self._limit:
             self._error = _errors.too_large(length, self._limit)
             return None
@@ -654,10 +659,15 @@ class DecimalLengthFramer(_Framer):
         live = self._end - self._pos
         if live < self._digits:
             return self._digits - live
-        header = self._buf[self._pos : self._pos + self._digits]
-        if not header.isdigit() or int(header) > self._limit:
+        length = self._length(self._pos)
+        if length < 0 or length > self._limit:
             return len(data)  # a fault: _next() tells
-        return self._digits + int(header) - live
+        return self._digits + length - live
+
+    def _length(self, at: int) -> int:
+        """The number the header's digits at ``_buf[at]`` make, or -1 if one is not a digit."""
+        header = self._buf[at : at + self._digits]
+        return int(header) if header.isdigit() else -1  # bytearray.isdigit(): ASCII only
 
     def _refuse(self, payload: Buffer, size: int) -> None:
         _rules.check_field(size, size, 10**self._digits - 1, self._limit)

@@ -717,7 +717,6 @@ cdef class _Framer:
 
         ``payload`` framed: the header, the payload, the trailer."""
         cdef Py_buffer view
-        cdef bytes wire
         self._require()
         if type(payload) is bytes:  # the usual payload: no buffer to ask for
             return self._encoded(payload, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
@@ -985,17 +984,25 @@ cdef class LengthPrefixFramer(_Framer):
                 value = (value << 8) | field[i]
         return value
 
+    @cython.final
+    cdef inline Py_ssize_t _length(self, const char *header) noexcept:
+        """The number of bytes after the field that the header at ``header`` announces, or
+        -1 if that is negative or over the limit (a fault: _next() tells which)."""
+        cdef uint64_t value = self._field(header)
+        if not _length_ok(value, self._adjustment, self._limit):
+            return -1
+        # 0 <= value + adjustment <= limit: unsigned wrap-around gives the exact sum
+        return <Py_ssize_t>(value + <uint64_t>self._adjustment)
+
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         cdef Py_ssize_t pos = self._pos, length, first
-        cdef uint64_t value
         if self._end - pos < self._header:
             return 0
-        value = self._field(data + pos)
-        if not _length_ok(value, self._adjustment, self._limit):
-            self._error = _errors.length_error(value, self._adjustment, self._limit)
+        length = self._length(data + pos)
+        if length < 0:
+            self._error = _errors.length_error(self._field(data + pos), self._adjustment,
+                                               self._limit)
             return 0
-        # 0 <= value + adjustment <= limit: unsigned wrap-around gives the exact sum
-        length = <Py_ssize_t>(value + <uint64_t>self._adjustment)
         first = pos if self._include_header else pos + self._header
         if length > self._end - pos - self._header:
             # (a length near 2**63 cannot be filled in place: its size would overflow)
@@ -1012,16 +1019,12 @@ cdef class LengthPrefixFramer(_Framer):
         # the tail (a frame to fill in place, or a fault) as the twin does.
         cdef Py_ssize_t pos, end = self._end, header = self._header, length
         cdef Py_ssize_t skip = 0 if self._include_header else header
-        cdef uint64_t value
         if self._part is not None:
             return _Framer._cut_all(self, data, frames)
         pos = self._pos
         while end - pos >= header:
-            value = self._field(data + pos)
-            if not _length_ok(value, self._adjustment, self._limit):
-                break
-            length = <Py_ssize_t>(value + <uint64_t>self._adjustment)
-            if length > end - pos - header:
+            length = self._length(data + pos)
+            if length < 0 or length > end - pos - header:
                 break
             frames.append(PyBytes_FromStringAndSize(data + pos + skip, header + length - skip))
             pos += header + length
@@ -1029,17 +1032,13 @@ cdef class LengthPrefixFramer(_Framer):
         return _Framer._cut_all(self, data, frames)
 
     cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
-        cdef Py_ssize_t live = self._end - self._pos
-        cdef uint64_t value
+        cdef Py_ssize_t live = self._end - self._pos, length
         if live < self._header:
             return min(size, self._header - live)
-        value = self._field(PyByteArray_AS_STRING(self._buf) + self._pos)
-        if not _length_ok(value, self._adjustment, self._limit):
+        length = self._length(PyByteArray_AS_STRING(self._buf) + self._pos)
+        if length < 0 or length > PY_SSIZE_T_MAX - self._header:  # (a fault; an overflow)
             return size
-        value += <uint64_t>self._adjustment  # the frame's length, at most the limit
-        if value > <uint64_t>(PY_SSIZE_T_MAX - self._header):
-            return size
-        return min(size, self._header + <Py_ssize_t>value - live)
+        return min(size, self._header + length - live)
 
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         # the shared check (and its errors) only when the quick one fails
@@ -1095,19 +1094,26 @@ cdef class DecimalLengthFramer(_Framer):
         self._require()
         return self._digits
 
+    @cython.final
+    cdef inline Py_ssize_t _length(self, const char *header) noexcept:
+        """The number the header's digits make (at most 10**18 - 1), or -1 if one is not a
+        digit."""
+        cdef const unsigned char *digit = <const unsigned char *>header
+        cdef Py_ssize_t length = 0, i
+        for i in range(self._digits):
+            if not (48 <= digit[i] <= 57):  # b"0" .. b"9"
+                return -1
+            length = length * 10 + (digit[i] - 48)
+        return length
+
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
-        cdef Py_ssize_t body = self._pos + self._digits
-        cdef const unsigned char *header
-        cdef int64_t length = 0
-        cdef Py_ssize_t i
+        cdef Py_ssize_t body = self._pos + self._digits, length
         if self._end < body:
             return 0
-        header = <const unsigned char *>data + self._pos
-        for i in range(self._digits):
-            if not (48 <= header[i] <= 57):  # b"0" .. b"9"
-                self._error = _errors.bad_decimal_header(data[self._pos:body])
-                return 0
-            length = length * 10 + (header[i] - 48)
+        length = self._length(data + self._pos)
+        if length < 0:
+            self._error = _errors.bad_decimal_header(data[self._pos:body])
+            return 0
         if length > self._limit:
             self._error = _errors.too_large(length, self._limit)
             return 0
@@ -1120,16 +1126,13 @@ cdef class DecimalLengthFramer(_Framer):
         return 1
 
     cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
-        cdef Py_ssize_t live = self._end - self._pos, length = 0, i
-        cdef const unsigned char *header
+        cdef Py_ssize_t live = self._end - self._pos, length
         if live < self._digits:
             return min(size, self._digits - live)
-        header = <const unsigned char *>PyByteArray_AS_STRING(self._buf) + self._pos
-        for i in range(self._digits):
-            if not (48 <= header[i] <= 57) or length > self._limit:
-                return size  # a fault: _next() tells
-            length = length * 10 + (header[i] - 48)
-        return min(size, self._digits + length - live) if length <= self._limit else size
+        length = self._length(PyByteArray_AS_STRING(self._buf) + self._pos)
+        if length < 0 or length > self._limit:
+            return size  # a fault: _next() tells
+        return min(size, self._digits + length - live)
 
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if not (size <= self._limit and size <= self._field_max):
