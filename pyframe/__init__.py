@@ -86,10 +86,21 @@ if TYPE_CHECKING:
     # Type checkers see the compiled classes (their stub, _cframers.pyi); the twin's have the
     # same signatures. At run time the names are bound to the implementation chosen above.
     from . import aio as aio
-    from ._cframers import DecimalLengthFramer, DelimiterFramer, LengthPrefixFramer, LineFramer
+    from ._cframers import (
+        DecimalLengthFramer,
+        DelimiterFramer,
+        FixedLengthFramer,
+        LengthPrefixFramer,
+        LineFramer,
+        NetstringFramer,
+        VarintFramer,
+    )
 else:
     LengthPrefixFramer = _impl.LengthPrefixFramer
     DecimalLengthFramer = _impl.DecimalLengthFramer
+    NetstringFramer = _impl.NetstringFramer
+    VarintFramer = _impl.VarintFramer
+    FixedLengthFramer = _impl.FixedLengthFramer
     DelimiterFramer = _impl.DelimiterFramer
     LineFramer = _impl.LineFramer
 
@@ -106,6 +117,7 @@ __all__ = [
     "IMPLEMENTATION",
     "DecimalLengthFramer",
     "DelimiterFramer",
+    "FixedLengthFramer",
     "FrameError",
     "FrameTooLargeError",
     "Framer",
@@ -113,6 +125,8 @@ __all__ = [
     "LengthPrefixFramer",
     "LineFramer",
     "MalformedFrameError",
+    "NetstringFramer",
+    "VarintFramer",
 ]
 
 # The blocking socket layer (pyframe.sockets); asyncio lives in pyframe.aio.

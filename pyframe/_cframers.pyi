@@ -8,7 +8,15 @@ from typing import Literal, Optional, SupportsIndex, Union
 
 from typing_extensions import Buffer, disjoint_base
 
-__all__ = ["DecimalLengthFramer", "DelimiterFramer", "LengthPrefixFramer", "LineFramer"]
+__all__ = [
+    "DecimalLengthFramer",
+    "DelimiterFramer",
+    "FixedLengthFramer",
+    "LengthPrefixFramer",
+    "LineFramer",
+    "NetstringFramer",
+    "VarintFramer",
+]
 
 # What a delimiter may be given as (exactly these types; the framer keeps bytes).
 _Delimiter = Union[bytes, bytearray, memoryview]
@@ -58,6 +66,18 @@ class DecimalLengthFramer(_Framer):
     def __init__(self, digits: int = 4, *, max_frame_size: Optional[int] = ...) -> None: ...
     @property
     def digits(self) -> int: ...
+
+class NetstringFramer(_Framer):
+    def __init__(self, *, max_frame_size: Optional[int] = ...) -> None: ...
+
+class VarintFramer(_Framer):
+    def __init__(self, *, max_frame_size: Optional[int] = ...) -> None: ...
+
+@disjoint_base
+class FixedLengthFramer(_Framer):
+    def __init__(self, size: int, *, max_frame_size: Optional[int] = ...) -> None: ...
+    @property
+    def size(self) -> int: ...
 
 @disjoint_base
 class DelimiterFramer(_Framer):

@@ -80,6 +80,55 @@ def bad_decimal_header(header: Union[bytes, bytearray]) -> MalformedFrameError:
     )
 
 
+def varint_error(header: Union[bytes, bytearray], limit: int) -> FrameError:
+    """The error for a varint length header that ends the stream's sync: ``header`` holds
+    its bytes (at most 10, all of them if it never ends)."""
+    value = 0
+    for i, byte in enumerate(header):
+        value |= (byte & 0x7F) << (7 * i)
+        if byte < 0x80:
+            if value >= 1 << 64:
+                return MalformedFrameError(
+                    f"varint length {bytes(header[: i + 1]).hex(' ')} overflows 64 bits"
+                )
+            return too_large(value, limit)
+    return MalformedFrameError(
+        f"varint length longer than 10 bytes: {bytes(header[:10]).hex(' ')} (every byte "
+        "has its continuation bit set)"
+    )
+
+
+def netstring_error(header: Union[bytes, bytearray], limit: int) -> FrameError:
+    """The error for the netstring header ``header``: its bytes up to the first one that
+    is wrong (a non-digit, a leading zero, or a digit that makes the length too large)."""
+    text = bytes(header)
+    if not text[-1:].isdigit():
+        return MalformedFrameError(
+            f"expected the digits of a netstring length then ':', got {text!r}"
+        )
+    if text[:1] == b"0":
+        return MalformedFrameError(
+            f"netstring length with a leading zero: {text!r} (only 0:, may start with 0)"
+        )
+    # Digits only: the number they make so far is over the limit (more can only add).
+    return FrameTooLargeError(
+        f"netstring length of at least {int(text)} bytes exceeds "
+        + (
+            "the largest size supported (2**63-1 bytes)"
+            if limit == UNLIMITED
+            else f"max_frame_size={limit}"
+        ),
+        int(text),
+        limit,
+    )
+
+
+def netstring_comma(length: int, got: Union[bytes, bytearray]) -> MalformedFrameError:
+    return MalformedFrameError(
+        f"expected ',' after the {length} bytes of a netstring, got {bytes(got)!r}"
+    )
+
+
 def incomplete(partial: Union[bytes, bytearray]) -> IncompleteFrameError:
     return IncompleteFrameError(
         f"stream ended in the middle of a frame ({len(partial)} bytes pending)",

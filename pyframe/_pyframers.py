@@ -26,7 +26,15 @@ from typing import Literal, NoReturn, Optional, SupportsIndex, Union
 from . import _errors, _rules
 from ._types import Buffer
 
-__all__ = ["DecimalLengthFramer", "DelimiterFramer", "LengthPrefixFramer", "LineFramer"]
+__all__ = [
+    "DecimalLengthFramer",
+    "DelimiterFramer",
+    "FixedLengthFramer",
+    "LengthPrefixFramer",
+    "LineFramer",
+    "NetstringFramer",
+    "VarintFramer",
+]
 
 READ_SIZE = 65536  # room get_buffer() offers when given no size hint
 MIN_CAPACITY = 4096  # smallest array allocated once data arrives
@@ -675,6 +683,167 @@ class DecimalLengthFramer(_Framer):
     def _make_head(self, size: int) -> bytes:
         """The size in ASCII digits, zero-padded."""
         return b"%0*d" % (self._digits, size)
+
+
+class NetstringFramer(_Framer):
+    """Netstrings (D. J. Bernstein): the length in ASCII decimal, ``:``, the bytes, ``,``,
+    as in ``3:abc,`` (``0:,`` is empty). A length with a leading zero, a non-digit or a
+    missing comma is malformed; a length over ``max_frame_size`` is refused as soon as its
+    digits make it so, before more is read."""
+
+    _trailer = b","
+
+    def __init__(self, *, max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE) -> None:
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        self._settle()
+        self._open(limit)
+
+    def _header(self, at: int) -> tuple[int, int]:
+        """``(size, length)`` of the header at ``_buf[at]``: its size with the ``:`` and the
+        length it gives; ``(0, 0)`` if it is not whole yet; ``(-1, n)`` if its byte ``n``
+        is wrong (a non-digit, a leading zero, or a digit that makes it too long)."""
+        buf, end = self._buf, self._end
+        if at == end:
+            return 0, 0
+        value = buf[at] - 48  # b"0"
+        if not 0 <= value <= 9 or value > self._limit:
+            return -1, 0
+        for i in range(at + 1, end):
+            digit = buf[i] - 48
+            if digit == 10:  # b":"
+                return i + 1 - at, value
+            if not 0 <= digit <= 9 or buf[at] == 48 or value > (self._limit - digit) // 10:
+                return -1, i - at
+            value = value * 10 + digit
+        return 0, 0
+
+    def _next(self) -> Optional[tuple[int, int]]:
+        start = self._pos
+        size, length = self._header(start)
+        if size < 0:
+            self._error = _errors.netstring_error(
+                self._buf[start : start + length + 1], self._limit
+            )
+            return None
+        body = start + size
+        if size == 0 or self._end - body <= length:
+            return None
+        if self._buf[body + length] != 44:  # b","
+            self._error = _errors.netstring_comma(
+                length, self._buf[body + length : body + length + 1]
+            )
+            return None
+        self._pos = body + length + 1
+        return body, body + length
+
+    def _wanted(self, data: memoryview) -> int:
+        size, length = self._header(self._pos)
+        if size > 0:
+            return size + length + 1 - (self._end - self._pos)
+        if size < 0:
+            return len(data)  # a fault: _next() tells
+        colon = bytes(data[:24]).find(b":")  # a length has at most 19 digits
+        return colon + 1 if colon >= 0 else 24
+
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+
+    def _make_head(self, size: int) -> bytes:
+        return b"%d:" % size
+
+
+class VarintFramer(_Framer):
+    """Frames preceded by their length as a base-128 varint, as protobuf's delimited
+    streams (``writeDelimitedTo``): 7 bits per byte, least significant first, the high bit
+    set on every byte but the last. A varint longer than 10 bytes or over 64 bits is
+    malformed; a length over ``max_frame_size`` is refused before its bytes are read."""
+
+    def __init__(self, *, max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE) -> None:
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        self._settle()
+        self._open(limit)
+
+    def _header(self, at: int) -> tuple[int, int]:
+        """``(size, length)`` of the varint at ``_buf[at]``; ``(0, 0)`` if it is not whole
+        yet; ``(-1, 0)`` if it is too long, over 64 bits or over the limit."""
+        value = 0
+        for i in range(min(10, self._end - at)):
+            byte = self._buf[at + i]
+            value |= (byte & 0x7F) << (7 * i)
+            if byte < 0x80:
+                return (i + 1, value) if value <= self._limit else (-1, 0)
+        return (-1, 0) if self._end - at >= 10 else (0, 0)
+
+    def _next(self) -> Optional[tuple[int, int]]:
+        start = self._pos
+        size, length = self._header(start)
+        if size < 0:
+            self._error = _errors.varint_error(self._buf[start : start + 10], self._limit)
+            return None
+        body = start + size
+        if size == 0:
+            return None
+        if length > self._end - body:
+            if self._parted(length, self._end - body):
+                self._begin_part(start, body, length)
+            return None
+        self._pos = body + length
+        return body, body + length
+
+    def _wanted(self, data: memoryview) -> int:
+        size, length = self._header(self._pos)
+        if size > 0:
+            return size + length - (self._end - self._pos)
+        return 1 if size == 0 else len(data)  # the varint's next byte; a fault: _next() tells
+
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+
+    def _make_head(self, size: int) -> bytes:
+        head = bytearray()
+        while size >= 0x80:
+            head.append(size & 0x7F | 0x80)
+            size >>= 7
+        head.append(size)
+        return bytes(head)
+
+
+class FixedLengthFramer(_Framer):
+    """Frames of exactly ``size`` bytes each, one after the other with nothing between them
+    (records of devices and legacy systems)."""
+
+    _size: int
+
+    size = _setting("_size")
+
+    def __init__(
+        self, size: int, *, max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE
+    ) -> None:
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        frame = _index(_rules.fixed_size(size, limit))
+        self._settle()
+        self._size = frame
+        self._open(limit)
+
+    def _next(self) -> Optional[tuple[int, int]]:
+        start = self._pos
+        if self._end - start < self._size:
+            if self._end > start and self._parted(self._size, self._end - start):
+                self._begin_part(start, start, self._size)
+            return None
+        self._pos = start + self._size
+        return start, self._pos
+
+    def _wanted(self, data: memoryview) -> int:
+        return self._size - (self._end - self._pos)
+
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        _rules.check_fixed(size, self._size)
 
 
 class DelimiterFramer(_Framer):

@@ -72,6 +72,20 @@ def decimal_digits(digits: int) -> int:
     return digits
 
 
+def fixed_size(size: int, limit: int) -> int:
+    """Checked size of a FixedLengthFramer's frames."""
+    _int("size", size, 1)
+    if size > limit:
+        raise ValueError(f"size {size} exceeds max_frame_size={limit}")
+    return size
+
+
+def check_fixed(size: int, fixed: int) -> None:
+    """Refuse a payload that is not exactly the framer's size (encode side)."""
+    if size != fixed:
+        raise ValueError(f"payload of {size} bytes: every frame must be exactly {fixed} bytes")
+
+
 def delimiters(delimiter: object) -> tuple[bytes, ...]:
     """The delimiters as a tuple of non-empty bytes; the first is the one encode() appends."""
     items = delimiter if isinstance(delimiter, tuple) else (delimiter,)

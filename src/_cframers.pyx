@@ -35,7 +35,8 @@ from operator import index as _index
 
 from pyframe import _errors, _rules
 
-__all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+__all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "NetstringFramer", "VarintFramer",
+           "FixedLengthFramer", "DelimiterFramer", "LineFramer"]
 
 _NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
 
@@ -250,8 +251,8 @@ cdef class _Framer:
     cdef Py_ssize_t _limit
     cdef object _error
     cdef bint _ready  # __init__ ran to its end; until then every call refuses
-    cdef Py_ssize_t _head_size  # encoding: the header's size, and the trailer
-    cdef bytes _trailer
+    cdef Py_ssize_t _head_size  # encoding: the header's size (-1: _varhead() tells it)
+    cdef bytes _trailer  # encoding: what follows each payload
     cdef long _busy  # a call is under way (see pyframe_enter)
     # A big frame that spans reads is filled in place: _part is its bytes object (nobody
     # else holds it until it is whole), _filled how much of it has arrived, _head the
@@ -706,8 +707,9 @@ cdef class _Framer:
         finally:
             self._leave()
 
-    # -- encoding: each framer sets _head_size and _trailer in __init__, and
-    # defines _refuse() and _write_head(). Encoders read only settings: no busy flag.
+    # -- encoding: each framer sets _head_size (or -1 and defines _varhead()) and _trailer
+    # in __init__, and defines _refuse() and _write_head(). Encoders read only settings: no
+    # busy flag.
 
     @cython.binding(False)
     @cython.embedsignature(False)
@@ -755,7 +757,7 @@ cdef class _Framer:
             finally:
                 PyBuffer_Release(&view)
         cdef tuple parts
-        header = PyBytes_FromStringAndSize(NULL, self._head_size)
+        header = PyBytes_FromStringAndSize(NULL, self._head_len(view.len))
         self._write_head(PyBytes_AS_STRING(header), view.len)
         parts = (header, self._trailer)
         # Two bytes objects cannot make a cycle: not for the garbage collector to scan
@@ -835,7 +837,7 @@ cdef class _Framer:
     @cython.final
     cdef Py_ssize_t _framed(self, Py_ssize_t size, Py_ssize_t before) except -1:
         """``before`` plus the size of ``size`` bytes framed, if that fits a Py_ssize_t."""
-        cdef Py_ssize_t extra = self._head_size + PyBytes_GET_SIZE(self._trailer)
+        cdef Py_ssize_t extra = self._head_len(size) + PyBytes_GET_SIZE(self._trailer)
         if size > PY_SSIZE_T_MAX - extra - before:
             raise MemoryError()
         return before + extra + size
@@ -844,7 +846,7 @@ cdef class _Framer:
     cdef char *_write(self, char *out, const char *payload, Py_ssize_t size) noexcept:
         """Write ``payload`` framed at ``out``; return where it ends."""
         self._write_head(out, size)
-        out += self._head_size
+        out += self._head_len(size)
         _copy(out, payload, size)
         out += size
         _copy(out, PyBytes_AS_STRING(self._trailer), PyBytes_GET_SIZE(self._trailer))
@@ -854,8 +856,18 @@ cdef class _Framer:
         """Raise (as the twin's checks do) if ``payload`` would not decode back."""
         return 0
 
+    @cython.final
+    cdef inline Py_ssize_t _head_len(self, Py_ssize_t size) noexcept:
+        """The size of the header of a payload of ``size`` bytes."""
+        return self._head_size if self._head_size >= 0 else self._varhead(size)
+
+    cdef Py_ssize_t _varhead(self, Py_ssize_t size) noexcept:
+        """The size of a header that depends on the payload's size (``_head_size`` -1)."""
+        return 0
+
     cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
-        """Write the header of a payload of ``size`` bytes (``_head_size`` bytes) at ``out``."""
+        """Write the header of a payload of ``size`` bytes (``_head_len(size)`` bytes)
+        at ``out``."""
 
     cdef int _cut_all(self, const char *data, list frames) except -1:
         """Append every complete frame in ``data[_pos:_end]`` to ``frames``."""
@@ -1145,6 +1157,265 @@ cdef class DecimalLengthFramer(_Framer):
         for i in range(self._digits - 1, -1, -1):
             out[i] = <char>(48 + size % 10)  # 48: b"0"
             size //= 10
+
+
+cdef class NetstringFramer(_Framer):
+    """NetstringFramer(*, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+--
+
+    Netstrings (D. J. Bernstein): the length in ASCII decimal, ``:``, the bytes, ``,``,
+    as in ``3:abc,`` (``0:,`` is empty). A length with a leading zero, a non-digit or a
+    missing comma is malformed; a length over ``max_frame_size`` is refused as soon as its
+    digits make it so, before more is read."""
+
+    @cython.embedsignature(False)
+    def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        self._settle()
+        try:
+            self._head_size, self._trailer = -1, b","
+            self._open(limit)
+        finally:
+            self._leave()
+
+    @cython.final
+    cdef inline Py_ssize_t _header(self, const char *data, Py_ssize_t at,
+                                   Py_ssize_t *length) noexcept:
+        """The size of the header at ``data[at]`` with its ``:``, setting ``length``; 0 if it
+        is not whole yet; -1 if its byte ``length`` is wrong (a non-digit, a leading zero,
+        or a digit that makes it too long)."""
+        cdef const unsigned char *text = <const unsigned char *>data + at
+        cdef Py_ssize_t n = self._end - at, i, digit
+        cdef Py_ssize_t value
+        if n == 0:
+            return 0
+        value = <Py_ssize_t>text[0] - 48  # b"0"
+        if not 0 <= value <= 9 or value > self._limit:
+            length[0] = 0
+            return -1
+        for i in range(1, n):
+            digit = <Py_ssize_t>text[i] - 48
+            if digit == 10:  # b":"
+                length[0] = value
+                return i + 1
+            # (value * 10 + digit > limit, without overflowing)
+            if not 0 <= digit <= 9 or text[0] == 48 or value > (self._limit - digit) // 10:
+                length[0] = i
+                return -1
+            value = value * 10 + digit
+        return 0
+
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+        cdef Py_ssize_t pos = self._pos, length = 0, body
+        cdef Py_ssize_t size = self._header(data, pos, &length)
+        if size < 0:
+            self._error = _errors.netstring_error(data[pos:pos + length + 1], self._limit)
+            return 0
+        body = pos + size
+        if size == 0 or self._end - body <= length:
+            return 0
+        if data[body + length] != 44:  # b","
+            self._error = _errors.netstring_comma(length, data[body + length:body + length + 1])
+            return 0
+        start[0] = body
+        stop[0] = body + length
+        self._pos = body + length + 1
+        return 1
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t length = 0, head
+        cdef const char *colon
+        head = self._header(PyByteArray_AS_STRING(self._buf), self._pos, &length)
+        if head > 0:
+            return min(size, head + length + 1 - (self._end - self._pos))
+        if head < 0:
+            return size  # a fault: _next() tells
+        colon = <const char *>memchr(data, 58, min(size, 24))  # at most 19 digits, b":"
+        return colon - data + 1 if colon != NULL else min(size, 24)
+
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        return 0
+
+    cdef Py_ssize_t _varhead(self, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t digits = 1
+        while size >= 10:
+            size //= 10
+            digits += 1
+        return digits + 1
+
+    cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
+        """The size in ASCII digits, then b":"."""
+        cdef Py_ssize_t i = self._varhead(size) - 1
+        out[i] = 58  # b":"
+        while i:
+            i -= 1
+            out[i] = <char>(48 + size % 10)
+            size //= 10
+
+
+cdef class VarintFramer(_Framer):
+    """VarintFramer(*, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+--
+
+    Frames preceded by their length as a base-128 varint, as protobuf's delimited
+    streams (``writeDelimitedTo``): 7 bits per byte, least significant first, the high bit
+    set on every byte but the last. A varint longer than 10 bytes or over 64 bits is
+    malformed; a length over ``max_frame_size`` is refused before its bytes are read."""
+
+    @cython.embedsignature(False)
+    def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        self._settle()
+        try:
+            self._head_size = -1
+            self._open(limit)
+        finally:
+            self._leave()
+
+    @cython.final
+    cdef inline Py_ssize_t _header(self, const char *data, Py_ssize_t at,
+                                   Py_ssize_t end, Py_ssize_t *length) noexcept:
+        """The size of the varint at ``data[at]``, setting ``length``; 0 if it is not whole
+        yet; -1 if it is too long, over 64 bits or over the limit."""
+        cdef const unsigned char *field = <const unsigned char *>data + at
+        cdef Py_ssize_t n = min(10, end - at), i
+        cdef uint64_t value = 0
+        if n > 0 and field[0] < 0x80:  # a frame under 128 bytes
+            length[0] = field[0]
+            return 1 if field[0] <= <uint64_t>self._limit else -1
+        for i in range(n):
+            value |= <uint64_t>(field[i] & 0x7F) << (7 * i)
+            if field[i] < 0x80:
+                # the 10th byte holds bit 63 only: more is over 64 bits (and over the limit)
+                if (i == 9 and field[i] > 1) or value > <uint64_t>self._limit:
+                    return -1
+                length[0] = <Py_ssize_t>value
+                return i + 1
+        return -1 if end - at >= 10 else 0
+
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+        cdef Py_ssize_t pos = self._pos, length = 0, body
+        cdef Py_ssize_t size = self._header(data, pos, self._end, &length)
+        if size < 0:
+            self._error = _errors.varint_error(data[pos:min(pos + 10, self._end)], self._limit)
+            return 0
+        if size == 0:
+            return 0
+        body = pos + size
+        if length > self._end - body:
+            if self._parted(length, self._end - body):
+                self._begin_part(data, pos, body, length)
+            return 0
+        start[0] = body
+        stop[0] = self._pos = body + length
+        return 1
+
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        # Fast path: the loop of _next() over whole frames, inline; _next() then settles
+        # the tail (a frame to fill in place, or a fault) as the twin does.
+        cdef Py_ssize_t pos, end = self._end, size, length = 0
+        if self._part is not None:
+            return _Framer._cut_all(self, data, frames)
+        pos = self._pos
+        while True:
+            size = self._header(data, pos, end, &length)
+            if size <= 0 or length > end - pos - size:
+                break
+            frames.append(PyBytes_FromStringAndSize(data + pos + size, length))
+            pos += size + length
+            self._pos = pos
+        return _Framer._cut_all(self, data, frames)
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t length = 0
+        cdef Py_ssize_t head = self._header(PyByteArray_AS_STRING(self._buf), self._pos,
+                                            self._end, &length)
+        if head > 0:
+            return min(size, head + length - (self._end - self._pos))
+        return 1 if head == 0 else size  # the varint's next byte; a fault: _next() tells
+
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        return 0
+
+    cdef Py_ssize_t _varhead(self, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t n = 1
+        while size >= 0x80:
+            size >>= 7
+            n += 1
+        return n
+
+    cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
+        """7 bits per byte, least significant first, the high bit on all but the last."""
+        cdef unsigned char *field = <unsigned char *>out
+        while size >= 0x80:
+            field[0] = <unsigned char>((size & 0x7F) | 0x80)
+            field += 1
+            size >>= 7
+        field[0] = <unsigned char>size
+
+
+cdef class FixedLengthFramer(_Framer):
+    """FixedLengthFramer(size, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+--
+
+    Frames of exactly ``size`` bytes each, one after the other with nothing between them
+    (records of devices and legacy systems)."""
+
+    cdef Py_ssize_t _size
+
+    @cython.embedsignature(False)
+    def __init__(self, size, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+        cdef Py_ssize_t frame
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        frame = _rules.fixed_size(size, limit)
+        self._settle()
+        try:
+            self._size = frame
+            self._open(limit)
+        finally:
+            self._leave()
+
+    @property
+    def size(self):
+        self._require()
+        return self._size
+
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+        cdef Py_ssize_t pos = self._pos
+        if self._end - pos < self._size:
+            if self._end > pos and self._parted(self._size, self._end - pos):
+                self._begin_part(data, pos, pos, self._size)
+            return 0
+        start[0] = pos
+        stop[0] = self._pos = pos + self._size
+        return 1
+
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        # Fast path: the loop of _next() over whole frames, inline.
+        cdef Py_ssize_t pos, end = self._end, size = self._size
+        if self._part is not None:
+            return _Framer._cut_all(self, data, frames)
+        pos = self._pos
+        while end - pos >= size:
+            frames.append(PyBytes_FromStringAndSize(data + pos, size))
+            pos += size
+            self._pos = pos
+        return _Framer._cut_all(self, data, frames)
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        return min(size, self._size - (self._end - self._pos))
+
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        if size != self._size:
+            _rules.check_fixed(size, self._size)
+        return 0
 
 
 cdef class DelimiterFramer(_Framer):
