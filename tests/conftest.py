@@ -97,7 +97,7 @@ def _append(framer, chunk, rng, keep):
         assert isinstance(view, memoryview) and not view.readonly
         assert len(view) >= max(hint, 1)
         # Mostly partial writes (fewer bytes than the view offers); sometimes 0 bytes.
-        n = min(len(chunk), rng.choice((0, 1, 2, 5, len(chunk), len(view))))
+        n = min(len(chunk), len(view), rng.choice((0, 1, 2, 5, len(chunk), len(view))))
         if n == 0 and len(chunk) and rng.random() < 0.5:
             n = 1
         view[:n] = chunk[:n]

@@ -66,7 +66,15 @@ with atheris.instrument_imports() if atheris is not None else _NoInstrumentation
     from pyframe import FrameError
 
 TWINS = (("python", PY), ("cython", CY))
-CLASSES = ("LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer")
+CLASSES = (
+    "LengthPrefixFramer",
+    "DecimalLengthFramer",
+    "NetstringFramer",
+    "VarintFramer",
+    "FixedLengthFramer",
+    "DelimiterFramer",
+    "LineFramer",
+)
 SETTINGS = {
     "LengthPrefixFramer": (
         "length_size",
@@ -77,6 +85,9 @@ SETTINGS = {
         "max_frame_size",
     ),
     "DecimalLengthFramer": ("digits", "max_frame_size"),
+    "NetstringFramer": ("max_frame_size",),
+    "VarintFramer": ("max_frame_size",),
+    "FixedLengthFramer": ("size", "max_frame_size"),
     "DelimiterFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
     "LineFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
 }
@@ -329,6 +340,12 @@ class _Session:
                 if not inp.chance(10)
                 else inp.pick((0, 19, -1, 2.0, "3", None, True))
             ]
+        elif cls == "FixedLengthFramer":
+            args = [
+                inp.pick((1, 2, 3, 5, 4096, 5000))
+                if not inp.chance(10)
+                else inp.pick((0, -1, 2**63, 2.0, "3", None, True))
+            ]
         elif cls == "DelimiterFramer":
             count = 1 + inp.below(3)
             delims = [self.delimiter() for _ in range(count)]
@@ -351,7 +368,7 @@ class _Session:
                 args = [tuple(delims)]
             if inp.chance(100):
                 kw["keep_delimiter"] = inp.pick((True, False, 1, None))
-        else:
+        elif cls == "LineFramer":
             if inp.chance(100):
                 kw["line_ending"] = inp.pick(
                     (b"\n", b"\r\n", b"\n", b"\r\n", b"\r", "\n", None, bytearray(b"\n"))
@@ -375,7 +392,7 @@ class _Session:
             extra = b""
             if cls == "DelimiterFramer":
                 extra = b"".join(bytes(d) for d in self.framers["python"].delimiters)
-            self.alphabet = bytes(sorted(set(extra + b"0123456789\x00\x01\x02\xffab\n\r")))
+            self.alphabet = bytes(sorted(set(extra + b"0123456789\x00\x01\x02\xffab\n\r:,\x80")))
             for name in SETTINGS[cls]:
                 self.both(f"f.{name}", lambda t, name=name: getattr(self.framers[t], name))
             return True

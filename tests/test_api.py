@@ -15,6 +15,9 @@ FRAMERS = [
         ["length_size", "byteorder", "offset", "adjustment", "include_header"],
     ),
     ("DecimalLengthFramer", {}, ["digits"]),
+    ("NetstringFramer", {}, []),
+    ("VarintFramer", {}, []),
+    ("FixedLengthFramer", {"size": 3}, ["size"]),
     ("DelimiterFramer", {}, ["delimiters", "keep_delimiter"]),
     ("LineFramer", {}, ["delimiters", "keep_delimiter"]),
 ]
@@ -54,10 +57,17 @@ def test_bad_input_same_error_everywhere(impls, name, kw, settings, bad, error, 
 
 
 @pytest.mark.parametrize(
-    "name", ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+    "name, kw",
+    [
+        ("LengthPrefixFramer", {}),
+        ("DecimalLengthFramer", {"digits": 9}),
+        ("NetstringFramer", {}),
+        ("VarintFramer", {}),
+        ("DelimiterFramer", {}),
+        ("LineFramer", {}),
+    ],
 )
-def test_encode_parts_does_not_copy_the_payload(impl, name):
-    kw = {"digits": 9} if name == "DecimalLengthFramer" else {}
+def test_encode_parts_does_not_copy_the_payload(impl, name, kw):
     framer = getattr(impl, name)(max_frame_size=None, **kw)
     payload = b"x" * (16 << 20)
     for view in (payload, memoryview(payload), bytearray(b"y" * (1 << 20))):

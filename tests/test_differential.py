@@ -63,6 +63,54 @@ def reference(kind, kw, data, final=False):
             frames.append(data[pos + digits : pos + digits + length])
             pos += digits + length
         return frames, len(data) - pos
+    if kind == "netstring":  # digits (no leading zero but in 0), ":", the bytes, ","
+        while pos < len(data):
+            colon = data.find(b":", pos)
+            digits = data[pos : colon if colon >= 0 else len(data)]
+            for i in range(len(digits)):  # the first wrong byte decides
+                if digits[i] not in b"0123456789" or (i and digits[0] == ord("0")):
+                    return frames, MalformedFrameError
+                if int(digits[: i + 1]) > limit:
+                    return frames, FrameTooLargeError
+            if colon < 0:
+                break
+            if not digits:
+                return frames, MalformedFrameError
+            body, length = colon + 1, int(digits)
+            if len(data) - body <= length:
+                break
+            if data[body + length] != ord(","):
+                return frames, MalformedFrameError
+            frames.append(data[body : body + length])
+            pos = body + length + 1
+        return frames, len(data) - pos
+    if kind == "varint":  # LEB128: 7 bits a byte, low first, high bit = more follow
+        while pos < len(data):
+            value, size = 0, 0
+            while size < 10 and pos + size < len(data):
+                value |= (data[pos + size] & 0x7F) << (7 * size)
+                size += 1
+                if data[pos + size - 1] < 0x80:
+                    break
+            else:
+                if size == 10:  # ten bytes, and still more to follow
+                    return frames, MalformedFrameError
+                break  # the varint is not whole yet
+            if value >= 2**64:
+                return frames, MalformedFrameError
+            if value > limit:
+                return frames, FrameTooLargeError
+            if pos + size + value > len(data):
+                break
+            frames.append(data[pos + size : pos + size + value])
+            pos += size + value
+        return frames, len(data) - pos
+    if kind == "fixed":
+        size = kw["size"]
+        while len(data) - pos >= size:
+            frames.append(data[pos : pos + size])
+            pos += size
+        return frames, len(data) - pos
     # Delimiters: the frame ends at the first position where a delimiter matches; of the
     # delimiters matching there, the longest. A delimiter cut off by the end of the data
     # (its beginning matches what is there) may still match, at that position, so the
@@ -115,6 +163,9 @@ def make(module, kind, kw):
     cls = {
         "length": module.LengthPrefixFramer,
         "decimal": module.DecimalLengthFramer,
+        "netstring": module.NetstringFramer,
+        "varint": module.VarintFramer,
+        "fixed": module.FixedLengthFramer,
         "delimiter": module.DelimiterFramer,
         "line": module.LineFramer,
     }[kind]
@@ -222,6 +273,10 @@ delimiter_kw = st.fixed_dictionaries(
     },
     optional={"keep_delimiter": st.booleans()},
 )
+limit_kw = st.fixed_dictionaries({"max_frame_size": limits})
+fixed_kw = st.fixed_dictionaries(
+    {"size": st.integers(1, 6), "max_frame_size": st.sampled_from([None, 6, 8 << 20])}
+)
 line_kw = st.fixed_dictionaries(
     {"max_frame_size": limits}, optional={"line_ending": st.sampled_from([b"\n", b"\r\n"])}
 )
@@ -229,6 +284,9 @@ line_kw = st.fixed_dictionaries(
 framers = pick(
     st.tuples(st.just("length"), length_kw),
     st.tuples(st.just("decimal"), decimal_kw),
+    st.tuples(st.just("netstring"), limit_kw),
+    st.tuples(st.just("varint"), limit_kw),
+    st.tuples(st.just("fixed"), fixed_kw),
     st.tuples(st.just("delimiter"), delimiter_kw),
     st.tuples(st.just("line"), line_kw),
 )
@@ -271,7 +329,7 @@ def test_encoded_streams(impls, framer, payloads, tail, points):
             if issubclass(error, FrameTooLargeError):
                 assert (limit is not None and len(item) > limit) or kind in ("length", "decimal")
             else:
-                assert kind in ("delimiter", "line", "length"), message
+                assert kind in ("delimiter", "line", "length", "fixed"), message
     many = {name: make(m, kind, kw).encode_many(sent) for name, m in impls.items()}
     assert set(many.values()) == {b"".join(wires)}
     stream = b"".join(wires)
@@ -392,6 +450,12 @@ span_framers = pick(
         ),
     ),
     st.tuples(st.just("decimal"), st.fixed_dictionaries({"max_frame_size": big_limits})),
+    st.tuples(st.just("netstring"), st.fixed_dictionaries({"max_frame_size": big_limits})),
+    st.tuples(st.just("varint"), st.fixed_dictionaries({"max_frame_size": big_limits})),
+    st.tuples(
+        st.just("fixed"),
+        st.fixed_dictionaries({"size": st.sampled_from([1, 17, 4096, 9000])}),
+    ),
     st.tuples(st.just("line"), st.fixed_dictionaries({"max_frame_size": big_limits})),
     st.tuples(
         st.just("delimiter"),

@@ -247,7 +247,16 @@ NOT_INITIALISED = (
 
 
 @pytest.mark.parametrize(
-    "cls", ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+    "cls",
+    [
+        "LengthPrefixFramer",
+        "DecimalLengthFramer",
+        "NetstringFramer",
+        "VarintFramer",
+        "FixedLengthFramer",
+        "DelimiterFramer",
+        "LineFramer",
+    ],
 )
 def test_framer_without_init_refuses_every_call(impl, impl_env, cls):
     result = run_case(
@@ -286,6 +295,9 @@ def test_framer_without_init_refuses_every_call(impl, impl_env, cls):
         ("impl.DelimiterFramer((b'\\r\\n', b'\\n', b';'))", "(b'x', b'yy'), max_frame_size=-1"),
         ("impl.LengthPrefixFramer(2, 'little')", "4, 'big', max_frame_size=-1"),
         ("impl.DecimalLengthFramer(3)", "5, max_frame_size='x'"),
+        ("impl.NetstringFramer(max_frame_size=100)", "max_frame_size=-1"),
+        ("impl.VarintFramer()", "max_frame_size=5"),
+        ("impl.FixedLengthFramer(3)", "4"),
         ("impl.LineFramer(line_ending=b'\\r\\n')", "line_ending=b'\\n'"),
     ],
 )
@@ -298,7 +310,8 @@ def test_second_init_is_refused_and_changes_nothing(impl, impl_env, make, bad):
     wire = f.encode_many([b"one", b"two"])
     first = f.feed(wire[:6])
     settings = {{name: getattr(f, name) for name in dir(f)
-                if name in ("delimiters", "length_size", "byteorder", "digits")}}
+                if name in ("delimiters", "length_size", "byteorder", "digits", "size",
+                            "max_frame_size")}}
     refused = outcome(lambda: f.__init__({bad}))
     again = {{name: getattr(f, name) for name in settings}}
     result = [refused[:2], again == settings, first + f.feed(wire[6:])]

@@ -25,7 +25,7 @@ sys.meta_path.insert(0, Block())
 REPORT = """
 import json, pyframe
 from pyframe import _pyframers
-names = ["LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer"]
+names = [n for n in pyframe.__all__ if n.endswith("Framer") and n != "Framer"]
 twin = {n: getattr(pyframe, n) is getattr(_pyframers, n) for n in names}
 try:
     from pyframe import _cframers

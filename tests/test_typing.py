@@ -27,7 +27,15 @@ from pyframe._switches import switch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(HERE, "typing_example.py")
-FRAMERS = ("LengthPrefixFramer", "DecimalLengthFramer", "DelimiterFramer", "LineFramer")
+FRAMERS = (
+    "LengthPrefixFramer",
+    "DecimalLengthFramer",
+    "NetstringFramer",
+    "VarintFramer",
+    "FixedLengthFramer",
+    "DelimiterFramer",
+    "LineFramer",
+)
 
 #: Each line a classic mistake, with the mypy error code it must get (after ``# E:``).
 MISTAKES = """\
@@ -58,6 +66,7 @@ TWIN_ALLOWLIST = """\
 pyframe._pyframers._Framer
 pyframe._pyframers.LengthPrefixFramer
 pyframe._pyframers.DecimalLengthFramer
+pyframe._pyframers.FixedLengthFramer
 pyframe._pyframers.DelimiterFramer
 """
 
