@@ -40,11 +40,14 @@ class MalformedFrameError(FrameError):
 
 
 class IncompleteFrameError(FrameError, EOFError):
-    """The stream ended in the middle of a frame; ``partial`` holds the bytes received."""
+    """The stream ended in the middle of a frame; ``partial`` holds the bytes received, and
+    ``expected`` the size of the whole frame (header and trailer included) when its header
+    told it, else None."""
 
-    def __init__(self, message: str, partial: bytes = b"") -> None:
+    def __init__(self, message: str, partial: bytes = b"", expected: Optional[int] = None) -> None:
         super().__init__(message)
         self.partial = partial
+        self.expected = expected
 
 
 def too_large(size: int, limit: int, what: str = "frame") -> FrameTooLargeError:
@@ -129,10 +132,13 @@ def netstring_comma(length: int, got: Union[bytes, bytearray]) -> MalformedFrame
     )
 
 
-def incomplete(partial: Union[bytes, bytearray]) -> IncompleteFrameError:
+def incomplete(partial: Union[bytes, bytearray], expected: int = -1) -> IncompleteFrameError:
+    """``expected``: the whole frame's size, or -1 if the framing cannot tell it."""
+    of = f", of a frame of {expected} bytes" if expected >= 0 else ""
     return IncompleteFrameError(
-        f"stream ended in the middle of a frame ({len(partial)} bytes pending)",
+        f"stream ended in the middle of a frame ({len(partial)} bytes pending{of})",
         bytes(partial),
+        expected if expected >= 0 else None,
     )
 
 

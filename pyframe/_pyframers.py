@@ -148,7 +148,50 @@ class _Framer:
 
     @property
     def max_frame_size(self) -> Optional[int]:
+        """The limit of a frame's size; it may be changed between frames (it applies to
+        every frame not returned yet)."""
         return _rules.public_limit(self._limit)
+
+    @max_frame_size.setter
+    def max_frame_size(self, value: Optional[int]) -> None:
+        limit = _rules.limit(value)
+        self._enter()
+        try:
+            if self._part is not None and limit < self._limit:
+                self._unpart()
+            self._limit = limit
+        finally:
+            self._leave()
+
+    def _unpart(self) -> None:
+        """Buffer again the frame in filling, before the rest: a frame let in under a
+        higher limit is cut (or refused) under the new one, as one never filled in place
+        would be. The bytes move to a new array: that ends a view lent by get_buffer()."""
+        held = self._held()  # first: may fail
+        self._buf = bytearray(held)
+        self._pos, self._end, self._lent = 0, len(held), -1
+        self._part, self._filled, self._head = None, 0, b""
+        self._restart()
+
+    def _held(self) -> bytes:
+        """A copy of every byte buffered that is not yet returned as a frame."""
+        if self._part is None:
+            return bytes(self._buf[self._pos : self._end])
+        return self._head + self._part[: self._filled] + self._buf[self._pos : self._end]
+
+    def detach(self) -> bytes:
+        """Take out every byte buffered that was not returned as a frame (a partial frame's
+        included): the framer starts a new stream, its fault forgotten. For handing the
+        rest of a stream to another framer or to raw reads (an HTTP body after its head),
+        once the frames wanted are taken with next_frame() (feed() and pop_frames() cut
+        every frame buffered)."""
+        self._enter()
+        try:
+            held = self._held()
+            self._clear()
+            return held
+        finally:
+            self._leave()
 
     @property
     def pending(self) -> int:
@@ -437,9 +480,12 @@ class _Framer:
             and (size <= PART_EAGER or have >= size // PART_SHARE)
         )
 
-    def eof(self) -> list[bytes]:
+    def eof(self, *, last_frame: bool = False) -> list[bytes]:
         """The stream has ended: return the frames still buffered; raise
-        IncompleteFrameError (with ``.partial``) if a partial frame is left."""
+        IncompleteFrameError (with ``.partial`` and ``.expected``) if a partial frame is
+        left. With ``last_frame``, a delimited stream's unended tail is returned as its last
+        frame instead (tokio's ``decode_eof`` of lines); a frame whose header announced its
+        size stays incomplete."""
         self._enter()
         try:
             self._check()
@@ -452,11 +498,11 @@ class _Framer:
                 self._restart()  # scan positions settled for the end are not for more bytes
             if self._error is None and (self._end > self._pos or self._part is not None):
                 try:  # (a copy of the partial frame: if that fails, nothing was consumed)
-                    self._error = _errors.incomplete(
-                        self._head + self._part[: self._filled] + self._buf[self._pos : self._end]
-                        if self._part is not None
-                        else self._buf[self._pos : self._end]
-                    )
+                    if last_frame and self._tail_is_frame:
+                        frames.append(self._held())
+                        self._pos = self._end
+                    else:
+                        self._error = _errors.incomplete(self._held(), self._expected())
                 except BaseException:
                     self._undo(pos, part, filled, head)
                     raise
@@ -516,7 +562,20 @@ class _Framer:
         """The header of a payload of ``size`` bytes."""
         return b""
 
+    def _expected(self) -> int:
+        """The size of the frame pending (header and trailer included) as its header
+        tells it, or -1."""
+        size = len(self._head) + len(self._part) if self._part is not None else self._announced()
+        return size if size <= MAX_SIZE else -1
+
     # -- hooks of the framing rules -----------------------------------------------------
+
+    _tail_is_frame = False  # eof(last_frame=True) returns an unended tail as a frame
+
+    def _announced(self) -> int:
+        """The size of the frame at ``_pos`` (header and trailer included), if its header
+        is buffered and tells it; else -1."""
+        return -1
 
     def _restart(self) -> None:
         """Reset per-stream scan state."""
@@ -617,6 +676,12 @@ class LengthPrefixFramer(_Framer):
         length = self._length(self._pos)
         return self._header + length - live if length >= 0 else len(data)
 
+    def _announced(self) -> int:
+        if self._end - self._pos < self._header:
+            return -1
+        length = self._length(self._pos)
+        return self._header + length if length >= 0 else -1
+
     def _refuse(self, payload: Buffer, size: int) -> None:
         _rules.check_field(size, size - self._adjustment, self._field_max, self._limit)
 
@@ -671,6 +736,12 @@ class DecimalLengthFramer(_Framer):
         if length < 0 or length > self._limit:
             return len(data)  # a fault: _next() tells
         return self._digits + length - live
+
+    def _announced(self) -> int:
+        if self._end - self._pos < self._digits:
+            return -1
+        length = self._length(self._pos)
+        return self._digits + length if length >= 0 else -1
 
     def _length(self, at: int) -> int:
         """The number the header's digits at ``_buf[at]`` make, or -1 if one is not a digit."""
@@ -746,6 +817,10 @@ class NetstringFramer(_Framer):
         colon = bytes(data[:24]).find(b":")  # a length has at most 19 digits
         return colon + 1 if colon >= 0 else 24
 
+    def _announced(self) -> int:
+        size, length = self._header(self._pos)
+        return size + length + 1 if size > 0 else -1
+
     def _refuse(self, payload: Buffer, size: int) -> None:
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
@@ -799,6 +874,10 @@ class VarintFramer(_Framer):
             return size + length - (self._end - self._pos)
         return 1 if size == 0 else len(data)  # the varint's next byte; a fault: _next() tells
 
+    def _announced(self) -> int:
+        size, length = self._header(self._pos)
+        return size + length if size > 0 else -1
+
     def _refuse(self, payload: Buffer, size: int) -> None:
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
@@ -842,6 +921,9 @@ class FixedLengthFramer(_Framer):
     def _wanted(self, data: memoryview) -> int:
         return self._size - (self._end - self._pos)
 
+    def _announced(self) -> int:
+        return self._size
+
     def _refuse(self, payload: Buffer, size: int) -> None:
         _rules.check_fixed(size, self._size)
 
@@ -852,6 +934,7 @@ class DelimiterFramer(_Framer):
     Each delimiter keeps how far it has been searched, so no byte is searched twice for it.
     """
 
+    _tail_is_frame = True
     _delimiters: tuple[bytes, ...]
     _keep_delimiter: bool
     _seen: list[int]

@@ -260,6 +260,7 @@ cdef class _Framer:
     cdef bytes _part
     cdef Py_ssize_t _filled
     cdef bytes _head
+    cdef bint _tail_is_frame  # eof(last_frame=True) returns an unended tail as a frame
 
     def __cinit__(self, *args, **kwargs):
         self._buf = bytearray()
@@ -315,8 +316,65 @@ cdef class _Framer:
 
     @property
     def max_frame_size(self):
+        """The limit of a frame's size; it may be changed between frames (it applies to
+        every frame not returned yet)."""
         self._require()
         return _rules.public_limit(self._limit)
+
+    @max_frame_size.setter
+    def max_frame_size(self, value):
+        cdef Py_ssize_t limit = _rules.limit(value)
+        self._enter()
+        try:
+            if self._part is not None and limit < self._limit:
+                self._unpart()
+            self._limit = limit
+        finally:
+            self._leave()
+
+    @cython.final
+    cdef int _unpart(self) except -1:
+        """Buffer again the frame in filling, before the rest: a frame let in under a
+        higher limit is cut (or refused) under the new one, as one never filled in place
+        would be. The bytes move to a new array: that ends a view lent by get_buffer()."""
+        cdef bytes held = self._held()  # first: may fail
+        cdef bytearray buf = bytearray(held)
+        self._buf, self._view = buf, None
+        self._pos, self._end, self._lent = 0, PyBytes_GET_SIZE(held), -1
+        self._part, self._filled, self._head = None, 0, b""
+        self._restart()
+        return 0
+
+    @cython.final
+    cdef bytes _held(self):
+        """A copy of every byte buffered that is not yet returned as a frame."""
+        cdef Py_ssize_t head = 0, live = self._end - self._pos
+        cdef bytes held
+        cdef char *out
+        if self._part is not None:
+            head = PyBytes_GET_SIZE(self._head)
+        held = PyBytes_FromStringAndSize(NULL, head + self._filled + live)
+        out = PyBytes_AS_STRING(held)
+        if self._part is not None:
+            _copy(out, PyBytes_AS_STRING(self._head), head)
+            _copy(out + head, PyBytes_AS_STRING(self._part), self._filled)
+        _copy(out + head + self._filled, PyByteArray_AS_STRING(self._buf) + self._pos, live)
+        return held
+
+    def detach(self):
+        """Take out every byte buffered that was not returned as a frame (a partial frame's
+        included): the framer starts a new stream, its fault forgotten. For handing the
+        rest of a stream to another framer or to raw reads (an HTTP body after its head),
+        once the frames wanted are taken with next_frame() (feed() and pop_frames() cut
+        every frame buffered)."""
+        cdef bytes held
+        self._enter()
+        try:
+            held = self._held()
+            self._clear()
+            return held
+        finally:
+            self._leave()
 
     @property
     def pending(self):
@@ -675,12 +733,16 @@ cdef class _Framer:
         return (size >= PART_MIN and not self._final
                 and (size <= PART_EAGER or have >= size // PART_SHARE))
 
-    def eof(self):
+    def eof(self, *, last_frame=False):
         """The stream has ended: return the frames still buffered; raise
-        IncompleteFrameError (with ``.partial``) if a partial frame is left."""
+        IncompleteFrameError (with ``.partial`` and ``.expected``) if a partial frame is
+        left. With ``last_frame``, a delimited stream's unended tail is returned as its last
+        frame instead (tokio's ``decode_eof`` of lines); a frame whose header announced its
+        size stays incomplete."""
         cdef list frames = []
         cdef Py_ssize_t pos, filled
         cdef bytes part, head
+        cdef bint tail = last_frame
         self._enter()
         try:
             self._check()
@@ -693,9 +755,11 @@ cdef class _Framer:
                 self._restart()  # scan positions settled for the end are not for more bytes
             if self._error is None and (self._end > self._pos or self._part is not None):
                 try:  # (a copy of the partial frame: if that fails, nothing was consumed)
-                    self._error = _errors.incomplete(
-                        self._head + self._part[:self._filled] + self._buf[self._pos:self._end]
-                        if self._part is not None else self._buf[self._pos:self._end])
+                    if tail and self._tail_is_frame:
+                        frames.append(self._held())
+                        self._pos = self._end
+                    else:
+                        self._error = _errors.incomplete(self._held(), self._expected())
                 except BaseException:
                     del frames[:]
                     self._undo(pos, part, filled, head)
@@ -882,7 +946,20 @@ cdef class _Framer:
             frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
         return 0
 
+    @cython.final
+    cdef Py_ssize_t _expected(self) noexcept:
+        """The size of the frame pending (header and trailer included) as its header
+        tells it, or -1."""
+        if self._part is not None:
+            return PyBytes_GET_SIZE(self._head) + PyBytes_GET_SIZE(self._part)
+        return self._announced(PyByteArray_AS_STRING(self._buf))
+
     # -- hooks of the framing rules -----------------------------------------------------
+
+    cdef Py_ssize_t _announced(self, const char *data) noexcept:
+        """The size of the frame at ``data[_pos]`` (header and trailer included), if its
+        header is buffered and tells it (and it fits a Py_ssize_t); else -1."""
+        return -1
 
     cdef void _restart(self) noexcept:
         """Reset per-stream scan state."""
@@ -1052,6 +1129,13 @@ cdef class LengthPrefixFramer(_Framer):
             return size
         return min(size, self._header + length - live)
 
+    cdef Py_ssize_t _announced(self, const char *data) noexcept:
+        cdef Py_ssize_t length
+        if self._end - self._pos < self._header:
+            return -1
+        length = self._length(data + self._pos)
+        return self._header + length if 0 <= length <= PY_SSIZE_T_MAX - self._header else -1
+
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         # the shared check (and its errors) only when the quick one fails
         if not (size <= self._limit and size < (1LL << 62) and self._adjustment <= size
@@ -1146,6 +1230,13 @@ cdef class DecimalLengthFramer(_Framer):
             return size  # a fault: _next() tells
         return min(size, self._digits + length - live)
 
+    cdef Py_ssize_t _announced(self, const char *data) noexcept:
+        cdef Py_ssize_t length
+        if self._end - self._pos < self._digits:
+            return -1
+        length = self._length(data + self._pos)
+        return self._digits + length if length >= 0 else -1
+
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if not (size <= self._limit and size <= self._field_max):
             _rules.check_field(size, size, self._field_max, self._limit)
@@ -1233,6 +1324,10 @@ cdef class NetstringFramer(_Framer):
             return size  # a fault: _next() tells
         colon = <const char *>memchr(data, 58, min(size, 24))  # at most 19 digits, b":"
         return colon - data + 1 if colon != NULL else min(size, 24)
+
+    cdef Py_ssize_t _announced(self, const char *data) noexcept:
+        cdef Py_ssize_t length = 0, size = self._header(data, self._pos, &length)
+        return size + length + 1 if 0 < size and length <= PY_SSIZE_T_MAX - 1 - size else -1
 
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if size > self._limit:
@@ -1338,6 +1433,10 @@ cdef class VarintFramer(_Framer):
             return min(size, head + length - (self._end - self._pos))
         return 1 if head == 0 else size  # the varint's next byte; a fault: _next() tells
 
+    cdef Py_ssize_t _announced(self, const char *data) noexcept:
+        cdef Py_ssize_t length = 0, size = self._header(data, self._pos, self._end, &length)
+        return size + length if 0 < size and length <= PY_SSIZE_T_MAX - size else -1
+
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
@@ -1412,6 +1511,9 @@ cdef class FixedLengthFramer(_Framer):
     cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
         return min(size, self._size - (self._end - self._pos))
 
+    cdef Py_ssize_t _announced(self, const char *data) noexcept:
+        return self._size
+
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if size != self._size:
             _rules.check_fixed(size, self._size)
@@ -1480,6 +1582,7 @@ cdef class DelimiterFramer(_Framer):
             self._delimiters = delimiters
             self._trailer = delimiters[0]
             self._keep_delimiter = keep
+            self._tail_is_frame = True
             self._count = count
             self._open(limit)
         finally:
