@@ -627,7 +627,22 @@ class _Session:
         self.both("f.pop_frames()", lambda t: self.framers[t].pop_frames())
 
     def op_eof(self):
-        self.both("f.eof()", lambda t: self.framers[t].eof())
+        if self.inp.chance(64):
+            self.both("f.eof(last_frame=True)", lambda t: self.framers[t].eof(last_frame=True))
+        else:
+            self.both("f.eof()", lambda t: self.framers[t].eof())
+
+    def op_detach(self):
+        self.both("f.detach()", lambda t: self.framers[t].detach())
+        self.lent = None
+
+    def op_set_limit(self):
+        limit = self.limit()
+
+        def set_limit(t):
+            self.framers[t].max_frame_size = limit
+
+        self.both(f"setattr(f, 'max_frame_size', {_src(limit)})", set_limit)
 
     def op_reset(self):
         self.both("f.reset()", lambda t: self.framers[t].reset())
@@ -801,6 +816,8 @@ _WEIGHTS = (
     (_Session.construct, 1),
     (_Session.op_feed_own_view, 2),
     (_Session.op_shell, 1),
+    (_Session.op_detach, 1),
+    (_Session.op_set_limit, 2),
 )
 _OPS = tuple(op for op, weight in _WEIGHTS for _ in range(weight))
 

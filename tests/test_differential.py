@@ -551,3 +551,47 @@ def test_several_delimiters(impls, case, keep, limit, points):
     delimiters, data = case
     kw = {"delimiter": delimiters, "keep_delimiter": keep, "max_frame_size": limit}
     check_stream(impls, "delimiter", kw, data, points)
+
+
+# -- max_frame_size changed between frames -------------------------------------------------
+
+
+@settings(SETTINGS, max_examples=80)
+@given(
+    framer=span_framers,
+    payloads=st.lists(big_payload, min_size=1, max_size=4),
+    switch_at=st.integers(0, 100_000),
+    new_limit=st.sampled_from([None, 0, 17, 4096, 5000, 9000, 1 << 20]),
+    points=st.lists(st.integers(0, 100_000), max_size=5),
+)
+def test_limit_changed_between_frames(impls, framer, payloads, switch_at, new_limit, points):
+    """The new limit applies to every frame not returned yet: the bytes before the change
+    decode under the old limit, and what they leave (a frame begun, even one filled in
+    place) decodes with the rest under the new one, however the stream was cut."""
+    kind, kw = framer
+    wire = b""
+    for item in payloads:
+        try:
+            wire += make(impls["python"], kind, kw).encode(item)
+        except (ValueError, FrameError):
+            pass
+    at = switch_at % (len(wire) + 1)
+    before, outcome = reference(kind, kw, wire[:at])
+    if isinstance(outcome, int):
+        after, outcome = reference(kind, {**kw, "max_frame_size": new_limit}, wire[at - outcome :])
+        want = before + after
+    else:
+        want = before
+    for module in impls.values():
+        framer_, got, error = make(module, kind, kw), [], None
+        try:
+            for chunk in cut(wire[:at], points):
+                got += framer_.feed(chunk)
+            framer_.max_frame_size = new_limit
+            for chunk in cut(wire[at:], points):
+                got += framer_.feed(chunk)
+            got += framer_.pop_frames()
+        except FrameError as exc:
+            error = type(exc)
+        assert got == want, module.__name__
+        assert error is (None if isinstance(outcome, int) else outcome), module.__name__
