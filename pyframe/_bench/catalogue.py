@@ -50,6 +50,10 @@ def build_workloads(profile: Profile | str = "quick") -> list[Workload]:
     for family in ("length-prefix", "newline", "decimal"):
         for size in sizes[family]:
             out.append(_decode(family, size, "64k", profile))
+        if family == "decimal":  # the other length headers, against their users' tools
+            for other in ("netstring", "varint"):
+                for size in (profile.frame_sizes[0], 256):
+                    out.append(_decode(other, size, "64k", profile))
         if family == "length-prefix":
             for size in profile.big_frame_sizes:
                 out.append(_decode(family, size, "64k", profile, large=True))
@@ -88,6 +92,8 @@ def _alt_wires(family: str, items: list[bytes]) -> dict[str, bytes]:
     if family == "length-prefix" and msgpack is not None:
         pack = msgpack.Packer(use_bin_type=True).pack
         return {"msgpack": b"".join([pack(p) for p in items])}
+    if family == "varint":  # the same payloads behind a 4-byte length prefix
+        return {"length-prefix": stream("length-prefix", len(items[0]), items)[0]}
     return {}
 
 

@@ -221,10 +221,30 @@ class Framing:
         if self.name == "decimal":
             d = digits(frame_size)
             return lambda p: b"%0*d" % (d, len(p)) + p
+        if self.name == "netstring":
+            return lambda p: b"%d:" % len(p) + p + b","
+        if self.name == "varint":
+            return lambda p: varint(len(p)) + p
         return lambda p: p + b"\n"
 
     def head(self, frame_size: int) -> int:
-        return digits(frame_size) if self.name == "decimal" else self.header
+        if self.name == "decimal":
+            return digits(frame_size)
+        if self.name == "netstring":
+            return len(b"%d:" % frame_size)
+        if self.name == "varint":
+            return len(varint(frame_size))
+        return self.header
+
+
+def varint(n: int) -> bytes:
+    """``n`` as a protobuf varint (7 bits a byte, least significant first)."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 FRAMINGS = {
@@ -251,6 +271,22 @@ FRAMINGS = {
         4,
         0,
         lambda mod, size: mod.DecimalLengthFramer(digits(size), max_frame_size=limit(size)),
+    ),
+    "netstring": Framing(
+        "netstring",
+        "netstrings (len:data,)",
+        False,
+        0,  # (the header's size depends on the frame's: see head())
+        1,
+        lambda mod, size: mod.NetstringFramer(max_frame_size=limit(size)),
+    ),
+    "varint": Framing(
+        "varint",
+        "protobuf varint length (delimited messages)",
+        False,
+        0,  # (see head())
+        0,
+        lambda mod, size: mod.VarintFramer(max_frame_size=limit(size)),
     ),
 }
 

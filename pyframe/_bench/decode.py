@@ -44,13 +44,16 @@ from .core import (
 EIGHT_DELIMITERS = (b"\n", b"\r\n", b"\x00", b"\x03", b"\x04", b"\x17", b"\x1e", b"\x1f")
 
 
-def pyframe_decode(which: str, make: Callable[[Any, int], Any] | None = None) -> Factory:
+def pyframe_decode(
+    which: str, make: Callable[[Any, int], Any] | None = None, wire: str | None = None
+) -> Factory:
     """pyframe's ``feed()`` per chunk, then ``eof()``; ``make(module, frame_size)`` builds
-    the framer (default: the workload's framing)."""
+    the framer (default: the workload's framing); ``wire``: the input's other wire format
+    of that name (default: the workload's stream)."""
 
     def factory(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
         mod = load_module(which)
-        chunks = inp.chunks
+        chunks = inp.alt[wire][0] if wire else inp.chunks
         framer = make or FRAMINGS[w.family].make
         size = w.frame_size
 
@@ -157,6 +160,74 @@ def _decimal_loop(w: Workload, inp: Input, out: list[Any] | None = None) -> Call
                 append(buf[body:stop])
                 pos = stop
             del buf[:pos]
+            n += len(frames)
+            if out is not None:
+                out.extend(frames)
+        return n
+
+    return run
+
+
+def _netstring_loop(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    """Netstrings by hand: find the colon, int() the digits, check the comma, one
+    compaction per chunk (leading zeros and limits left unchecked: less work than a
+    decoder must do)."""
+    chunks = inp.chunks
+
+    def run() -> int:
+        buf = bytearray()
+        n = 0
+        for chunk in chunks:
+            buf += chunk
+            frames: list[Any] = []
+            append = frames.append
+            pos, end = 0, len(buf)
+            while True:
+                colon = buf.find(b":", pos, pos + 21)
+                if colon < 0:
+                    break
+                body = colon + 1
+                stop = body + int(buf[pos:colon])
+                if stop >= end:
+                    break
+                if buf[stop] != 44:  # b","
+                    raise ValueError("missing comma")
+                append(buf[body:stop])
+                pos = stop + 1
+            del buf[:pos]
+            n += len(frames)
+            if out is not None:
+                out.extend(frames)
+        return n
+
+    return run
+
+
+def _protobuf_varints(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    """protobuf's own varint reader (google.protobuf.internal.decoder._DecodeVarint, what
+    Python users of delimited streams call) + offsets, one compaction per chunk."""
+    decoder: Any = importlib.import_module("google.protobuf.internal.decoder")
+    decode_varint = decoder._DecodeVarint
+    chunks = inp.chunks
+
+    def run() -> int:
+        buf = b""
+        n = 0
+        for chunk in chunks:
+            buf = buf + chunk if buf else chunk
+            frames: list[Any] = []
+            append = frames.append
+            pos, end = 0, len(buf)
+            while pos < end:
+                try:
+                    size, body = decode_varint(buf, pos)
+                except IndexError:  # the varint is cut off by the chunk's end
+                    break
+                if body + size > end:
+                    break
+                append(buf[body : body + size])
+                pos = body + size
+            buf = buf[pos:]
             n += len(frames)
             if out is not None:
                 out.extend(frames)
@@ -340,7 +411,10 @@ def _twisted_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Ca
     StringTransport = importlib.import_module("twisted.internet.testing").StringTransport
     basic: Any = importlib.import_module("twisted.protocols.basic")
     chunks = inp.chunks
-    base = basic.Int32StringReceiver if w.family == "length-prefix" else basic.LineOnlyReceiver
+    base = {
+        "length-prefix": basic.Int32StringReceiver,
+        "netstring": basic.NetstringReceiver,
+    }.get(w.family, basic.LineOnlyReceiver)
     collect = out.append if out is not None else None
 
     class Receiver(base):  # type: ignore[misc, valid-type]
@@ -488,6 +562,39 @@ def contenders(family: str, frame_size: int, *, large: bool = False) -> list[Con
                 "alternative",
                 _twisted_decode,
                 requires="twisted",
+            ),
+        ]
+    elif family == "netstring":
+        out += [
+            Contender(
+                "find+int",
+                "buf.find(b':') + int(digits) + offsets, one compaction per chunk",
+                "alternative",
+                _netstring_loop,
+            ),
+            Contender(
+                "twisted",
+                "Twisted NetstringReceiver",
+                "alternative",
+                _twisted_decode,
+                requires="twisted",
+            ),
+        ]
+    elif family == "varint":
+        out += [
+            Contender(
+                "pyframe-c length-prefix",
+                "LengthPrefixFramer(4) on the same payloads behind a 4-byte length prefix",
+                "variant",
+                pyframe_decode("c", FRAMINGS["length-prefix"].make, wire="length-prefix"),
+                wire="length-prefix",
+            ),
+            Contender(
+                "protobuf",
+                "protobuf's _DecodeVarint + offsets",
+                "alternative",
+                _protobuf_varints,
+                requires="google.protobuf",
             ),
         ]
     elif family == "decimal":

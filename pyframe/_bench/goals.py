@@ -241,6 +241,27 @@ GOALS: list[Goal] = [
     ),
     *(
         Goal(
+            "netstring decode vs Twisted NetstringReceiver",
+            size,
+            faster(f"decode/netstring/{key}/64k", SUBJECT, "twisted"),
+            10,
+            "x",
+        )
+        for size, key in (("16 B", "16B"), ("256 B", "256B"))
+    ),
+    *(
+        Goal(
+            "varint decode vs 4-byte length prefix, same payloads: time ratio",
+            size,
+            cost(f"decode/varint/{key}/64k", SUBJECT, "pyframe-c length-prefix"),
+            1.2,
+            "cost",
+            higher_is_better=False,
+        )
+        for size, key in (("16 B", "16B"), ("256 B", "256B"))
+    ),
+    *(
+        Goal(
             "encode_many vs b''.join(parts)",
             size,
             faster(f"encode/length-prefix/batch/{key}", SUBJECT, "join"),
