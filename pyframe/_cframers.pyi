@@ -18,6 +18,10 @@ __all__ = [
     "VarintFramer",
 ]
 
+# What to do with a bad frame: fail (the default), skip it raising its fault once, or
+# skip it counting it only.
+_OnError = Literal["fail", "raise", "skip"]
+
 # What a delimiter may be given as (exactly these types; the framer keeps bytes).
 _Delimiter = Union[bytes, bytearray, memoryview]
 
@@ -27,6 +31,10 @@ class _Framer:
     def max_frame_size(self) -> Optional[int]: ...
     @max_frame_size.setter
     def max_frame_size(self, value: Optional[int]) -> None: ...
+    @property
+    def on_error(self) -> _OnError: ...
+    @property
+    def skipped(self) -> int: ...
     @property
     def pending(self) -> int: ...
     def reset(self) -> None: ...
@@ -52,6 +60,7 @@ class LengthPrefixFramer(_Framer):
         adjustment: int = 0,
         include_header: bool = False,
         max_frame_size: Optional[int] = ...,
+        on_error: _OnError = ...,
     ) -> None: ...
     @property
     def length_size(self) -> int: ...
@@ -66,19 +75,35 @@ class LengthPrefixFramer(_Framer):
 
 @disjoint_base
 class DecimalLengthFramer(_Framer):
-    def __init__(self, digits: int = 4, *, max_frame_size: Optional[int] = ...) -> None: ...
+    def __init__(
+        self,
+        digits: int = 4,
+        *,
+        max_frame_size: Optional[int] = ...,
+        on_error: _OnError = ...,
+    ) -> None: ...
     @property
     def digits(self) -> int: ...
 
 class NetstringFramer(_Framer):
-    def __init__(self, *, max_frame_size: Optional[int] = ...) -> None: ...
+    def __init__(
+        self, *, max_frame_size: Optional[int] = ..., on_error: _OnError = ...
+    ) -> None: ...
 
 class VarintFramer(_Framer):
-    def __init__(self, *, max_frame_size: Optional[int] = ...) -> None: ...
+    def __init__(
+        self, *, max_frame_size: Optional[int] = ..., on_error: _OnError = ...
+    ) -> None: ...
 
 @disjoint_base
 class FixedLengthFramer(_Framer):
-    def __init__(self, size: int, *, max_frame_size: Optional[int] = ...) -> None: ...
+    def __init__(
+        self,
+        size: int,
+        *,
+        max_frame_size: Optional[int] = ...,
+        on_error: _OnError = ...,
+    ) -> None: ...
     @property
     def size(self) -> int: ...
 
@@ -90,6 +115,7 @@ class DelimiterFramer(_Framer):
         *,
         keep_delimiter: bool = False,
         max_frame_size: Optional[int] = ...,
+        on_error: _OnError = ...,
     ) -> None: ...
     @property
     def delimiters(self) -> tuple[bytes, ...]: ...
@@ -98,5 +124,9 @@ class DelimiterFramer(_Framer):
 
 class LineFramer(DelimiterFramer):
     def __init__(
-        self, *, line_ending: Literal[b"\n", b"\r\n"] = b"\n", max_frame_size: Optional[int] = ...
+        self,
+        *,
+        line_ending: Literal[b"\n", b"\r\n"] = b"\n",
+        max_frame_size: Optional[int] = ...,
+        on_error: _OnError = ...,
     ) -> None: ...

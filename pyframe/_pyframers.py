@@ -26,6 +26,8 @@ from typing import Literal, NoReturn, Optional, SupportsIndex, Union
 from . import _errors, _rules
 from ._types import Buffer
 
+OnError = Literal["fail", "raise", "skip"]
+
 __all__ = [
     "DecimalLengthFramer",
     "DelimiterFramer",
@@ -102,6 +104,15 @@ class _Framer:
     _part: Optional[bytearray]
     _filled: int
     _head: bytes
+    # Recovery (on_error "raise" or "skip"): a bad frame is skipped. _discard bytes of it
+    # are still to come and be dropped (length framings), or with _discarding every byte
+    # up to the next delimiter is; _skipped counts the frames skipped; _once says the
+    # fault in _error is raised once, then decoding goes on.
+    _on_error: int
+    _discard: int
+    _discarding: bool
+    _skipped: int
+    _once: bool
 
     _trailer: bytes = b""  # encoding: what follows each payload (see _refuse, _make_head)
 
@@ -121,9 +132,10 @@ class _Framer:
         until _open(), against threads without the GIL.)"""
         self._initialising()
 
-    def _open(self, limit: int) -> None:
+    def _open(self, limit: int, on_error: int) -> None:
         """End of __init__: the framer is ready for a stream."""
         self._limit = limit
+        self._on_error = on_error
         self._lock = threading.Lock()  # held by the call under way
         self._clear()
         self._ready = True
@@ -157,7 +169,8 @@ class _Framer:
         limit = _rules.limit(value)
         self._enter()
         try:
-            if self._part is not None and limit < self._limit:
+            self._limit_ok(limit)
+            if self._part is not None and limit < len(self._part):  # it may be over it
                 self._unpart()
             self._limit = limit
         finally:
@@ -194,6 +207,15 @@ class _Framer:
             self._leave()
 
     @property
+    def on_error(self) -> Literal["fail", "raise", "skip"]:
+        return _rules.ON_ERROR[self._on_error]
+
+    @property
+    def skipped(self) -> int:
+        """Bad frames skipped so far in this stream (with on_error "raise" or "skip")."""
+        return self._skipped
+
+    @property
     def pending(self) -> int:
         """Bytes buffered that have not been returned as frames yet."""
         return self._end - self._pos + self._filled + len(self._head)
@@ -213,13 +235,24 @@ class _Framer:
         self._final = False  # set by eof() while it cuts the last frames: no more bytes
         self._error = None
         self._part, self._filled, self._head = None, 0, b""
+        self._discard, self._discarding, self._skipped, self._once = 0, False, 0, False
         self._restart()
 
     def __reduce__(self) -> NoReturn:
         raise TypeError(_NOT_PICKLED.format(type(self).__name__))
 
     def _check(self) -> None:
-        if self._error is not None:
+        error = self._error
+        if error is not None:
+            if self._once:  # a skipped frame's fault: raised once, then decoding goes on
+                self._error, self._once = None, False
+            raise error.with_traceback(None)
+
+    def _check_failed(self) -> None:
+        """Refuse a failed framer (a skipped frame's fault is raised by the calls that cut
+        frames, not by get_buffer() and buffer_updated(): an event loop ends a connection
+        whose protocol raises there)."""
+        if self._error is not None and not self._once:
             raise self._error.with_traceback(None)
 
     # -- filling the buffer -------------------------------------------------------------
@@ -228,9 +261,14 @@ class _Framer:
         """Append ``data`` (any bytes-like object); return every complete frame now buffered."""
         self._enter()
         try:
-            self._check()
             frames: list[bytes] = []
             with _rules.byte_view(data) as view, view.cast("B") as chunk:
+                if self._once:  # a skipped frame's fault to raise: keep data for later
+                    self._reserve(len(chunk), writing=True)
+                    self._buf[self._end : self._end + len(chunk)] = chunk
+                    self._end += len(chunk)
+                    self._lent = -1
+                self._check()
                 self._lent = -1  # feed() ends the view lent by get_buffer()
                 self._append(chunk, frames)
             self._consumed()
@@ -243,10 +281,10 @@ class _Framer:
     def _append(self, data: memoryview, frames: list[bytes]) -> None:
         """feed()'s work: on an exception nothing is consumed and nothing appended."""
         size, take, skip = len(data), 0, 0
-        part, filled, head = self._part, self._filled, self._head
         if self._pos != self._end:  # room for all of data, as the slow path needs
             self._reserve(size, writing=True)
         pos, end, buf = self._pos, self._end, self._buf
+        mark = self._mark()
         try:
             if pos != end:
                 # A frame is pending in the buffer: append only the bytes it needs (as the
@@ -254,7 +292,7 @@ class _Framer:
                 # cut straight from data below. A fault or a frame still short: the rest
                 # is buffered (and cut) as it comes.
                 while True:
-                    n = min(size - take, max(1, self._wanted(data[take:])))
+                    n = min(size - take, max(1, self._discard or self._wanted(data[take:])))
                     buf[self._end : self._end + n] = data[take : take + n]
                     self._end += n
                     take += n
@@ -282,18 +320,19 @@ class _Framer:
             del frames[:]
             self._buf = buf
             self._pos, self._end = pos, end
-            self._undo(pos, part, filled, head)
+            self._undo(mark)
             raise
         self._buf[: size - cut] = data[cut:]
         self._end = size - cut
 
     def get_buffer(self, sizehint: SupportsIndex = -1) -> memoryview:
         """A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's
-        end, for one receive: valid until buffer_updated(), feed(), reset() or the next
-        get_buffer() (asyncio's contract; see the module docstring for a stale view)."""
+        end, for one receive: valid until buffer_updated(), feed(), reset(), detach(), the
+        next get_buffer() (asyncio's contract; see the module docstring for a stale view),
+        or a lower max_frame_size while a big frame is filled in place."""
         self._enter()
         try:
-            self._check()
+            self._check_failed()
             sizehint = _index(sizehint)
             if not -MAX_SIZE - 1 <= sizehint <= MAX_SIZE:
                 raise OverflowError("Python int too large to convert to C ssize_t")
@@ -307,7 +346,7 @@ class _Framer:
         """Commit ``nbytes`` written into the view from ``get_buffer()``."""
         self._enter()
         try:
-            self._check()
+            self._check_failed()
             nbytes = _index(nbytes)
             if self._lent < 0:
                 raise RuntimeError("buffer_updated() called without a buffer from get_buffer()")
@@ -372,19 +411,11 @@ class _Framer:
         self._enter()
         try:
             self._check()
-            pos, part, filled = self._pos, self._part, self._filled
-            frame: Optional[bytes]
+            mark = self._mark()
             try:
-                if part is not None:
-                    frame = self._fill()
-                else:
-                    span = self._next()
-                    frame = None
-                    if span is not None:
-                        with memoryview(self._buf) as view:
-                            frame = bytes(view[span[0] : span[1]])
+                frame = self._one()
             except MemoryError:
-                self._undo(pos, part, filled, self._head)
+                self._undo(mark)
                 raise
             self._consumed()
             if frame is None:
@@ -412,35 +443,74 @@ class _Framer:
 
     def _cut(self) -> list[bytes]:
         """Cut every complete frame; if that fails (MemoryError), nothing is consumed."""
-        pos, part, filled, head = self._pos, self._part, self._filled, self._head
+        mark = self._mark()
         try:
             return self._cut_all()
         except BaseException:
-            self._undo(pos, part, filled, head)
+            self._undo(mark)
             raise
 
     def _cut_all(self) -> list[bytes]:
         """Every complete frame in ``_buf[_pos:_end]``."""
         frames: list[bytes] = []
-        if self._part is not None:
-            frame = self._fill()
-            if frame is None:
-                return frames
+        frame = self._one()
+        while frame is not None:
             frames.append(frame)
-        with memoryview(self._buf) as view:
-            span = self._next()
-            while span is not None:
-                frames.append(bytes(view[span[0] : span[1]]))
-                span = self._next()
+            frame = self._one()
         return frames
 
-    def _undo(self, pos: int, part: Optional[bytearray], filled: int, head: bytes) -> None:
-        """Back to ``_pos == pos`` and that frame in filling, with no fault: frames cut
-        since then were not delivered (a part only ever grows, so its bytes up to
-        ``filled`` are still the same)."""
-        self._pos, self._error = pos, None
-        self._part, self._filled, self._head = part, filled, head
+    def _one(self) -> Optional[bytes]:
+        """Cut the next complete frame in ``_buf[_pos:_end]``, or None (at a fault too).
+        With recovery, a bad frame is skipped: "skip" goes on to the next frame, "raise"
+        stops there, its fault to be raised once."""
+        if self._discard:  # the rest of a skipped frame
+            n = min(self._discard, self._end - self._pos)
+            self._pos += n
+            self._discard -= n
+        if self._part is not None:
+            return self._fill()
+        while True:
+            span = self._next()
+            if span is not None:
+                with memoryview(self._buf) as view:
+                    return bytes(view[span[0] : span[1]])
+            if self._error is None or not self._on_error or not self._skip():
+                return None
+            self._skipped += 1
+            if self._on_error == _rules.RAISE:
+                self._once = True
+                return None
+            self._error = None
+
+    def _mark(self) -> tuple[int, Optional[bytearray], int, bytes, int, bool, int]:
+        """The state a failed call goes back to (see _undo)."""
+        return (
+            self._pos,
+            self._part,
+            self._filled,
+            self._head,
+            self._discard,
+            self._discarding,
+            self._skipped,
+        )
+
+    def _undo(self, mark: tuple[int, Optional[bytearray], int, bytes, int, bool, int]) -> None:
+        """Back to the state of ``mark``, with no fault: frames cut since then were not
+        delivered (a part only ever grows, so its bytes up to the filled mark are still
+        the same)."""
+        self._pos, self._part, self._filled, self._head = mark[:4]
+        self._discard, self._discarding, self._skipped = mark[4:]
+        self._error, self._once = None, False
         self._restart()
+
+    def _skip_bytes(self, total: int) -> bool:
+        """Skip the frame at ``_pos``, ``total`` bytes long, now or as its bytes come."""
+        if total > MAX_SIZE:
+            return False
+        n = min(total, self._end - self._pos)
+        self._pos += n
+        self._discard = total - n
+        return True
 
     def _fill(self) -> Optional[bytes]:
         """Move the bytes of the frame in filling that ``_buf[_pos:_end]`` holds into it;
@@ -454,6 +524,10 @@ class _Framer:
         self._pos += n
         if self._filled < len(part):
             return None
+        if self._part_tail:  # the trailer after it, checked before it is returned
+            if self._end - self._pos < self._part_tail or not self._tail_ok():
+                return None
+            self._pos += self._part_tail
         frame = bytes(part)
         self._part, self._filled, self._head = None, 0, b""
         return frame
@@ -484,12 +558,13 @@ class _Framer:
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial`` and ``.expected``) if a partial frame is
         left. With ``last_frame``, a delimited stream's unended tail is returned as its last
-        frame instead (tokio's ``decode_eof`` of lines); a frame whose header announced its
-        size stays incomplete."""
+        frame instead, byte for byte (a b"\\r" that might have begun b"\\r\\n" included); a
+        frame whose header announced its size stays incomplete."""
+        last_frame = bool(last_frame)
         self._enter()
         try:
             self._check()
-            pos, part, filled, head = self._pos, self._part, self._filled, self._head
+            mark = self._mark()
             self._final = True  # bytes that could begin a delimiter will not be followed
             try:
                 frames = self._cut()
@@ -504,7 +579,7 @@ class _Framer:
                     else:
                         self._error = _errors.incomplete(self._held(), self._expected())
                 except BaseException:
-                    self._undo(pos, part, filled, head)
+                    self._undo(mark)
                     raise
             self._consumed()
             if not frames:
@@ -565,17 +640,34 @@ class _Framer:
     def _expected(self) -> int:
         """The size of the frame pending (header and trailer included) as its header
         tells it, or -1."""
-        size = len(self._head) + len(self._part) if self._part is not None else self._announced()
+        if self._part is not None:
+            size = len(self._head) + len(self._part) + self._part_tail
+        else:
+            size = self._announced()
         return size if size <= MAX_SIZE else -1
 
     # -- hooks of the framing rules -----------------------------------------------------
 
     _tail_is_frame = False  # eof(last_frame=True) returns an unended tail as a frame
+    _part_tail = 0  # trailer bytes after a frame filled in place (see _tail_ok)
+
+    def _tail_ok(self) -> bool:
+        """Whether the trailer at ``_pos``, after a frame filled in place, is right;
+        if not, set ``_error``."""
+        return True
 
     def _announced(self) -> int:
         """The size of the frame at ``_pos`` (header and trailer included), if its header
         is buffered and tells it; else -1."""
         return -1
+
+    def _limit_ok(self, limit: int) -> None:
+        """Refuse a new max_frame_size that the settings rule out."""
+
+    def _skip(self) -> bool:
+        """Skip the bad frame at ``_pos`` (the fault _next() set), now or as its bytes
+        come; False if the framing cannot tell where it ends."""
+        return False
 
     def _restart(self) -> None:
         """Reset per-stream scan state."""
@@ -626,9 +718,11 @@ class LengthPrefixFramer(_Framer):
         adjustment: int = 0,
         include_header: bool = False,
         max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
     ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
         size, off, adjust = _index(length_size), _index(offset), _index(adjustment)
         big, keep_header = byteorder == "big", bool(include_header)
@@ -640,7 +734,7 @@ class LengthPrefixFramer(_Framer):
         self._adjustment = adjust
         self._include_header = keep_header
         self._header = off + size
-        self._open(limit)
+        self._open(limit, recover)
 
     def _field(self, at: int) -> int:
         """The value of the length field in the header at ``_buf[at]``."""
@@ -682,6 +776,10 @@ class LengthPrefixFramer(_Framer):
         length = self._length(self._pos)
         return self._header + length if length >= 0 else -1
 
+    def _skip(self) -> bool:
+        length = self._field(self._pos) + self._adjustment
+        return length >= 0 and self._skip_bytes(self._header + length)  # too large only
+
     def _refuse(self, payload: Buffer, size: int) -> None:
         _rules.check_field(size, size - self._adjustment, self._field_max, self._limit)
 
@@ -699,14 +797,19 @@ class DecimalLengthFramer(_Framer):
     digits = _setting("_digits")
 
     def __init__(
-        self, digits: int = 4, *, max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE
+        self,
+        digits: int = 4,
+        *,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
     ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         count = _index(_rules.decimal_digits(digits))
         self._settle()
         self._digits = count
-        self._open(limit)
+        self._open(limit, recover)
 
     def _next(self) -> Optional[tuple[int, int]]:
         start = self._pos
@@ -743,6 +846,10 @@ class DecimalLengthFramer(_Framer):
         length = self._length(self._pos)
         return self._digits + length if length >= 0 else -1
 
+    def _skip(self) -> bool:
+        length = self._length(self._pos)
+        return length >= 0 and self._skip_bytes(self._digits + length)  # too large only
+
     def _length(self, at: int) -> int:
         """The number the header's digits at ``_buf[at]`` make, or -1 if one is not a digit."""
         header = self._buf[at : at + self._digits]
@@ -763,12 +870,27 @@ class NetstringFramer(_Framer):
     digits make it so, before more is read."""
 
     _trailer = b","
+    _part_tail = 1  # the comma after a frame filled in place
 
-    def __init__(self, *, max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE) -> None:
+    def _tail_ok(self) -> bool:
+        if self._buf[self._pos] == 44:  # b","
+            return True
+        assert self._part is not None
+        got = self._buf[self._pos : self._pos + 1]
+        self._error = _errors.netstring_comma(len(self._part), got)
+        return False
+
+    def __init__(
+        self,
+        *,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
+    ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         self._settle()
-        self._open(limit)
+        self._open(limit, recover)
 
     def _header(self, at: int) -> tuple[int, int]:
         """``(size, length)`` of the header at ``_buf[at]``: its size with the ``:`` and the
@@ -798,7 +920,11 @@ class NetstringFramer(_Framer):
             )
             return None
         body = start + size
-        if size == 0 or self._end - body <= length:
+        if size == 0:
+            return None
+        if self._end - body <= length:
+            if self._parted(length, self._end - body):
+                self._begin_part(start, body, length)
             return None
         if self._buf[body + length] != 44:  # b","
             self._error = _errors.netstring_comma(
@@ -811,6 +937,8 @@ class NetstringFramer(_Framer):
     def _wanted(self, data: memoryview) -> int:
         size, length = self._header(self._pos)
         if size > 0:
+            if length >= len(data):  # (as the compiled twin, which must not overflow)
+                return len(data)
             return size + length + 1 - (self._end - self._pos)
         if size < 0:
             return len(data)  # a fault: _next() tells
@@ -835,11 +963,17 @@ class VarintFramer(_Framer):
     set on every byte but the last. A varint longer than 10 bytes or over 64 bits is
     malformed; a length over ``max_frame_size`` is refused before its bytes are read."""
 
-    def __init__(self, *, max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE) -> None:
+    def __init__(
+        self,
+        *,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
+    ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         self._settle()
-        self._open(limit)
+        self._open(limit, recover)
 
     def _header(self, at: int) -> tuple[int, int]:
         """``(size, length)`` of the varint at ``_buf[at]``; ``(0, 0)`` if it is not whole
@@ -871,12 +1005,23 @@ class VarintFramer(_Framer):
     def _wanted(self, data: memoryview) -> int:
         size, length = self._header(self._pos)
         if size > 0:
+            if length >= len(data):  # (as the compiled twin, which must not overflow)
+                return len(data)
             return size + length - (self._end - self._pos)
         return 1 if size == 0 else len(data)  # the varint's next byte; a fault: _next() tells
 
     def _announced(self) -> int:
         size, length = self._header(self._pos)
         return size + length if size > 0 else -1
+
+    def _skip(self) -> bool:
+        value = 0
+        for i in range(min(10, self._end - self._pos)):
+            byte = self._buf[self._pos + i]
+            value |= (byte & 0x7F) << (7 * i)
+            if byte < 0x80:  # too large, not over 64 bits: skipped
+                return value < 1 << 64 and self._skip_bytes(i + 1 + value)
+        return False  # over 10 bytes
 
     def _refuse(self, payload: Buffer, size: int) -> None:
         if size > self._limit:
@@ -900,14 +1045,19 @@ class FixedLengthFramer(_Framer):
     size = _setting("_size")
 
     def __init__(
-        self, size: int, *, max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE
+        self,
+        size: int,
+        *,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
     ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         frame = _index(_rules.fixed_size(size, limit))
         self._settle()
         self._size = frame
-        self._open(limit)
+        self._open(limit, recover)
 
     def _next(self) -> Optional[tuple[int, int]]:
         start = self._pos
@@ -923,6 +1073,9 @@ class FixedLengthFramer(_Framer):
 
     def _announced(self) -> int:
         return self._size
+
+    def _limit_ok(self, limit: int) -> None:
+        _rules.fixed_size(self._size, limit)
 
     def _refuse(self, payload: Buffer, size: int) -> None:
         _rules.check_fixed(size, self._size)
@@ -949,16 +1102,18 @@ class DelimiterFramer(_Framer):
         *,
         keep_delimiter: bool = False,
         max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
     ) -> None:
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         delimiters = _rules.delimiters(delimiter)  # a tuple of exact bytes
         keep = bool(keep_delimiter)
         self._settle()
         self._delimiters = delimiters
         self._trailer = delimiters[0]
         self._keep_delimiter = keep
-        self._open(limit)
+        self._open(limit, recover)
 
     def _restart(self) -> None:
         # For delimiter i, no match starts before _seen[i]; _hit[i] says whether one
@@ -996,6 +1151,12 @@ class DelimiterFramer(_Framer):
             ):
                 best = i
         at = self._seen[best]
+        if self._discarding:  # the rest of a skipped frame: up to its delimiter
+            if not self._hit[best]:
+                self._pos = at  # no delimiter begins before
+                return None
+            self._pos, self._discarding = at + len(self._delimiters[best]), False
+            return self._next()
         if at - start > self._limit:
             self._error = (
                 _errors.too_large(at - start, self._limit)
@@ -1008,6 +1169,16 @@ class DelimiterFramer(_Framer):
         stop = at + len(self._delimiters[best])
         self._pos = stop
         return start, (stop if self._keep_delimiter else at)
+
+    def _skip(self) -> bool:
+        # The frame _next() refused ends at the earliest delimiter; if that has not come
+        # yet, every byte before where one may still begin is dropped, and more as they come.
+        best = min(range(len(self._seen)), key=lambda i: (self._seen[i], -len(self._delimiters[i])))
+        if self._hit[best]:
+            self._pos = self._seen[best] + len(self._delimiters[best])
+        else:
+            self._pos, self._discarding = self._seen[best], True
+        return True
 
     def _wanted(self, data: memoryview) -> int:
         # Up to the first delimiter in data, and room to settle a tie with a longer one.
@@ -1036,8 +1207,9 @@ class LineFramer(DelimiterFramer):
         *,
         line_ending: Literal[b"\n", b"\r\n"] = b"\n",
         max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
     ) -> None:
         self._initialising()
         ending = _rules.line_ending(line_ending)
         other = b"\r\n" if ending == b"\n" else b"\n"
-        super().__init__((ending, other), max_frame_size=max_frame_size)
+        super().__init__((ending, other), max_frame_size=max_frame_size, on_error=on_error)

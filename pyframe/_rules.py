@@ -7,7 +7,7 @@ validated (and refused) identically.
 from __future__ import annotations
 
 import re
-from typing import Optional, Union
+from typing import Literal, Optional, Union
 
 from . import _errors
 from ._types import Buffer
@@ -29,11 +29,10 @@ def limit(max_frame_size: Optional[int]) -> int:
         return UNLIMITED
     if isinstance(max_frame_size, bool) or not isinstance(max_frame_size, int):
         raise TypeError(f"max_frame_size must be an int or None, not {max_frame_size!r}")
-    if not 0 <= max_frame_size < UNLIMITED:
-        raise ValueError(
-            f"max_frame_size must be between 0 and 2**63-2 (or None), got {max_frame_size}"
-        )
-    return max_frame_size
+    value = int.__index__(max_frame_size)  # a plain int: no comparison of a subclass's
+    if not 0 <= value < UNLIMITED:
+        raise ValueError(f"max_frame_size must be between 0 and 2**63-2 (or None), got {value}")
+    return value
 
 
 def public_limit(internal: int) -> Optional[int]:
@@ -43,6 +42,7 @@ def public_limit(internal: int) -> Optional[int]:
 def _int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {value!r}")
+    value = int.__index__(value)  # a plain int: no comparison of a subclass's
     if value < low:
         raise ValueError(f"{name} must be >= {low}, got {value}")
     return value
@@ -72,11 +72,25 @@ def decimal_digits(digits: int) -> int:
     return digits
 
 
+#: ``on_error`` settings, by their internal number: fail-fast (the framer stays failed
+#: until reset()), or a bad frame skipped with its fault raised once, or only counted.
+ON_ERROR: tuple[Literal["fail"], Literal["raise"], Literal["skip"]] = ("fail", "raise", "skip")
+RAISE, SKIP = 1, 2
+
+
+def on_error(value: object) -> int:
+    """The internal number of an ``on_error`` setting."""
+    if type(value) is str and value in ON_ERROR:  # (exactly str: no __eq__ of the caller's)
+        return ON_ERROR.index(value)
+    raise ValueError(f"on_error must be 'fail', 'raise' or 'skip', got {value!r}")
+
+
 def fixed_size(size: int, limit: int) -> int:
     """Checked size of a FixedLengthFramer's frames."""
-    _int("size", size, 1)
+    size = _int("size", size, 1)
     if size > limit:
-        raise ValueError(f"size {size} exceeds max_frame_size={limit}")
+        bound = "the largest size supported" if limit == UNLIMITED else f"max_frame_size={limit}"
+        raise ValueError(f"size {size} exceeds {bound}")
     return size
 
 

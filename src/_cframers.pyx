@@ -151,6 +151,13 @@ cdef Py_ssize_t PART_MIN = 4096  # a frame this big that spans reads is filled i
 cdef Py_ssize_t PART_EAGER = 1024 * 1024  # at once up to this size, and a bigger one once
 cdef Py_ssize_t PART_SHARE = 16  # 1/PART_SHARE of it has arrived
 cdef bint CAN_SCAN = pyframe_can_scan()  # this CPU runs pyframe_scan (AVX2)
+cdef int RAISE = _rules.RAISE  # on_error: a skipped frame's fault is raised once
+
+
+cdef struct _Mark:
+    # What a failed call goes back to (see _Framer._undo), with the part and head objects.
+    Py_ssize_t pos, filled, discard, skipped
+    bint discarding
 
 
 cdef inline Py_ssize_t _find(const char *buf, Py_ssize_t start, Py_ssize_t end,
@@ -261,6 +268,16 @@ cdef class _Framer:
     cdef Py_ssize_t _filled
     cdef bytes _head
     cdef bint _tail_is_frame  # eof(last_frame=True) returns an unended tail as a frame
+    cdef Py_ssize_t _part_tail  # trailer bytes after a frame filled in place (_tail_ok)
+    # Recovery (on_error "raise" or "skip"): a bad frame is skipped. _discard bytes of it
+    # are still to come and be dropped (length framings), or with _discarding every byte
+    # up to the next delimiter is; _skipped counts the frames skipped; _once says the
+    # fault in _error is raised once, then decoding goes on.
+    cdef int _on_error
+    cdef Py_ssize_t _discard
+    cdef bint _discarding
+    cdef Py_ssize_t _skipped
+    cdef bint _once
 
     def __cinit__(self, *args, **kwargs):
         self._buf = bytearray()
@@ -290,9 +307,10 @@ cdef class _Framer:
         return 0
 
     @cython.final
-    cdef int _open(self, Py_ssize_t limit) except -1:
+    cdef int _open(self, Py_ssize_t limit, int on_error) except -1:
         """End of __init__: the framer is ready for a stream."""
         self._limit = limit
+        self._on_error = on_error
         self._clear()
         self._ready = True
         return 0
@@ -326,7 +344,8 @@ cdef class _Framer:
         cdef Py_ssize_t limit = _rules.limit(value)
         self._enter()
         try:
-            if self._part is not None and limit < self._limit:
+            self._limit_ok(limit)
+            if self._part is not None and limit < PyBytes_GET_SIZE(self._part):  # it may be over
                 self._unpart()
             self._limit = limit
         finally:
@@ -377,6 +396,17 @@ cdef class _Framer:
             self._leave()
 
     @property
+    def on_error(self):
+        self._require()
+        return _rules.ON_ERROR[self._on_error]
+
+    @property
+    def skipped(self):
+        """Bad frames skipped so far in this stream (with on_error "raise" or "skip")."""
+        self._require()
+        return self._skipped
+
+    @property
     def pending(self):
         """Bytes buffered that have not been returned as frames yet."""
         self._require()
@@ -399,6 +429,7 @@ cdef class _Framer:
         self._final = False
         self._error = None
         self._part, self._filled, self._head = None, 0, b""
+        self._discard, self._discarding, self._skipped, self._once = 0, False, 0, False
         self._restart()
         return 0
 
@@ -407,7 +438,19 @@ cdef class _Framer:
 
     @cython.final
     cdef inline int _check(self) except -1:
-        if self._error is not None:
+        cdef object error = self._error
+        if error is not None:
+            if self._once:  # a skipped frame's fault: raised once, then decoding goes on
+                self._error, self._once = None, False
+            raise error.with_traceback(None)
+        return 0
+
+    @cython.final
+    cdef inline int _check_failed(self) except -1:
+        """Refuse a failed framer (a skipped frame's fault is raised by the calls that cut
+        frames, not by get_buffer() and buffer_updated(): an event loop ends a connection
+        whose protocol raises there)."""
+        if self._error is not None and not self._once:
             raise self._error.with_traceback(None)
         return 0
 
@@ -428,9 +471,14 @@ cdef class _Framer:
         cdef list frames = []
         self._enter()
         try:
-            self._check()
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
             try:
+                if self._once:  # a skipped frame's fault to raise: keep data for later
+                    self._reserve(view.len, True)
+                    _copy(PyByteArray_AS_STRING(self._buf) + self._end, view.buf, view.len)
+                    self._end += view.len
+                    self._lent = -1
+                self._check()
                 self._lent = -1  # feed() ends the view lent by get_buffer()
                 self._append(<const char *>view.buf, view.len, frames)
             finally:
@@ -447,11 +495,12 @@ cdef class _Framer:
         """feed()'s work: on an exception nothing is consumed and nothing appended."""
         cdef Py_ssize_t pos, end, take = 0, skip = 0, n, cut
         cdef bytes part = self._part, head = self._head
-        cdef Py_ssize_t filled = self._filled
+        cdef _Mark mark
         cdef char *buf
         if self._pos != self._end:  # room for all of data, as the slow path needs
             self._reserve(size, True)
         pos, end = self._pos, self._end
+        self._mark(&mark)
         try:
             if pos != end:
                 # A frame is pending in the buffer: append only the bytes it needs (as the
@@ -460,7 +509,8 @@ cdef class _Framer:
                 # is buffered (and cut) as it comes.
                 buf = PyByteArray_AS_STRING(self._buf)
                 while True:
-                    n = min(size - take, max(1, self._wanted(data + take, size - take)))
+                    n = self._discard or self._wanted(data + take, size - take)
+                    n = min(size - take, max(1, n))
                     _copy(buf + self._end, data + take, n)
                     self._end += n
                     take += n
@@ -486,7 +536,7 @@ cdef class _Framer:
         except BaseException:
             del frames[:]
             self._pos, self._end = pos, end
-            self._undo(pos, part, filled, head)
+            self._undo(&mark, part, head)
             raise
         _copy(PyByteArray_AS_STRING(self._buf), data + cut, size - cut)
         self._end = size - cut
@@ -499,14 +549,15 @@ cdef class _Framer:
 --
 
         A writable view of at least ``sizehint`` bytes (64 KiB if <= 0) at the buffer's
-        end, for one receive: valid until buffer_updated(), feed(), reset() or the next
-        get_buffer() (asyncio's contract; see the module docstring for a stale view)."""
+        end, for one receive: valid until buffer_updated(), feed(), reset(), detach(), the
+        next get_buffer() (asyncio's contract; see the module docstring for a stale view),
+        or a lower max_frame_size while a big frame is filled in place."""
         cdef Py_ssize_t size
         cdef _Lease lease
         cdef char *start
         self._enter()
         try:
-            self._check()
+            self._check_failed()
             size = sizehint
             if size <= 0:
                 size = READ_SIZE
@@ -550,7 +601,7 @@ cdef class _Framer:
         cdef int overflow = 0
         self._enter()
         try:
-            self._check()
+            self._check_failed()
             if type(nbytes) is not int:
                 nbytes = _index(nbytes)
             n = PyLong_AsLongLongAndOverflow(nbytes, &overflow)
@@ -627,23 +678,18 @@ cdef class _Framer:
 --
 
         The next complete frame, or None if none is buffered."""
-        cdef Py_ssize_t start, stop, pos
-        cdef const char *data
+        cdef _Mark mark
+        cdef bytes part, head, frame
         self._enter()
         try:
             self._check()
-            data = PyByteArray_AS_STRING(self._buf)
-            pos = self._pos
-            if self._part is not None:
-                frame = self._fill(data)
-            elif self._next(data, &start, &stop):
-                try:
-                    frame = PyBytes_FromStringAndSize(data + start, stop - start)
-                except MemoryError:
-                    self._undo(pos, None, 0, b"")
-                    raise
-            else:
-                frame = None
+            self._mark(&mark)
+            part, head = self._part, self._head
+            try:
+                frame = self._one(PyByteArray_AS_STRING(self._buf))
+            except MemoryError:
+                self._undo(&mark, part, head)
+                raise
             self._consumed()
             if frame is None:
                 self._check()
@@ -678,23 +724,31 @@ cdef class _Framer:
     @cython.final
     cdef int _cut(self, const char *data, list frames) except -1:
         """Cut every complete frame; if that fails (MemoryError), nothing is consumed."""
-        cdef Py_ssize_t pos = self._pos, filled = self._filled
+        cdef _Mark mark
         cdef bytes part = self._part, head = self._head
+        self._mark(&mark)
         try:
             self._cut_all(data, frames)
         except BaseException:
             del frames[:]
-            self._undo(pos, part, filled, head)
+            self._undo(&mark, part, head)
             raise
         return 0
 
     @cython.final
-    cdef void _undo(self, Py_ssize_t pos, bytes part, Py_ssize_t filled, bytes head) noexcept:
-        """Back to ``_pos == pos`` and that frame in filling, with no fault: frames cut
-        since then were not delivered (a part only ever grows, so its bytes up to
-        ``filled`` are still the same)."""
-        self._pos, self._error = pos, None
-        self._part, self._filled, self._head = part, filled, head
+    cdef inline void _mark(self, _Mark *mark) noexcept:
+        """Keep the state a failed call goes back to (see _undo), with _part and _head."""
+        mark.pos, mark.filled, mark.discard = self._pos, self._filled, self._discard
+        mark.discarding, mark.skipped = self._discarding, self._skipped
+
+    @cython.final
+    cdef void _undo(self, _Mark *mark, bytes part, bytes head) noexcept:
+        """Back to the state of ``mark``, with no fault: frames cut since then were not
+        delivered (a part only ever grows, so its bytes up to the filled mark are still
+        the same)."""
+        self._pos, self._part, self._filled, self._head = mark.pos, part, mark.filled, head
+        self._discard, self._discarding = mark.discard, mark.discarding
+        self._skipped, self._error, self._once = mark.skipped, None, False
         self._restart()
 
     @cython.final
@@ -709,6 +763,10 @@ cdef class _Framer:
         self._pos += n
         if self._filled < size:
             return None
+        if self._part_tail:  # the trailer after it, checked before it is returned
+            if self._end - self._pos < self._part_tail or not self._tail_ok(data):
+                return None
+            self._pos += self._part_tail
         self._part, self._filled, self._head = None, 0, b""
         return frame
 
@@ -737,16 +795,17 @@ cdef class _Framer:
         """The stream has ended: return the frames still buffered; raise
         IncompleteFrameError (with ``.partial`` and ``.expected``) if a partial frame is
         left. With ``last_frame``, a delimited stream's unended tail is returned as its last
-        frame instead (tokio's ``decode_eof`` of lines); a frame whose header announced its
-        size stays incomplete."""
+        frame instead, byte for byte (a b"\\r" that might have begun b"\\r\\n" included); a
+        frame whose header announced its size stays incomplete."""
         cdef list frames = []
-        cdef Py_ssize_t pos, filled
+        cdef _Mark mark
         cdef bytes part, head
         cdef bint tail = last_frame
         self._enter()
         try:
             self._check()
-            pos, part, filled, head = self._pos, self._part, self._filled, self._head
+            self._mark(&mark)
+            part, head = self._part, self._head
             self._final = True  # bytes that could begin a delimiter will not be followed
             try:
                 self._cut(PyByteArray_AS_STRING(self._buf), frames)
@@ -762,7 +821,7 @@ cdef class _Framer:
                         self._error = _errors.incomplete(self._held(), self._expected())
                 except BaseException:
                     del frames[:]
-                    self._undo(pos, part, filled, head)
+                    self._undo(&mark, part, head)
                     raise
             self._consumed()
             if not frames:
@@ -937,21 +996,56 @@ cdef class _Framer:
         """Append every complete frame in ``data[_pos:_end]`` to ``frames``."""
         cdef Py_ssize_t start, stop
         cdef bytes frame
-        if self._part is not None:
-            frame = self._fill(data)
+        while True:
+            if not self._discard and self._part is None:  # the usual loop, tight
+                while self._next(data, &start, &stop):
+                    frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
+            frame = self._one(data)  # the rest: a frame filled in place, a skipped one
             if frame is None:
                 return 0
             frames.append(frame)
-        while self._next(data, &start, &stop):
-            frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
-        return 0
+
+    @cython.final
+    cdef bytes _one(self, const char *data):
+        """Cut the next complete frame in ``data[_pos:_end]``, or None (at a fault too).
+        With recovery, a bad frame is skipped: "skip" goes on to the next frame, "raise"
+        stops there, its fault to be raised once."""
+        cdef Py_ssize_t start, stop, n
+        if self._discard:  # the rest of a skipped frame
+            n = min(self._discard, self._end - self._pos)
+            self._pos += n
+            self._discard -= n
+        if self._part is not None:
+            return self._fill(data)
+        while True:
+            if self._next(data, &start, &stop):
+                return PyBytes_FromStringAndSize(data + start, stop - start)
+            if self._error is None or not self._on_error or not self._skip(data):
+                return None
+            self._skipped += 1
+            if self._on_error == RAISE:
+                self._once = True
+                return None
+            self._error = None
+
+    @cython.final
+    cdef inline bint _skip_bytes(self, uint64_t total) noexcept:
+        """Skip the frame at ``_pos``, ``total`` bytes long, now or as its bytes come."""
+        cdef Py_ssize_t n
+        if total > <uint64_t>PY_SSIZE_T_MAX:
+            return False
+        n = min(<Py_ssize_t>total, self._end - self._pos)
+        self._pos += n
+        self._discard = <Py_ssize_t>total - n
+        return True
 
     @cython.final
     cdef Py_ssize_t _expected(self) noexcept:
         """The size of the frame pending (header and trailer included) as its header
         tells it, or -1."""
         if self._part is not None:
-            return PyBytes_GET_SIZE(self._head) + PyBytes_GET_SIZE(self._part)
+            return (PyBytes_GET_SIZE(self._head) + PyBytes_GET_SIZE(self._part)
+                    + self._part_tail)
         return self._announced(PyByteArray_AS_STRING(self._buf))
 
     # -- hooks of the framing rules -----------------------------------------------------
@@ -960,6 +1054,20 @@ cdef class _Framer:
         """The size of the frame at ``data[_pos]`` (header and trailer included), if its
         header is buffered and tells it (and it fits a Py_ssize_t); else -1."""
         return -1
+
+    cdef bint _skip(self, const char *data) noexcept:
+        """Skip the bad frame at ``data[_pos]`` (the fault _next() set), now or as its
+        bytes come; False if the framing cannot tell where it ends."""
+        return False
+
+    cdef int _limit_ok(self, Py_ssize_t limit) except -1:
+        """Refuse a new max_frame_size that the settings rule out."""
+        return 0
+
+    cdef int _tail_ok(self, const char *data) except -1:
+        """Whether the trailer at ``data[_pos]``, after a frame filled in place, is right;
+        if not, set ``_error``."""
+        return 1
 
     cdef void _restart(self) noexcept:
         """Reset per-stream scan state."""
@@ -986,7 +1094,8 @@ cdef class _Framer:
 # it puts the ``*`` of keyword-only arguments one parameter late.
 cdef class LengthPrefixFramer(_Framer):
     """LengthPrefixFramer(length_size=4, byteorder='big', *, offset=0, adjustment=0,
-    include_header=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+    include_header=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    on_error='fail')
 --
 
     Frames preceded by an unsigned binary length field of 1 to 8 bytes.
@@ -1007,13 +1116,15 @@ cdef class LengthPrefixFramer(_Framer):
 
     @cython.embedsignature(False)
     def __init__(self, length_size=4, byteorder="big", *, offset=0, adjustment=0,
-                 include_header=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+                 include_header=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+                 on_error="fail"):
         cdef int size
         cdef Py_ssize_t off
         cdef int64_t adjust
         cdef bint big, keep_header
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
         size, off, adjust = length_size, offset, adjustment
         big, keep_header = byteorder == "big", include_header
@@ -1027,7 +1138,7 @@ cdef class LengthPrefixFramer(_Framer):
             self._adjustment = adjust
             self._include_header = keep_header
             self._header = self._head_size = off + size
-            self._open(limit)
+            self._open(limit, recover)
         finally:
             self._leave()
 
@@ -1108,7 +1219,7 @@ cdef class LengthPrefixFramer(_Framer):
         # the tail (a frame to fill in place, or a fault) as the twin does.
         cdef Py_ssize_t pos, end = self._end, header = self._header, length
         cdef Py_ssize_t skip = 0 if self._include_header else header
-        if self._part is not None:
+        if self._part is not None or self._discard:
             return _Framer._cut_all(self, data, frames)
         pos = self._pos
         while end - pos >= header:
@@ -1136,6 +1247,20 @@ cdef class LengthPrefixFramer(_Framer):
         length = self._length(data + self._pos)
         return self._header + length if 0 <= length <= PY_SSIZE_T_MAX - self._header else -1
 
+    cdef bint _skip(self, const char *data) noexcept:
+        cdef uint64_t length, value = self._field(data + self._pos)
+        if self._adjustment < 0:
+            if value < <uint64_t>(-self._adjustment):
+                return False  # a negative length: only a length too large is skipped
+            length = value - <uint64_t>(-self._adjustment)
+        elif value > <uint64_t>PY_SSIZE_T_MAX:
+            return False
+        else:
+            length = value + <uint64_t>self._adjustment
+        if length > <uint64_t>(PY_SSIZE_T_MAX - self._header):
+            return False
+        return self._skip_bytes(length + <uint64_t>self._header)
+
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         # the shared check (and its errors) only when the quick one fails
         if not (size <= self._limit and size < (1LL << 62) and self._adjustment <= size
@@ -1162,7 +1287,8 @@ cdef class LengthPrefixFramer(_Framer):
 
 
 cdef class DecimalLengthFramer(_Framer):
-    """DecimalLengthFramer(digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+    """DecimalLengthFramer(digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    on_error='fail')
 --
 
     Frames preceded by their length as ``digits`` zero-padded ASCII digits: ``0003AAA``."""
@@ -1171,17 +1297,19 @@ cdef class DecimalLengthFramer(_Framer):
     cdef Py_ssize_t _field_max
 
     @cython.embedsignature(False)
-    def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+    def __init__(self, digits=4, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+                 on_error="fail"):
         cdef Py_ssize_t count, field_max
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         digits = _rules.decimal_digits(digits)
         count, field_max = digits, 10**digits - 1
         self._settle()
         try:
             self._digits = self._head_size = count
             self._field_max = field_max
-            self._open(limit)
+            self._open(limit, recover)
         finally:
             self._leave()
 
@@ -1237,6 +1365,10 @@ cdef class DecimalLengthFramer(_Framer):
         length = self._length(data + self._pos)
         return self._digits + length if length >= 0 else -1
 
+    cdef bint _skip(self, const char *data) noexcept:
+        cdef Py_ssize_t length = self._length(data + self._pos)
+        return length >= 0 and self._skip_bytes(<uint64_t>(self._digits + length))
+
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if not (size <= self._limit and size <= self._field_max):
             _rules.check_field(size, size, self._field_max, self._limit)
@@ -1251,7 +1383,8 @@ cdef class DecimalLengthFramer(_Framer):
 
 
 cdef class NetstringFramer(_Framer):
-    """NetstringFramer(*, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+    """NetstringFramer(*, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    on_error='fail')
 --
 
     Netstrings (D. J. Bernstein): the length in ASCII decimal, ``:``, the bytes, ``,``,
@@ -1260,13 +1393,16 @@ cdef class NetstringFramer(_Framer):
     digits make it so, before more is read."""
 
     @cython.embedsignature(False)
-    def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+    def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+                 on_error="fail"):
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         self._settle()
         try:
             self._head_size, self._trailer = -1, b","
-            self._open(limit)
+            self._part_tail = 1  # the comma after a frame filled in place
+            self._open(limit, recover)
         finally:
             self._leave()
 
@@ -1304,7 +1440,11 @@ cdef class NetstringFramer(_Framer):
             self._error = _errors.netstring_error(data[pos:pos + length + 1], self._limit)
             return 0
         body = pos + size
-        if size == 0 or self._end - body <= length:
+        if size == 0:
+            return 0
+        if self._end - body <= length:
+            if self._parted(length, self._end - body):
+                self._begin_part(data, pos, body, length)
             return 0
         if data[body + length] != 44:  # b","
             self._error = _errors.netstring_comma(length, data[body + length:body + length + 1])
@@ -1319,6 +1459,8 @@ cdef class NetstringFramer(_Framer):
         cdef const char *colon
         head = self._header(PyByteArray_AS_STRING(self._buf), self._pos, &length)
         if head > 0:
+            if length >= size:  # (and no overflow below)
+                return size
             return min(size, head + length + 1 - (self._end - self._pos))
         if head < 0:
             return size  # a fault: _next() tells
@@ -1332,6 +1474,13 @@ cdef class NetstringFramer(_Framer):
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
+        return 0
+
+    cdef int _tail_ok(self, const char *data) except -1:
+        if data[self._pos] == 44:  # b","
+            return 1
+        self._error = _errors.netstring_comma(PyBytes_GET_SIZE(self._part),
+                                              data[self._pos:self._pos + 1])
         return 0
 
     cdef Py_ssize_t _varhead(self, Py_ssize_t size) noexcept:
@@ -1352,7 +1501,8 @@ cdef class NetstringFramer(_Framer):
 
 
 cdef class VarintFramer(_Framer):
-    """VarintFramer(*, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+    """VarintFramer(*, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    on_error='fail')
 --
 
     Frames preceded by their length as a base-128 varint, as protobuf's delimited
@@ -1361,13 +1511,15 @@ cdef class VarintFramer(_Framer):
     malformed; a length over ``max_frame_size`` is refused before its bytes are read."""
 
     @cython.embedsignature(False)
-    def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+    def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+                 on_error="fail"):
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         self._settle()
         try:
             self._head_size = -1
-            self._open(limit)
+            self._open(limit, recover)
         finally:
             self._leave()
 
@@ -1413,7 +1565,7 @@ cdef class VarintFramer(_Framer):
         # Fast path: the loop of _next() over whole frames, inline; _next() then settles
         # the tail (a frame to fill in place, or a fault) as the twin does.
         cdef Py_ssize_t pos, end = self._end, size, length = 0
-        if self._part is not None:
+        if self._part is not None or self._discard:
             return _Framer._cut_all(self, data, frames)
         pos = self._pos
         while True:
@@ -1430,12 +1582,26 @@ cdef class VarintFramer(_Framer):
         cdef Py_ssize_t head = self._header(PyByteArray_AS_STRING(self._buf), self._pos,
                                             self._end, &length)
         if head > 0:
+            if length >= size:  # (and no overflow below)
+                return size
             return min(size, head + length - (self._end - self._pos))
         return 1 if head == 0 else size  # the varint's next byte; a fault: _next() tells
 
     cdef Py_ssize_t _announced(self, const char *data) noexcept:
         cdef Py_ssize_t length = 0, size = self._header(data, self._pos, self._end, &length)
         return size + length if 0 < size and length <= PY_SSIZE_T_MAX - size else -1
+
+    cdef bint _skip(self, const char *data) noexcept:
+        cdef const unsigned char *field = <const unsigned char *>data + self._pos
+        cdef Py_ssize_t n = min(10, self._end - self._pos), i
+        cdef uint64_t value = 0
+        for i in range(n):
+            value |= <uint64_t>(field[i] & 0x7F) << (7 * i)
+            if field[i] < 0x80:  # too large, and not over 64 bits: skipped
+                if (i == 9 and field[i] > 1) or value > <uint64_t>(PY_SSIZE_T_MAX - i - 1):
+                    return False
+                return self._skip_bytes(value + <uint64_t>(i + 1))
+        return False  # over 10 bytes
 
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if size > self._limit:
@@ -1460,7 +1626,8 @@ cdef class VarintFramer(_Framer):
 
 
 cdef class FixedLengthFramer(_Framer):
-    """FixedLengthFramer(size, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+    """FixedLengthFramer(size, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    on_error='fail')
 --
 
     Frames of exactly ``size`` bytes each, one after the other with nothing between them
@@ -1469,15 +1636,17 @@ cdef class FixedLengthFramer(_Framer):
     cdef Py_ssize_t _size
 
     @cython.embedsignature(False)
-    def __init__(self, size, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+    def __init__(self, size, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+                 on_error="fail"):
         cdef Py_ssize_t frame
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         frame = _rules.fixed_size(size, limit)
         self._settle()
         try:
             self._size = frame
-            self._open(limit)
+            self._open(limit, recover)
         finally:
             self._leave()
 
@@ -1499,7 +1668,7 @@ cdef class FixedLengthFramer(_Framer):
     cdef int _cut_all(self, const char *data, list frames) except -1:
         # Fast path: the loop of _next() over whole frames, inline.
         cdef Py_ssize_t pos, end = self._end, size = self._size
-        if self._part is not None:
+        if self._part is not None or self._discard:
             return _Framer._cut_all(self, data, frames)
         pos = self._pos
         while end - pos >= size:
@@ -1514,6 +1683,10 @@ cdef class FixedLengthFramer(_Framer):
     cdef Py_ssize_t _announced(self, const char *data) noexcept:
         return self._size
 
+    cdef int _limit_ok(self, Py_ssize_t limit) except -1:
+        _rules.fixed_size(self._size, limit)
+        return 0
+
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if size != self._size:
             _rules.check_fixed(size, self._size)
@@ -1522,7 +1695,8 @@ cdef class FixedLengthFramer(_Framer):
 
 cdef class DelimiterFramer(_Framer):
     """DelimiterFramer(delimiter=b'\\n', *, keep_delimiter=False,
-    max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+    max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    on_error='fail')
 --
 
     Frames ended by a delimiter, or by the earliest of several (the longest on a tie).
@@ -1548,12 +1722,14 @@ cdef class DelimiterFramer(_Framer):
 
     @cython.embedsignature(False)
     def __init__(self, delimiter=b"\n", *, keep_delimiter=False,
-                 max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+                 max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+                 on_error="fail"):
         cdef Py_ssize_t count, i
         cdef int firsts
         cdef bint keep
         self._initialising()
         limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
         delimiters = _rules.delimiters(delimiter)  # a tuple of exact bytes
         keep = keep_delimiter
         count = len(delimiters)
@@ -1584,7 +1760,7 @@ cdef class DelimiterFramer(_Framer):
             self._keep_delimiter = keep
             self._tail_is_frame = True
             self._count = count
-            self._open(limit)
+            self._open(limit, recover)
         finally:
             self._leave()
 
@@ -1631,12 +1807,14 @@ cdef class DelimiterFramer(_Framer):
         # taken by _next() first; no match is looked for before a delimiter's position.
         cdef Py_ssize_t begin, at, stop, i, start, cr_from, stale = -1
         cdef Py_ssize_t size = self._size[0], keep = self._keep_delimiter
+        if self._discarding:  # the rest of a skipped frame: _next() drops it
+            return _Framer._cut_all(self, data, frames)
         for i in range(self._count):
             if self._hit[i] and self._seen[i] >= self._pos:
                 stale = max(stale, self._seen[i])
         while self._pos <= stale:
-            if not self._next(data, &start, &stop):
-                return 0
+            if not self._next(data, &start, &stop):  # (a fault: the general loop skips it)
+                return _Framer._cut_all(self, data, frames)
             frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
         begin = self._pos
         if self._count == 1:
@@ -1799,6 +1977,12 @@ cdef class DelimiterFramer(_Framer):
                     and size > self._size[best]):
                 best = i
         at = self._seen[best]
+        if self._discarding:  # the rest of a skipped frame: up to its delimiter
+            if not self._hit[best]:
+                self._pos = at  # no delimiter begins before
+                return 0
+            self._pos, self._discarding = at + self._size[best], False
+            return self._next(data, start, stop)
         if at - begin > self._limit:
             self._error = (
                 _errors.too_large(at - begin, self._limit)
@@ -1812,6 +1996,20 @@ cdef class DelimiterFramer(_Framer):
         start[0] = begin
         stop[0] = self._pos if self._keep_delimiter else at
         return 1
+
+    cdef bint _skip(self, const char *data) noexcept:
+        # The frame _next() refused ends at the earliest delimiter; if that has not come
+        # yet, every byte before where one may still begin is dropped, and more as they come.
+        cdef Py_ssize_t i, best = 0
+        for i in range(1, self._count):
+            if self._seen[i] < self._seen[best] or (
+                    self._seen[i] == self._seen[best] and self._size[i] > self._size[best]):
+                best = i
+        if self._hit[best]:
+            self._pos = self._seen[best] + self._size[best]
+        else:
+            self._pos, self._discarding = self._seen[best], True
+        return True
 
     cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
         # Up to the first delimiter in data, and room to settle a tie with a longer one.
@@ -1858,14 +2056,16 @@ cdef class DelimiterFramer(_Framer):
 
 
 cdef class LineFramer(DelimiterFramer):
-    """LineFramer(*, line_ending=b'\\n', max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE)
+    """LineFramer(*, line_ending=b'\\n', max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    on_error='fail')
 --
 
     Lines ended by ``\\n`` or ``\\r\\n`` (both stripped); encode() appends ``line_ending``."""
 
     @cython.embedsignature(False)
-    def __init__(self, *, line_ending=b"\n", max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE):
+    def __init__(self, *, line_ending=b"\n", max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+                 on_error="fail"):
         self._initialising()
         ending = _rules.line_ending(line_ending)
         other = b"\r\n" if ending == b"\n" else b"\n"
-        super().__init__((ending, other), max_frame_size=max_frame_size)
+        super().__init__((ending, other), max_frame_size=max_frame_size, on_error=on_error)
