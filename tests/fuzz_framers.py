@@ -92,6 +92,9 @@ SETTINGS = {
     "LineFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
 }
 
+# and what every framer has: its recovery setting, and what it skipped
+SETTINGS = {name: (*names, "on_error", "skipped") for name, names in SETTINGS.items()}
+
 SKIP = frozenset(filter(None, os.environ.get("PYFRAME_FUZZ_SKIP", "").split(",")))
 
 MAX_OPS = 40  # calls per input
@@ -375,6 +378,8 @@ class _Session:
                 )
         if inp.chance(190):
             kw["max_frame_size"] = self.limit()
+        if inp.chance(90):
+            kw["on_error"] = inp.pick(("raise", "skip", "raise", "skip", "fail", "x", None))
 
         text = ", ".join([_src(a) for a in args] + [f"{k}={_src(v)}" for k, v in kw.items()])
         line = f"m.{cls}({text})"
@@ -650,6 +655,7 @@ class _Session:
 
     def op_pending(self):
         self.both("f.pending", lambda t: self.framers[t].pending)
+        self.both("f.skipped", lambda t: self.framers[t].skipped)
 
     def payload(self):
         inp = self.inp

@@ -26,7 +26,7 @@ FRAMERS = [
 @pytest.mark.parametrize("name, kw, settings", FRAMERS)
 def test_settings_are_read_only(impl, name, kw, settings):
     framer = getattr(impl, name)(**kw)
-    for setting in settings + ["pending"]:
+    for setting in settings + ["pending", "on_error", "skipped"]:
         value = getattr(framer, setting)
         with pytest.raises(AttributeError):
             setattr(framer, setting, value)

@@ -23,14 +23,29 @@ UNLIMITED = 2**63 - 1  # max_frame_size=None: the largest size supported (a C ss
 # -- the reference: each wire format read straight from its definition --------------------
 
 
-def reference(kind, kw, data, final=False):
+def reference(kind, kw, data, final=False, skips=None):
     """Decode the whole of ``data``. Returns ``(frames, outcome)``: outcome is the number
     of bytes left pending, or the FrameError subclass that stops the stream. ``final``:
-    the stream ends after ``data`` (a delimiter cut off by the end cannot match)."""
+    the stream ends after ``data`` (a delimiter cut off by the end cannot match). With
+    ``on_error`` "raise" or "skip" in ``kw``, a frame too large is skipped where the
+    framing tells where it ends (its size fits 63 bits), and listed in ``skips``."""
     limit = kw.get("max_frame_size", 8 << 20)
     limit = UNLIMITED if limit is None else limit
+    recover = kw.get("on_error", "fail") != "fail"
+    skips = [] if skips is None else skips
     frames = []
     pos = 0
+
+    def skip(total):
+        """Skip ``total`` bytes from pos (the rest of the data, if they run past it);
+        False if the size does not fit 63 bits."""
+        nonlocal pos
+        if not recover or total > UNLIMITED:
+            return False
+        skips.append(pos)
+        pos = min(len(data), pos + total)
+        return True
+
     if kind == "length":
         size = kw.get("length_size", 4)
         order = kw.get("byteorder", "big")
@@ -42,6 +57,8 @@ def reference(kind, kw, data, final=False):
             if length < 0:
                 return frames, MalformedFrameError
             if length > limit:
+                if skip(header + length):
+                    continue
                 return frames, FrameTooLargeError
             if pos + header + length > len(data):
                 break
@@ -57,6 +74,8 @@ def reference(kind, kw, data, final=False):
                 return frames, MalformedFrameError
             length = int(text.decode("ascii"))
             if length > limit:
+                if skip(digits + length):
+                    continue
                 return frames, FrameTooLargeError
             if pos + digits + length > len(data):
                 break
@@ -99,6 +118,8 @@ def reference(kind, kw, data, final=False):
             if value >= 2**64:
                 return frames, MalformedFrameError
             if value > limit:
+                if skip(size + value):
+                    continue
                 return frames, FrameTooLargeError
             if pos + size + value > len(data):
                 break
@@ -123,6 +144,7 @@ def reference(kind, kw, data, final=False):
         d = kw.get("delimiter", b"\n")
         delims = [bytes(x) for x in (d if isinstance(d, tuple) else (d,))]
         keep = kw.get("keep_delimiter", False)
+    discarding = False  # a frame too long is dropped up to its delimiter
     while True:
         q = pos
         while True:
@@ -132,13 +154,24 @@ def reference(kind, kw, data, final=False):
                 maybe = []
             full = [d for d in delims if rest.startswith(d)]
             if maybe:  # undecided: wait for more bytes (unless already too long)
+                if discarding:
+                    return frames, len(data) - q  # dropped up to where one may begin
                 if q - pos > limit:
+                    if recover:
+                        skips.append(pos)
+                        pos, discarding = q, True
+                        continue
                     return frames, FrameTooLargeError
                 return frames, len(data) - pos
             if full:
-                if q - pos > limit:
-                    return frames, FrameTooLargeError
                 d = max(full, key=len)
+                if discarding or q - pos > limit:
+                    if not (discarding or recover):
+                        return frames, FrameTooLargeError
+                    if not discarding:
+                        skips.append(pos)
+                    pos, discarding = q + len(d), False
+                    break
                 frames.append(data[pos : q + len(d)] if keep else data[pos:q])
                 pos = q + len(d)
                 break
@@ -595,3 +628,82 @@ def test_limit_changed_between_frames(impls, framer, payloads, switch_at, new_li
             error = type(exc)
         assert got == want, module.__name__
         assert error is (None if isinstance(outcome, int) else outcome), module.__name__
+
+
+# -- recovery: a bad frame skipped, its fault raised once or only counted -----------------
+
+recovering = pick(
+    st.tuples(
+        st.just("length"),
+        st.fixed_dictionaries(
+            {"max_frame_size": limits},
+            optional={
+                "length_size": st.integers(1, 8),
+                "adjustment": st.integers(-3, 3),
+                "include_header": st.booleans(),
+            },
+        ),
+    ),
+    st.tuples(st.just("decimal"), st.fixed_dictionaries({"max_frame_size": limits})),
+    st.tuples(st.just("varint"), limit_kw),
+    st.tuples(st.just("netstring"), limit_kw),
+    delimiter_kw.map(lambda kw: ("delimiter", kw)),
+    st.tuples(st.just("line"), line_kw),
+)
+
+
+def drive_recovering(framer, chunks, eof):
+    """Feed ``chunks`` (and eof()), catching every fault and going on: the frames and
+    faults in order, and then the framer's skipped count and pending bytes. A fault
+    raised twice in a row with nothing skipped between is the end (the stream failed)."""
+    events, last = [], None
+    calls = [lambda c=c: framer.feed(c) for c in chunks] + [framer.pop_frames] * 3
+    if eof:
+        calls += [framer.eof] * 2 + [framer.pop_frames]
+    for call in calls:
+        for _ in range(len(chunks) + 4):  # each call again until it raises no more
+            try:
+                events += call()
+                break
+            except FrameError as exc:
+                key = (type(exc).__name__, str(exc), framer.skipped)
+                if key == last:  # raised again: the stream failed for good
+                    return events, framer.skipped, framer.pending
+                events.append(key[:2])
+                last = key
+                if call is not framer.eof and call is not framer.pop_frames:
+                    break  # feed(): its bytes were taken even so
+    return events, framer.skipped, framer.pending
+
+
+@settings(SETTINGS, max_examples=200)
+@given(
+    framer=recovering,
+    how=st.sampled_from(["raise", "skip"]),
+    pieces=pieces,
+    flips=flips,
+    points=points,
+    eof=st.booleans(),
+    bytewise=st.booleans(),
+)
+def test_recovery(impls, framer, how, pieces, flips, points, eof, bytewise):
+    kind, kw = framer
+    kw = {**kw, "on_error": how}
+    data = damaged_stream(
+        kind, {k: v for k, v in kw.items() if k != "on_error"}, pieces, flips, impls["python"]
+    )
+    chunks = [data[i : i + 1] for i in range(len(data))] if bytewise else cut(data, points)
+    results = {n: drive_recovering(make(m, kind, kw), chunks, eof) for n, m in impls.items()}
+    assert len({repr(r) for r in results.values()}) == 1, results
+    events, skipped, pending = results["python"]
+    skips = []
+    frames, outcome = reference(kind, kw, data, final=eof, skips=skips)
+    assert [e for e in events if type(e) is bytes] == frames
+    assert skipped == len(skips)
+    faults = [e for e in events if type(e) is not bytes]
+    if how == "raise":  # each skipped frame's fault raised once, then the stream's own
+        assert len(faults) == len(skips) + (not isinstance(outcome, int) or (eof and outcome > 0))
+    else:
+        assert len(faults) == (not isinstance(outcome, int) or (eof and outcome > 0))
+    if isinstance(outcome, int) and not eof:
+        assert pending == outcome

@@ -1,0 +1,141 @@
+"""Recovery after a bad frame, on both twins: with ``on_error="raise"`` or ``"skip"`` a
+frame too large is skipped (where the framing tells where it ends) and the next good frame
+decodes; its fault is raised once, or only counted in ``skipped``. The default stays
+fail-fast. (tests/test_differential.py holds every framing to a reference as well.)"""
+
+import pytest
+
+from pyframe import FrameTooLargeError, IncompleteFrameError, MalformedFrameError
+
+
+def test_default_is_fail_fast(impl):
+    framer = impl.LineFramer(max_frame_size=3)
+    assert framer.on_error == "fail"
+    with pytest.raises(FrameTooLargeError):
+        framer.feed(b"toolong\nok\n")
+    with pytest.raises(FrameTooLargeError):  # and again, until reset()
+        framer.feed(b"ok\n")
+
+
+def test_lines_raise_once_then_go_on(impl):
+    framer = impl.LineFramer(max_frame_size=3, on_error="raise")
+    assert framer.feed(b"ab\nTOO LONG\ncd\n") == [b"ab"]  # the frames before the bad one
+    with pytest.raises(FrameTooLargeError, match="frame of 8 bytes"):
+        framer.pop_frames()  # its fault, once
+    assert framer.pop_frames() == [b"cd"]  # then the frames after it
+    assert framer.skipped == 1 and framer.pending == 0
+
+
+def test_a_feed_that_raises_keeps_its_bytes(impl):
+    framer = impl.LengthPrefixFramer(1, max_frame_size=3, on_error="raise")
+    assert framer.feed(b"\x01a\x09") == [b"a"]  # a header of 9 > 3: skipped
+    with pytest.raises(FrameTooLargeError):
+        framer.feed(b"123456789\x01b")  # raises the fault; its bytes are taken even so
+    assert framer.pop_frames() == [b"b"]
+    assert framer.skipped == 1
+
+
+def test_the_receive_pair_never_raises_a_skipped_frames_fault(impl):
+    """get_buffer() and buffer_updated() take bytes in; the fault comes with the frames
+    (an event loop would end the connection of a protocol raising there)."""
+    framer = impl.LineFramer(max_frame_size=3, on_error="raise")
+    assert framer.feed(b"x\nlong line\n") == [b"x"]
+    with framer.get_buffer(16) as view:
+        view[:3] = b"y\nz"
+    framer.buffer_updated(3)
+    with pytest.raises(FrameTooLargeError):
+        framer.pop_frames()
+    assert framer.feed(b"\n") == [b"y", b"z"]
+
+
+def test_skip_counts_and_never_raises(impl):
+    framer = impl.DelimiterFramer(b";", max_frame_size=4, on_error="skip")
+    wire = b"a;" + b"x" * 100 + b";b;" + b"y" * 6 + b";c;"
+    frames = []
+    for i in range(0, len(wire), 7):
+        frames += framer.feed(wire[i : i + 7])
+    assert frames == [b"a", b"b", b"c"]
+    assert framer.skipped == 2
+
+
+def test_a_long_line_is_dropped_as_it_comes(impl):
+    """No delimiter within the limit: the line is dropped up to its end, byte by byte as it
+    comes, without buffering it (memory stays bounded)."""
+    framer = impl.LineFramer(max_frame_size=100, on_error="skip")
+    assert framer.feed(b"ok\n" + b"x" * 1000) == [b"ok"]
+    for _ in range(100):
+        assert framer.feed(b"x" * 10000) == []
+        assert framer.pending <= 1
+    assert framer.feed(b"x\r\nnext\n") == [b"next"]
+    assert framer.skipped == 1
+
+
+def test_length_prefix_skips_a_frame_by_its_declared_length(impl):
+    framer = impl.LengthPrefixFramer(4, max_frame_size=10, on_error="skip")
+    big = b"\x00\x01\x00\x00" + b"z" * 65536
+    wire = framer.encode(b"one") + big + framer.encode(b"two")
+    got = []
+    for i in range(0, len(wire), 4096):  # the big frame's bytes are dropped as they come
+        got += framer.feed(wire[i : i + 4096])
+        assert framer.pending <= 4096
+    assert got == [b"one", b"two"] and framer.skipped == 1
+    # at the end of the stream in the middle of a skipped frame: a clean end (it was
+    # reported when it was skipped)
+    framer.feed(big[:100])
+    assert framer.eof() == [] and framer.skipped == 2
+
+
+@pytest.mark.parametrize(
+    "make, wire, error",
+    [
+        # a negative length, a non-digit header, a malformed varint or netstring: where the
+        # frame ends is unknown, so the stream fails as by default
+        ("LengthPrefixFramer(1, adjustment=-5, on_error='skip')", b"\x02ab", MalformedFrameError),
+        ("DecimalLengthFramer(2, on_error='skip')", b"x1a", MalformedFrameError),
+        ("VarintFramer(on_error='skip')", b"\xff" * 11, MalformedFrameError),
+        ("NetstringFramer(max_frame_size=5, on_error='skip')", b"99:", FrameTooLargeError),
+        ("NetstringFramer(on_error='skip')", b"3:abc;", MalformedFrameError),
+        # a length that does not fit 63 bits cannot be skipped either
+        ("LengthPrefixFramer(8, on_error='skip')", b"\xff" * 8, FrameTooLargeError),
+    ],
+)
+def test_faults_that_cannot_be_skipped_fail(impl, make, wire, error):
+    framer = eval(f"impl.{make}")
+    with pytest.raises(error):
+        framer.feed(wire)
+    with pytest.raises(error):
+        framer.pop_frames()
+    assert framer.skipped == 0
+
+
+def test_reset_and_detach_forget_the_skipping(impl):
+    framer = impl.LengthPrefixFramer(1, max_frame_size=3, on_error="skip")
+    assert framer.feed(b"\x09abc") == []
+    assert framer.skipped == 1
+    framer.reset()
+    assert framer.skipped == 0
+    assert framer.feed(b"\x01z") == [b"z"]  # no byte of the old frame dropped any more
+    framer.feed(b"\x09ab")
+    assert framer.detach() == b""
+    assert framer.feed(b"\x01y") == [b"y"]
+
+
+def test_eof_raises_a_skipped_frames_fault_once(impl):
+    framer = impl.LineFramer(max_frame_size=3, on_error="raise")
+    assert framer.feed(b"a\n") == [b"a"]
+    with framer.get_buffer(32) as view:  # buffered, not cut yet
+        view[:12] = b"b\nTOOLONG\nta"
+    framer.buffer_updated(12)
+    assert framer.eof() == [b"b"]
+    with pytest.raises(FrameTooLargeError):
+        framer.eof()
+    with pytest.raises(IncompleteFrameError) as info:
+        framer.eof()  # the rest: a tail with no line end
+    assert info.value.partial == b"ta"
+
+
+@pytest.mark.parametrize("bad", ["ignore", None, 1, b"skip", "SKIP"])
+def test_bad_settings_are_refused(impls, bad):
+    for module in impls.values():
+        with pytest.raises(ValueError, match="on_error must be 'fail', 'raise' or 'skip'"):
+            module.LineFramer(on_error=bad)
