@@ -24,6 +24,14 @@ call (a list; the default calls ``frame_received`` for each). Underneath both is
 ``asyncio.BufferedProtocol``: the transport reads straight into the framer's buffer
 (``get_buffer``/``buffer_updated``); this module owns no framing logic.
 
+Timeouts (servers; README "Servers under load"): while a task waits in ``read_frame()``, a
+peer that sends nothing for ``idle_timeout`` seconds between frames makes it raise
+``IdleTimeoutError``, and one that stalls for ``read_timeout`` seconds inside a frame makes it
+raise ``socket.timeout`` (the bytes of the frame are kept). ``start_server`` and
+``start_unix_server`` default both to 60 s; the client functions to None (no limit). A
+handler that lets the exception end it just closes the connection (logged at DEBUG). A
+connection idle for a second while a read waits gives its framer's read buffer back.
+
 Flow control: a FrameReader holds frames until ``read_frame()`` takes them; when they exceed
 ``high_water`` (bytes, counting each frame's length plus ``FRAME_OVERHEAD``) reading pauses,
 and it resumes once they are under ``low_water``. Writers honour ``drain()``, which waits while
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Iterable, Sequence
@@ -41,6 +50,7 @@ from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from ._errors import FrameError
 from ._types import Buffer, Framer
+from .sockets import IDLE_TIMEOUT, MAX_CONNECTIONS, TIMEOUT, BrokenStreamError, IdleTimeoutError
 
 __all__ = [
     "FRAME_OVERHEAD",
@@ -48,6 +58,7 @@ __all__ = [
     "FrameProtocol",
     "FrameReader",
     "FrameWriter",
+    "IdleTimeoutError",
     "open_connection",
     "open_unix_connection",
     "start_server",
@@ -61,6 +72,11 @@ FRAME_OVERHEAD = 64
 #: Payloads up to this size are written as one encoded buffer; larger ones as
 #: header, payload, trailer through ``writelines`` (no copy by pyframe).
 _COPY_BELOW = 16384
+#: Longest step of a waiting read's timer: how soon an idle connection gives back its read
+#: buffer, and how late (at most) a timeout may come.
+_TICK = 1.0
+
+logger = logging.getLogger("pyframe")
 
 #: ``client_connected_cb(reader, writer)`` of the servers: a function, or a coroutine function
 #: (its coroutine runs as a task), as for ``asyncio.start_server``.
@@ -89,6 +105,9 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._lost = False
         self._lost_exc: Optional[BaseException] = None
         self._closed: Optional[asyncio.Future[None]] = None  # set when the connection is lost
+        # True while a frame goes to the transport in two pieces: still True afterwards, an
+        # exception (a signal handler's...) came between them and the stream is broken
+        self._mid_frame = False
 
     # -- callbacks for users -----------------------------------------------------------
 
@@ -201,11 +220,18 @@ def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:
     # writelines() hands the pieces to the kernel without a copy, but on CPython 3.12.0-3.12.8
     # and 3.13.0-3.13.1 it never pauses the protocol (gh-127655): drain() would not wait.
     # write() checks the high-water mark on every version, so the last piece goes through it.
+    protocol._mid_frame = True
     transport.writelines([piece for piece in (header, view) if len(piece)])
     transport.write(trailer)
+    protocol._mid_frame = False
 
 
 def _check_alive(protocol: FrameProtocol) -> None:
+    if protocol._mid_frame:
+        raise BrokenStreamError(
+            "cannot write a frame: an exception interrupted the writing of a frame, the peer "
+            "holds part of it and the stream is out of sync; close this connection"
+        )
     # asyncio drops writes to a lost connection with a warning, uvloop raises RuntimeError:
     # both loops raise the same ConnectionResetError here.
     if protocol._lost or cast(asyncio.Transport, protocol.transport).is_closing():
@@ -221,6 +247,9 @@ class FrameReader:
         protocol: FrameProtocol,
         high_water: int = HIGH_WATER,
         low_water: Optional[int] = None,
+        *,
+        idle_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
     ) -> None:
         if low_water is None:
             low_water = high_water // 4
@@ -238,6 +267,12 @@ class FrameReader:
         self._exception: Optional[BaseException] = None
         self._waiter: Optional[asyncio.Future[None]] = None
         self._paused = False
+        self._idle_timeout, self._read_timeout = idle_timeout, read_timeout
+        # a waiting read's timer: only with a timeout (the fast path arms none)
+        self._timed = idle_timeout is not None or read_timeout is not None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._seen = 0  # the framer's pending bytes at the last tick: changes mean progress
+        self._silent = 0.0  # seconds the peer has sent nothing while a read waited
 
     @property
     def framer(self) -> Framer:
@@ -304,12 +339,53 @@ class FrameReader:
                 return False
             if self._waiter is not None:
                 raise RuntimeError("read_frame() called while another task is waiting for a frame")
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            if self._timed:
+                self._seen, self._silent = self._protocol.framer.pending, 0.0
+                self._arm(loop)
             try:
                 await self._waiter
             finally:
                 self._waiter = None
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
         return True
+
+    def _limit(self, pending: int) -> Optional[float]:
+        return self._idle_timeout if pending == 0 else self._read_timeout
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        limit = self._limit(self._seen)
+        step = _TICK if limit is None else min(_TICK, max(limit - self._silent, 0.0))
+        self._timer = loop.call_later(step, self._tick, step)
+
+    def _tick(self, step: float) -> None:
+        """A read has waited ``step`` more seconds: give the read buffer back when idle,
+        raise the timeout in the waiting read once the peer was silent long enough."""
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        framer = self._protocol.framer
+        pending = framer.pending
+        if pending != self._seen:  # bytes arrived (not a whole frame yet)
+            self._seen, self._silent = pending, 0.0
+        else:
+            self._silent += step
+            if pending == 0:
+                framer.reset()  # nothing is buffered: the read buffer is given back
+        limit = self._limit(pending)
+        if limit is not None and self._silent >= limit:
+            if pending == 0:
+                waiter.set_exception(IdleTimeoutError(f"no frame began within {limit} s"))
+            else:
+                waiter.set_exception(
+                    socket.timeout(f"the peer sent nothing for {limit} s inside a frame")
+                )
+            return
+        self._arm(asyncio.get_running_loop())
 
     async def read_frame(self) -> Optional[bytes]:
         """The next frame, or None at a clean end of stream. Frames received before an error
@@ -430,6 +506,34 @@ class FrameWriter:
         await self.wait_closed()
 
 
+class _Limit:
+    """A server's connection limit: a connection past it waits, its reading paused and its
+    handler not started, until a served one ends (first come, first served)."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError(f"max_connections must be at least 1 or None, got {limit}")
+        self.limit = limit
+        self.served = 0
+        self.waiting: collections.deque[_StreamProtocol] = collections.deque()
+
+    def enter(self, protocol: _StreamProtocol) -> bool:
+        if self.served < self.limit:
+            self.served += 1
+            return True
+        self.waiting.append(protocol)
+        return False
+
+    def leave(self, protocol: _StreamProtocol) -> None:
+        if protocol._held:
+            self.waiting.remove(protocol)
+            return
+        self.served -= 1
+        while self.waiting and self.served < self.limit:
+            self.served += 1
+            self.waiting.popleft()._start()
+
+
 class _StreamProtocol(FrameProtocol):
     """FrameProtocol feeding a FrameReader; calls ``client_connected_cb`` on servers."""
 
@@ -439,12 +543,20 @@ class _StreamProtocol(FrameProtocol):
         high_water: int,
         low_water: Optional[int],
         client_connected_cb: Optional[_ClientConnected] = None,
+        *,
+        idle_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
+        limit: Optional[_Limit] = None,
     ) -> None:
         super().__init__(framer)
-        self.reader = FrameReader(self, high_water, low_water)
+        self.reader = FrameReader(
+            self, high_water, low_water, idle_timeout=idle_timeout, read_timeout=read_timeout
+        )
         self.writer: Optional[FrameWriter] = None
         self._cb = client_connected_cb
         self._task: Optional[asyncio.Task[Any]] = None
+        self._limit = limit
+        self._held = False  # past the connection limit: waiting for a slot
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -457,8 +569,19 @@ class _StreamProtocol(FrameProtocol):
                 except OSError:
                     pass
         self.writer = FrameWriter(cast(asyncio.Transport, transport), self, self.reader)
+        if self._limit is not None and not self._limit.enter(self):
+            self._held = True
+            cast(asyncio.Transport, transport).pause_reading()  # (no read: no read buffer)
+            return
+        self._start()
+
+    def _start(self) -> None:
+        """Serve the connection: call ``client_connected_cb``."""
+        if self._held:  # (a held connection that was lost has left the queue)
+            self._held = False
+            cast(asyncio.Transport, self.transport).resume_reading()
         if self._cb is not None:
-            result = self._cb(self.reader, self.writer)
+            result = self._cb(self.reader, cast(FrameWriter, self.writer))
             if asyncio.iscoroutine(result):
                 loop = asyncio.get_running_loop()
                 self._task = loop.create_task(result)
@@ -470,7 +593,10 @@ class _StreamProtocol(FrameProtocol):
             transport.close()
             return
         exc = task.exception()
-        if exc is not None:
+        if isinstance(exc, socket.timeout):  # an idle or stalled peer: routine for a server
+            logger.debug("pyframe.aio server: connection closed: %s", exc)
+            transport.close()
+        elif exc is not None:
             loop = asyncio.get_running_loop()
             loop.call_exception_handler(
                 {
@@ -502,6 +628,9 @@ class _StreamProtocol(FrameProtocol):
         else:
             self.reader._set_exception(exc)
         super().connection_lost(exc)
+        if self._limit is not None:
+            limit, self._limit = self._limit, None
+            limit.leave(self)
 
 
 async def open_connection(
@@ -538,6 +667,31 @@ async def open_unix_connection(
     return protocol.reader, cast(FrameWriter, protocol.writer)  # set by connection_made()
 
 
+def _server_factory(
+    client_connected_cb: _ClientConnected,
+    framer_factory: Callable[[], Framer],
+    high_water: int,
+    low_water: Optional[int],
+    idle_timeout: Optional[float],
+    read_timeout: Optional[float],
+    max_connections: Optional[int],
+) -> Callable[[], _StreamProtocol]:
+    limit = None if max_connections is None else _Limit(max_connections)
+
+    def factory() -> _StreamProtocol:
+        return _StreamProtocol(
+            framer_factory(),
+            high_water,
+            low_water,
+            client_connected_cb,
+            idle_timeout=idle_timeout,
+            read_timeout=read_timeout,
+            limit=limit,
+        )
+
+    return factory
+
+
 async def start_server(
     client_connected_cb: _ClientConnected,
     host: Union[str, Sequence[str], None] = None,
@@ -546,15 +700,28 @@ async def start_server(
     framer_factory: Callable[[], Framer],
     high_water: int = HIGH_WATER,
     low_water: Optional[int] = None,
+    idle_timeout: Optional[float] = IDLE_TIMEOUT,
+    read_timeout: Optional[float] = TIMEOUT,
+    max_connections: Optional[int] = MAX_CONNECTIONS,
     **kwargs: Any,
 ) -> asyncio.Server:
     """Serve TCP: ``client_connected_cb(reader, writer)`` (a function or coroutine function)
     is called for each connection, with a fresh ``framer_factory()``. Returns the
-    ``asyncio.Server`` (other keywords go to ``loop.create_server``)."""
-    loop = asyncio.get_running_loop()
+    ``asyncio.Server`` (other keywords go to ``loop.create_server``).
 
-    def factory() -> _StreamProtocol:
-        return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
+    ``idle_timeout``, ``read_timeout``: see the module docstring (None: no limit).
+    ``max_connections``: connections served at once; one more waits (accepted, reading
+    paused, ``client_connected_cb`` not called yet) until a served one ends."""
+    loop = asyncio.get_running_loop()
+    factory = _server_factory(
+        client_connected_cb,
+        framer_factory,
+        high_water,
+        low_water,
+        idle_timeout,
+        read_timeout,
+        max_connections,
+    )
 
     # (a service name as port is passed on to getaddrinfo(), which typeshed leaves out)
     return await loop.create_server(factory, host, port, **kwargs)  # type: ignore[arg-type]
@@ -567,12 +734,21 @@ async def start_unix_server(
     framer_factory: Callable[[], Framer],
     high_water: int = HIGH_WATER,
     low_water: Optional[int] = None,
+    idle_timeout: Optional[float] = IDLE_TIMEOUT,
+    read_timeout: Optional[float] = TIMEOUT,
+    max_connections: Optional[int] = MAX_CONNECTIONS,
     **kwargs: Any,
 ) -> asyncio.Server:
     """Serve on an AF_UNIX path; like ``start_server``."""
     loop = asyncio.get_running_loop()
-
-    def factory() -> _StreamProtocol:
-        return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
+    factory = _server_factory(
+        client_connected_cb,
+        framer_factory,
+        high_water,
+        low_water,
+        idle_timeout,
+        read_timeout,
+        max_connections,
+    )
 
     return await loop.create_unix_server(factory, path, **kwargs)

@@ -5,6 +5,8 @@ Loopback only; every test bounded in count and time (the slow side is always a p
 does nothing, waited for with generous timeouts).
 """
 
+import asyncio
+import inspect
 import logging
 import os
 import socket
@@ -19,6 +21,7 @@ import tracemalloc
 import pytest
 
 import pyframe
+from pyframe import aio
 from pyframe.sockets import (
     IDLE_TIMEOUT,
     MAX_CONNECTIONS,
@@ -403,3 +406,174 @@ def test_unix_server_closes_idle_connections_on_shutdown(impl, tmp_path):
             assert client.recv() == b"x"
             assert serving.stop() is not None
             assert client.recv() is None
+
+
+# -- the asyncio servers ------------------------------------------------------------------
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request):
+    """Run a coroutine on a fresh loop of the kind under test, bounded in time."""
+    if request.param == "uvloop":
+        if sys.platform == "win32":
+            pytest.skip("uvloop does not exist on Windows")
+        import uvloop
+
+        make_loop = uvloop.new_event_loop
+    else:
+        make_loop = asyncio.new_event_loop
+
+    def runner(coro):
+        loop = make_loop()
+        try:
+            return loop.run_until_complete(asyncio.wait_for(coro, 3 * WAIT))
+        finally:
+            loop.close()
+
+    return runner
+
+
+async def aio_server(handler, impl, **kw):
+    server = await aio.start_server(
+        handler, "127.0.0.1", 0, framer_factory=impl.LengthPrefixFramer, **kw
+    )
+    port = server.sockets[0].getsockname()[1]
+
+    def open_():
+        return aio.open_connection("127.0.0.1", port, framer=impl.LengthPrefixFramer())
+
+    return server, port, open_
+
+
+async def aio_echo(reader, writer):
+    async for frame in reader:
+        writer.write_frame(frame)
+        await writer.drain()
+    writer.close()
+
+
+def test_aio_server_defaults():
+    for start in (aio.start_server, aio.start_unix_server):
+        params = inspect.signature(start).parameters
+        assert params["idle_timeout"].default == IDLE_TIMEOUT
+        assert params["read_timeout"].default == TIMEOUT
+        assert params["max_connections"].default == MAX_CONNECTIONS
+
+
+def test_aio_idle_connection_times_out(impl, run):
+    seen = []
+
+    async def handler(reader, writer):
+        try:
+            await reader.read_frame()
+        except BaseException as exc:
+            seen.append(exc)
+            raise
+
+    async def main():
+        server, port, _ = await aio_server(handler, impl, idle_timeout=0.2)
+        async with server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert await asyncio.wait_for(reader.read(16), WAIT) == b""  # closed by the server
+            writer.close()
+
+    run(main())
+    assert len(seen) == 1 and isinstance(seen[0], IdleTimeoutError)
+
+
+def test_aio_stalled_frame_times_out_and_keeps_its_bytes(impl, run):
+    seen = []
+
+    async def handler(reader, writer):
+        try:
+            await reader.read_frame()
+        except socket.timeout as exc:
+            seen.append((exc, reader.framer.pending))
+            raise
+
+    async def main():
+        server, port, _ = await aio_server(handler, impl, read_timeout=0.2)
+        async with server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(frame(b"0123456789")[:7])
+            assert await asyncio.wait_for(reader.read(16), WAIT) == b""
+            writer.close()
+
+    run(main())
+    [(exc, pending)] = seen
+    assert not isinstance(exc, IdleTimeoutError)
+    assert pending == 7
+
+
+def test_aio_timeout_can_be_caught_and_reading_goes_on(impl, run):
+    got = []
+
+    async def handler(reader, writer):
+        while True:
+            try:
+                got.append(await reader.read_frame())  # the connection is still there
+                break
+            except IdleTimeoutError as exc:
+                got.append(exc)
+        writer.close()
+
+    async def main():
+        server, _, open_ = await aio_server(handler, impl, idle_timeout=0.2)
+        async with server:
+            reader, writer = await open_()
+            await asyncio.sleep(0.5)
+            writer.write_frame(b"late")
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) is None
+            writer.close()
+
+    run(main())
+    assert got[-1] == b"late"
+    assert got[:-1] and all(isinstance(exc, IdleTimeoutError) for exc in got[:-1])
+
+
+def test_aio_connection_limit_holds_the_next_client(impl, run):
+    async def main():
+        server, _, open_ = await aio_server(aio_echo, impl, max_connections=2)
+        async with server:
+            first = [await open_() for _ in "ab"]
+            for reader, writer in first:
+                writer.write_frame(b"hi")
+                assert await asyncio.wait_for(reader.read_frame(), WAIT) == b"hi"
+            reader, writer = await open_()
+            writer.write_frame(b"third")
+            reply = asyncio.ensure_future(reader.read_frame())
+            done, _ = await asyncio.wait({reply}, timeout=0.3)
+            assert not done  # not served yet (and not closed either)
+            first[0][1].close()  # a slot frees: the held client is served
+            assert await asyncio.wait_for(reply, WAIT) == b"third"
+            for _, w in (*first, (reader, writer)):
+                w.close()
+
+    run(main())
+
+
+def test_aio_idle_connection_holds_no_read_buffer(impl, run):
+    count = 40
+
+    async def main():
+        server, port, _ = await aio_server(aio_echo, impl)
+        clients = []
+        async with server:
+            tracemalloc.start()
+            try:
+                before = tracemalloc.get_traced_memory()[0]
+                for _ in range(count):
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    clients.append(writer)
+                    writer.write(frame(b"x" * 100))
+                    assert await asyncio.wait_for(reader.readexactly(104), WAIT)
+                await asyncio.sleep(1.5)  # idle for more than a tick: buffers given back
+                per_connection = (tracemalloc.get_traced_memory()[0] - before) / count
+            finally:
+                tracemalloc.stop()
+                for writer in clients:
+                    writer.close()
+        return per_connection
+
+    per_connection = run(main())
+    assert per_connection < 32 * 1024, per_connection
