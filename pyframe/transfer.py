@@ -717,6 +717,18 @@ class Receiver:
         return len(active)
 
 
+def receive_file(
+    conn: FramedSocket,
+    out_dir: Union[str, os.PathLike[str]],
+    *,
+    force: bool = False,
+    plain: bool = False,
+) -> str:
+    """Receive one file on ``conn`` into ``out_dir`` with the default limits; its final
+    path (``Receiver(out_dir, ...).receive(conn)``: see Receiver for the limits)."""
+    return Receiver(out_dir, force=force, plain=plain).receive(conn)
+
+
 def _log(message: str) -> None:
     print(f"pyframe recv: error: {message}", file=sys.stderr, flush=True)
 

@@ -459,7 +459,7 @@ def test_a_temporary_file_that_cannot_be_made_is_refused(impl, tmp_path, monkeyp
         sender.settimeout(TIMEOUT)
         sender.send(json.dumps(header_for("f", b"x")).encode())
         with pytest.raises(transfer.TransferError, match="cannot create"):
-            transfer.Receiver(tmp_path, timeout=TIMEOUT).receive(conn)
+            transfer.receive_file(conn, tmp_path)
         reply = json.loads(sender.recv())  # the refusal, not a go-ahead
     assert reply["ok"] is False and "Permission denied" in reply["error"]
     assert os.listdir(tmp_path) == []
