@@ -28,9 +28,12 @@ Timeouts (servers; README "Servers under load"): while a task waits in ``read_fr
 peer that sends nothing for ``idle_timeout`` seconds between frames makes it raise
 ``IdleTimeoutError``, and one that stalls for ``read_timeout`` seconds inside a frame makes it
 raise ``socket.timeout`` (the bytes of the frame are kept). ``start_server`` and
-``start_unix_server`` default both to 60 s; the client functions to None (no limit). A
+``start_unix_server`` default both to 60 s (``FrameReader`` takes them too; a client's
+reader from ``open_connection`` has none). A
 handler that lets the exception end it just closes the connection (logged at DEBUG). A
-connection idle for a second while a read waits gives its framer's read buffer back.
+server's connection idle for a second while a read waits gives its framer's read buffer
+back, and once the server is closed, a read waiting for a new frame returns None (as at a clean
+end of stream) and the connection is closed when its handler returns.
 
 Flow control: a FrameReader holds frames until ``read_frame()`` takes them; when they exceed
 ``high_water`` (bytes, counting each frame's length plus ``FRAME_OVERHEAD``) reading pauses,
@@ -273,6 +276,8 @@ class FrameReader:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._seen = 0  # the framer's pending bytes at the last tick: changes mean progress
         self._silent = 0.0  # seconds the peer has sent nothing while a read waited
+        self._stopped: Optional[Callable[[], bool]] = None  # a server's: has it been closed?
+        self._ended = False  # ended by the server's close(), waiting for a frame
 
     @property
     def framer(self) -> Framer:
@@ -340,10 +345,12 @@ class FrameReader:
             if self._waiter is not None:
                 raise RuntimeError("read_frame() called while another task is waiting for a frame")
             loop = asyncio.get_running_loop()
-            self._waiter = loop.create_future()
             if self._timed:
                 self._seen, self._silent = self._protocol.framer.pending, 0.0
+                if self._end_if_stopped(self._seen):
+                    return False
                 self._arm(loop)
+            self._waiter = loop.create_future()
             try:
                 await self._waiter
             finally:
@@ -351,6 +358,15 @@ class FrameReader:
                 if self._timer is not None:
                     self._timer.cancel()
                     self._timer = None
+        return True
+
+    def _end_if_stopped(self, pending: int) -> bool:
+        """Between frames on a server that was closed: end as at a clean end of stream (the
+        connection is closed when the handler returns)."""
+        if pending or self._stopped is None or not self._stopped():
+            return False
+        self._ended = True
+        self._feed_eof()
         return True
 
     def _limit(self, pending: int) -> Optional[float]:
@@ -370,6 +386,8 @@ class FrameReader:
             return
         framer = self._protocol.framer
         pending = framer.pending
+        if self._end_if_stopped(pending):
+            return
         if pending != self._seen:  # bytes arrived (not a whole frame yet)
             self._seen, self._silent = pending, 0.0
         else:
@@ -506,19 +524,25 @@ class FrameWriter:
         await self.wait_closed()
 
 
-class _Limit:
-    """A server's connection limit: a connection past it waits, its reading paused and its
-    handler not started, until a served one ends (first come, first served)."""
+class _Server:
+    """What a server's connections share: the asyncio.Server (once made), and the connection
+    limit: a connection past it waits, its reading paused and its handler not started, until
+    a served one ends (first come, first served)."""
 
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
+    def __init__(self, limit: Optional[int]) -> None:
+        if limit is not None and limit < 1:
             raise ValueError(f"max_connections must be at least 1 or None, got {limit}")
+        self.server: Optional[asyncio.AbstractServer] = None
         self.limit = limit
         self.served = 0
         self.waiting: collections.deque[_StreamProtocol] = collections.deque()
 
+    def stopped(self) -> bool:
+        """True once the server was closed: connections waiting for a frame end."""
+        return self.server is not None and not self.server.is_serving()
+
     def enter(self, protocol: _StreamProtocol) -> bool:
-        if self.served < self.limit:
+        if self.limit is None or self.served < self.limit:
             self.served += 1
             return True
         self.waiting.append(protocol)
@@ -529,7 +553,7 @@ class _Limit:
             self.waiting.remove(protocol)
             return
         self.served -= 1
-        while self.waiting and self.served < self.limit:
+        while self.waiting and (self.limit is None or self.served < self.limit):
             self.served += 1
             self.waiting.popleft()._start()
 
@@ -546,16 +570,19 @@ class _StreamProtocol(FrameProtocol):
         *,
         idle_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
-        limit: Optional[_Limit] = None,
+        server: Optional[_Server] = None,
     ) -> None:
         super().__init__(framer)
         self.reader = FrameReader(
             self, high_water, low_water, idle_timeout=idle_timeout, read_timeout=read_timeout
         )
+        if server is not None:
+            self.reader._stopped = server.stopped
+            self.reader._timed = True
         self.writer: Optional[FrameWriter] = None
         self._cb = client_connected_cb
         self._task: Optional[asyncio.Task[Any]] = None
-        self._limit = limit
+        self._server = server
         self._held = False  # past the connection limit: waiting for a slot
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -569,7 +596,7 @@ class _StreamProtocol(FrameProtocol):
                 except OSError:
                     pass
         self.writer = FrameWriter(cast(asyncio.Transport, transport), self, self.reader)
-        if self._limit is not None and not self._limit.enter(self):
+        if self._server is not None and not self._server.enter(self):
             self._held = True
             cast(asyncio.Transport, transport).pause_reading()  # (no read: no read buffer)
             return
@@ -589,7 +616,7 @@ class _StreamProtocol(FrameProtocol):
 
     def _cb_done(self, task: asyncio.Task[Any]) -> None:
         transport = cast(asyncio.Transport, self.transport)
-        if task.cancelled():
+        if task.cancelled() or self.reader._ended:
             transport.close()
             return
         exc = task.exception()
@@ -628,9 +655,9 @@ class _StreamProtocol(FrameProtocol):
         else:
             self.reader._set_exception(exc)
         super().connection_lost(exc)
-        if self._limit is not None:
-            limit, self._limit = self._limit, None
-            limit.leave(self)
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.leave(self)
 
 
 async def open_connection(
@@ -675,8 +702,8 @@ def _server_factory(
     idle_timeout: Optional[float],
     read_timeout: Optional[float],
     max_connections: Optional[int],
-) -> Callable[[], _StreamProtocol]:
-    limit = None if max_connections is None else _Limit(max_connections)
+) -> tuple[Callable[[], _StreamProtocol], _Server]:
+    state = _Server(max_connections)
 
     def factory() -> _StreamProtocol:
         return _StreamProtocol(
@@ -686,10 +713,10 @@ def _server_factory(
             client_connected_cb,
             idle_timeout=idle_timeout,
             read_timeout=read_timeout,
-            limit=limit,
+            server=state,
         )
 
-    return factory
+    return factory, state
 
 
 async def start_server(
@@ -713,7 +740,7 @@ async def start_server(
     ``max_connections``: connections served at once; one more waits (accepted, reading
     paused, ``client_connected_cb`` not called yet) until a served one ends."""
     loop = asyncio.get_running_loop()
-    factory = _server_factory(
+    factory, state = _server_factory(
         client_connected_cb,
         framer_factory,
         high_water,
@@ -722,9 +749,10 @@ async def start_server(
         read_timeout,
         max_connections,
     )
-
     # (a service name as port is passed on to getaddrinfo(), which typeshed leaves out)
-    return await loop.create_server(factory, host, port, **kwargs)  # type: ignore[arg-type]
+    server = await loop.create_server(factory, host, port, **kwargs)  # type: ignore[arg-type]
+    state.server = server
+    return server
 
 
 async def start_unix_server(
@@ -741,7 +769,7 @@ async def start_unix_server(
 ) -> asyncio.Server:
     """Serve on an AF_UNIX path; like ``start_server``."""
     loop = asyncio.get_running_loop()
-    factory = _server_factory(
+    factory, state = _server_factory(
         client_connected_cb,
         framer_factory,
         high_water,
@@ -750,5 +778,6 @@ async def start_unix_server(
         read_timeout,
         max_connections,
     )
-
-    return await loop.create_unix_server(factory, path, **kwargs)
+    server = await loop.create_unix_server(factory, path, **kwargs)
+    state.server = server
+    return server

@@ -577,3 +577,28 @@ def test_aio_idle_connection_holds_no_read_buffer(impl, run):
 
     per_connection = run(main())
     assert per_connection < 32 * 1024, per_connection
+
+
+def test_aio_close_ends_idle_connections_promptly(impl, run):
+    ended = []
+
+    async def handler(reader, writer):
+        async for frame in reader:
+            writer.write_frame(frame)
+        ended.append(True)  # a clean end: the server closes the connection
+
+    async def main():
+        server, _, open_ = await aio_server(handler, impl, idle_timeout=None, read_timeout=None)
+        clients = [await open_() for _ in range(20)]
+        for reader, writer in clients:
+            writer.write_frame(b"hi")
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) == b"hi"
+        server.close()
+        for reader, _ in clients:  # each one closed by the server, cleanly
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) is None
+        await asyncio.wait_for(server.wait_closed(), WAIT)
+        for _, writer in clients:
+            writer.close()
+
+    run(main())
+    assert len(ended) == 20
