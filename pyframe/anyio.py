@@ -1,0 +1,373 @@
+"""Framed anyio streams: frames over any anyio byte stream, on asyncio and on trio.
+
+``FramedStream(stream, framer)`` is an ``anyio.abc.ObjectStream[bytes]`` over any anyio byte
+stream (TCP, AF_UNIX, TLS, a stapled or in-memory stream): ``send(frame)``, ``receive()``
+(one frame), ``receive_many()`` (every frame buffered, in one list), ``async for``,
+``send_eof()`` and ``aclose()``::
+
+    import anyio, pyframe
+    from pyframe.anyio import connect_tcp, create_tcp_listener
+
+    async def echo(stream):                # stream: a FramedStream
+        async with stream:
+            async for frame in stream:     # frames until the peer closes cleanly
+                await stream.send(frame)
+
+    listener = await create_tcp_listener(local_host="127.0.0.1", local_port=8000,
+                                         framer_factory=pyframe.LengthPrefixFramer)
+    ...                                    # await listener.serve(echo) in a task
+    async with await connect_tcp("127.0.0.1", 8000, framer=pyframe.LengthPrefixFramer()) as s:
+        await s.send(b"hello")
+        reply = await s.receive()
+
+The end of the stream is anyio's: a peer that closes between two frames makes ``receive()``
+raise ``anyio.EndOfStream`` (``async for`` stops); one that closes inside a frame raises
+``pyframe.IncompleteFrameError`` (``.partial`` holds the bytes received). The framer's errors
+(``FrameTooLargeError``, ``MalformedFrameError``) come through unchanged, after the frames
+received before them; every later ``receive()`` raises the same error again.
+
+Receiving: each read takes at most ``read_size`` bytes from the byte stream (``receive``) and
+hands them to the framer (``feed``: the one copy, into the framer's buffer; anyio's byte
+streams have no ``receive_into``). Frames already buffered are returned without a checkpoint,
+as ``BufferedByteReceiveStream`` does. A cancelled ``receive()`` loses nothing: anyio's
+streams give a chunk whole or not at all, and what the framer holds stays there: the next
+call continues the frame.
+
+Sending: a ``bytes`` payload of 16 KiB or more goes out uncopied, as its header, itself and
+its trailer (separate sends); anything smaller, or any other buffer type (which anyio's
+streams may keep a reference to after ``send()`` returns), is encoded with its header into
+one ``bytes`` object and sent at once. A send that ends with an exception (a cancellation,
+a lost connection) may have sent part of a frame: the stream is then *broken* and every
+later ``send()`` raises ``anyio.BrokenResourceError``; receiving goes on.
+
+Two tasks must not receive (or send) on one FramedStream at the same time: the second gets
+``anyio.BusyResourceError``, as with anyio's socket streams.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import Any, Callable, Optional, Union
+
+try:
+    import anyio
+    from anyio.abc import (
+        AnyByteStream,
+        ByteReceiveStream,
+        IPAddressType,
+        Listener,
+        ObjectStream,
+        TaskGroup,
+    )
+    from anyio.lowlevel import checkpoint, checkpoint_if_cancelled
+except ImportError as exc:  # an optional dependency: pyframe itself imports without it
+    raise ImportError(
+        f"pyframe.anyio needs anyio 4 or later ({exc}): pip install 'pyframe-codec[anyio]'"
+    ) from exc
+
+from ._types import Buffer, Framer
+
+__all__ = [
+    "READ_SIZE",
+    "FramedListener",
+    "FramedStream",
+    "connect_tcp",
+    "connect_unix",
+    "create_tcp_listener",
+    "create_unix_listener",
+]
+
+#: Most bytes asked of the byte stream by one receive (anyio's own default).
+READ_SIZE = 65536
+#: ``bytes`` payloads from this size on are sent uncopied (header and payload as two sends);
+#: smaller ones cost less as one encoded buffer than as two sends.
+_SPLIT_FROM = 16384
+
+
+def _check_read_size(read_size: int) -> None:
+    if read_size < 1:
+        raise ValueError(f"read_size must be at least 1, got {read_size}")
+
+
+class FramedStream(ObjectStream[bytes]):
+    """Frames over an anyio byte stream (``anyio.abc.ByteStream``, or an
+    ``ObjectStream[bytes]`` such as a pair of memory object streams). ``framer`` cuts and
+    encodes the frames (a pyframe framer, or any ``pyframe.Framer``); it belongs to this
+    stream. Extra attributes (``stream.extra(SocketAttribute.remote_address)``...) are the
+    byte stream's."""
+
+    def __init__(
+        self, stream: AnyByteStream, framer: Framer, *, read_size: int = READ_SIZE
+    ) -> None:
+        _check_read_size(read_size)
+        self._stream = stream
+        self._framer = framer
+        self._read_size = read_size
+        self._frames: collections.deque[bytes] = collections.deque()
+        self._chunk: Callable[[int], Awaitable[bytes]]
+        if isinstance(stream, ByteReceiveStream):
+            self._chunk = stream.receive
+        else:  # an ObjectStream[bytes]: its items are the chunks
+
+            async def chunk(max_bytes: int) -> bytes:
+                return await stream.receive()
+
+            self._chunk = chunk
+        self._eof = False  # the byte stream ended (the framer was told)
+        self._closed = False
+        self._receiving = False
+        self._sending = False
+        self._broken: Optional[str] = None  # why sends are refused
+
+    @property
+    def transport_stream(self) -> AnyByteStream:
+        """The byte stream underneath."""
+        return self._stream
+
+    @property
+    def framer(self) -> Framer:
+        return self._framer
+
+    @property
+    def broken(self) -> bool:
+        """True once a send failed part-way through a frame: later sends raise."""
+        return self._broken is not None
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        return self._stream.extra_attributes
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else " broken" if self._broken else ""
+        return f"<FramedStream {type(self._framer).__name__} over {self._stream!r}{state}>"
+
+    # -- receiving ------------------------------------------------------------------
+
+    async def receive(self) -> bytes:
+        """The next frame. Raises ``anyio.EndOfStream`` once the peer closed cleanly and
+        every frame was received, ``IncompleteFrameError`` if it closed inside a frame, the
+        framer's error on a bad stream, ``anyio.ClosedResourceError`` after ``aclose()``."""
+        frames = self._frames
+        if frames:
+            return frames.popleft()
+        frames.extend(await self._fill())
+        return frames.popleft()
+
+    async def receive_many(self) -> list[bytes]:
+        """Every frame buffered, receiving once if none is (a non-empty list). One await for
+        many small frames; the end of the stream and errors as ``receive()``."""
+        frames = self._frames
+        if frames:
+            batch = list(frames)
+            frames.clear()
+            return batch
+        return await self._fill()  # the framer's list, handed over as it is
+
+    async def __anext__(self) -> bytes:
+        frames = self._frames
+        if frames:
+            return frames.popleft()
+        try:
+            frames.extend(await self._fill())
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+        return frames.popleft()
+
+    async def _fill(self) -> list[bytes]:
+        """The frames the framer holds, receiving until there is at least one."""
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._receiving:
+            raise anyio.BusyResourceError("receiving from")
+        framer = self._framer
+        frames = framer.pop_frames()  # raises a fault left over from the last call
+        if frames:
+            return frames
+        if self._eof:
+            raise anyio.EndOfStream
+        chunk, size = self._chunk, self._read_size
+        self._receiving = True
+        try:
+            while True:
+                try:
+                    # The one await: a cancellation here leaves the stream's bytes unread.
+                    data = await chunk(size)
+                except anyio.EndOfStream:
+                    self._eof = True
+                    frames = framer.eof()  # IncompleteFrameError if a frame was cut short
+                    if frames:
+                        return frames
+                    raise
+                frames = framer.feed(data)
+                if frames:
+                    return frames
+        finally:
+            self._receiving = False
+
+    # -- sending --------------------------------------------------------------------
+
+    async def send(self, item: Buffer) -> None:
+        """Send one frame (any bytes-like payload; a large ``bytes`` one is not copied)."""
+        if self._sending:
+            raise anyio.BusyResourceError("sending to")
+        self._check_send()
+        pieces: tuple[bytes, ...]
+        if type(item) is bytes and len(item) >= _SPLIT_FROM:
+            header, trailer = self._framer.encode_parts(item)
+            pieces = (header, item, trailer) if trailer else (header, item)
+        else:
+            pieces = (self._framer.encode(item),)
+        await self._send(pieces)
+
+    async def send_many(self, items: Iterable[Buffer]) -> None:
+        """Send several frames, encoded into one buffer (``framer.encode_many``)."""
+        if self._sending:
+            raise anyio.BusyResourceError("sending to")
+        self._check_send()
+        await self._send((self._framer.encode_many(items),))
+
+    def _check_send(self) -> None:
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._broken is not None:
+            raise anyio.BrokenResourceError(
+                f"this FramedStream cannot send any more: {self._broken}"
+            )
+
+    async def _send(self, pieces: tuple[bytes, ...]) -> None:
+        # A cancellation already pending is raised before a byte goes out: the stream stays
+        # whole. Past this point any exception may leave the peer with part of a frame.
+        await checkpoint_if_cancelled()
+        send = self._stream.send
+        self._sending = True
+        try:
+            for piece in pieces:
+                if piece:
+                    await send(piece)
+        except BaseException as exc:
+            self._broken = (
+                f"a send ended with {type(exc).__name__} in the middle of a frame; the peer "
+                "may hold part of it and the stream is out of sync"
+            )
+            raise
+        finally:
+            self._sending = False
+
+    async def send_eof(self) -> None:
+        """Close the sending side (the peer's ``receive()`` raises ``EndOfStream`` after
+        the last frame); receiving goes on."""
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        """Close the stream (and the byte stream); frames not received yet are dropped.
+        Closing a closed stream does nothing (some byte streams raise when closed twice).
+        A broken stream closes its byte stream forcefully (``anyio.aclose_forcefully``): a
+        graceful close, such as TLS's close_notify, would follow the cut frame, and could
+        wait for ever on a peer still waiting for the rest of that frame."""
+        if self._closed:
+            await checkpoint()
+            return
+        self._closed = True
+        self._frames.clear()
+        if self._broken is not None:
+            await anyio.aclose_forcefully(self._stream)
+        else:
+            await self._stream.aclose()
+
+
+class FramedListener(Listener[FramedStream]):
+    """A listener of framed streams: wraps any anyio listener of byte streams (TCP,
+    AF_UNIX, ``anyio.streams.tls.TLSListener``...), with a fresh ``framer_factory()`` per
+    connection. ``serve(handler)`` calls ``handler(stream)`` for each, as anyio does (the
+    handler owns the stream: ``async with stream:`` closes it)."""
+
+    def __init__(
+        self,
+        listener: Listener[AnyByteStream],
+        framer_factory: Callable[[], Framer],
+        *,
+        read_size: int = READ_SIZE,
+    ) -> None:
+        _check_read_size(read_size)
+        self._listener = listener
+        self._factory = framer_factory
+        self._read_size = read_size
+
+    @property
+    def listener(self) -> Listener[AnyByteStream]:
+        """The listener underneath."""
+        return self._listener
+
+    @property
+    def extra_attributes(self) -> Mapping[Any, Callable[[], Any]]:
+        return self._listener.extra_attributes
+
+    async def serve(
+        self, handler: Callable[[FramedStream], Any], task_group: Optional[TaskGroup] = None
+    ) -> None:
+        factory, read_size = self._factory, self._read_size
+
+        async def framed(stream: AnyByteStream) -> None:
+            try:
+                framer = factory()
+            except BaseException:
+                await anyio.aclose_forcefully(stream)
+                raise
+            await handler(FramedStream(stream, framer, read_size=read_size))
+
+        await self._listener.serve(framed, task_group)
+
+    async def aclose(self) -> None:
+        await self._listener.aclose()
+
+
+async def connect_tcp(
+    remote_host: IPAddressType,
+    remote_port: int,
+    *,
+    framer: Framer,
+    read_size: int = READ_SIZE,
+    **kwargs: Any,
+) -> FramedStream:
+    """``anyio.connect_tcp(remote_host, remote_port, **kwargs)`` (``tls=True``,
+    ``ssl_context``, ``tls_hostname``, ``local_host``...) as a FramedStream."""
+    _check_read_size(read_size)  # before connecting: a bad value leaks no connection
+    stream = await anyio.connect_tcp(remote_host, remote_port, **kwargs)
+    return FramedStream(stream, framer, read_size=read_size)
+
+
+async def connect_unix(
+    path: Union[str, bytes, os.PathLike[Any]], *, framer: Framer, read_size: int = READ_SIZE
+) -> FramedStream:
+    """``anyio.connect_unix(path)`` as a FramedStream."""
+    _check_read_size(read_size)
+    return FramedStream(await anyio.connect_unix(path), framer, read_size=read_size)
+
+
+async def create_tcp_listener(
+    *, framer_factory: Callable[[], Framer], read_size: int = READ_SIZE, **kwargs: Any
+) -> FramedListener:
+    """``anyio.create_tcp_listener(**kwargs)`` (``local_host``, ``local_port``,
+    ``family``, ``backlog``, ``reuse_port``) as a FramedListener. For TLS, wrap anyio's
+    listener yourself: ``FramedListener(TLSListener(listener, ssl_context), factory)``."""
+    _check_read_size(read_size)  # before listening: a bad value leaks no socket
+    return FramedListener(
+        await anyio.create_tcp_listener(**kwargs), framer_factory, read_size=read_size
+    )
+
+
+async def create_unix_listener(
+    path: Union[str, bytes, os.PathLike[Any]],
+    *,
+    framer_factory: Callable[[], Framer],
+    read_size: int = READ_SIZE,
+    **kwargs: Any,
+) -> FramedListener:
+    """``anyio.create_unix_listener(path, **kwargs)`` (``mode``, ``backlog``) as a
+    FramedListener."""
+    _check_read_size(read_size)
+    return FramedListener(
+        await anyio.create_unix_listener(path, **kwargs), framer_factory, read_size=read_size
+    )
