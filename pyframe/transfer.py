@@ -296,13 +296,13 @@ def _parse_json(frame: Optional[bytes], what: str) -> dict[str, Any]:
     if frame is None:
         raise TransferError(f"the peer closed the connection before sending {what}")
     if len(frame) > HEADER_LIMIT:
-        raise TransferError(f"refused: {what} larger than {HEADER_LIMIT} bytes")
+        raise TransferError(f"{what} is larger than {HEADER_LIMIT} bytes")
     try:
         value = json.loads(frame)
     except (ValueError, RecursionError):  # (RecursionError: deeply nested arrays)
         value = None
     if not isinstance(value, dict):
-        raise TransferError(f"the peer sent an unreadable {what}")
+        raise TransferError(f"{what} is unreadable (not a JSON object)")
     return value
 
 
@@ -310,7 +310,7 @@ def _json_frame(conn: FramedSocket, what: str) -> dict[str, Any]:
     try:
         frame = conn.recv()
     except FrameError:  # larger than the framer's limit (CHUNK), or cut short
-        raise TransferError(f"the peer sent an unreadable {what}") from None
+        raise TransferError(f"{what} is unreadable (too large, or cut short)") from None
     return _parse_json(frame, what)
 
 
@@ -348,7 +348,7 @@ def send_file(
 
 def _send(conn: FramedSocket, f: io.BufferedReader, name: str, size: int, plain: bool) -> str:
     conn.send(json.dumps({"version": PROTOCOL, "name": name, "size": size}).encode())
-    reply = _json_frame(conn, "a reply to the header")
+    reply = _json_frame(conn, "the reply to the header")
     if not reply.get("ok"):
         raise TransferError(f"the receiver refused the file: {reply.get('error')}")
     progress = Progress(size, f"send {name}", force_plain=plain)
@@ -361,7 +361,7 @@ def _send(conn: FramedSocket, f: io.BufferedReader, name: str, size: int, plain:
             replies.register(conn.socket, selectors.EVENT_READ)
             while sent < size:
                 if replies.select(0):  # the receiver spoke before the end: an error
-                    _receiver_failed(_json_frame(conn, "an error reply"))
+                    _receiver_failed(_json_frame(conn, "the error reply"))
                 n = f.readinto(buf)
                 if not n:
                     raise TransferError(f"{name} shrank while being sent ({sent} of {size})")
@@ -389,7 +389,7 @@ def _late_reply(conn: FramedSocket) -> Optional[str]:
     """The error the receiver sent before closing, if it is there to read."""
     try:
         conn.settimeout(LINGER)
-        reply = _json_frame(conn, "an error reply")
+        reply = _json_frame(conn, "the error reply")
     except (OSError, TransferError):
         return None
     return None if reply.get("ok") else str(reply.get("error"))
@@ -427,7 +427,7 @@ class _Link:
             except FrameError:
                 self.sending = True  # (the rest of the frame may be on its way)
                 limit = framer.max_frame_size
-                raise TransferError(f"refused: {what} larger than {limit} bytes") from None
+                raise TransferError(f"refused: {what} is larger than {limit} bytes") from None
             if frame is not None:
                 return frame
             timeout = self._timeout()
@@ -524,7 +524,7 @@ class Receiver:
         reserved, fd, part = 0, -1, ""
         progress: Optional[Progress] = None
         try:
-            name, size = self._check_header(_parse_json(link.recv("a header"), "a header"))
+            name, size = self._check_header(_parse_json(link.recv("the header"), "the header"))
             dest = os.path.join(self.out_dir, name)
             reserved = self._reserve(size)
             fd, part = _create_part(self.out_dir, name)
@@ -666,14 +666,7 @@ class Receiver:
             with self._lock:
                 busy = len(self._active) >= self.max_connections
             if busy:
-                with conn:
-                    with contextlib.suppress(OSError):
-                        conn.settimeout(0.5)
-                        _reply(
-                            conn,
-                            f"busy: {self.max_connections} transfers in progress "
-                            "(--max-connections); try again later",
-                        )
+                self._busy(conn, f"{self.max_connections} transfers in progress")
                 continue
             result: list[bool] = []
             thread = threading.Thread(
@@ -681,10 +674,22 @@ class Receiver:
             )
             with self._lock:
                 self._active[conn] = thread
-            thread.start()
+            try:
+                thread.start()
+            except RuntimeError as exc:  # no thread to be had: refuse this one, go on
+                with self._lock:
+                    self._active.pop(conn, None)
+                self._busy(conn, f"cannot start a thread ({exc})")
+                continue
             if once:
                 thread.join()
                 return 0 if result == [True] else 1
+
+    @staticmethod
+    def _busy(conn: FramedSocket, why: str) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(0.5)
+            _reply(conn, f"busy: {why} (--max-connections); try again later")
 
     def _serve_one(self, conn: FramedSocket, peer: Any, result: list[bool]) -> None:
         where = f" (from {peer[0]}:{peer[1]})" if isinstance(peer, tuple) else ""
@@ -696,7 +701,7 @@ class Receiver:
         except Exception as exc:  # a bug must not stop the service: say it, go on
             _log(f"internal error: {exc!r}{where}")
         else:
-            print(f"received {dest}", flush=True)
+            _say(f"received {dest}", sys.stdout)
             result.append(True)
         finally:
             with self._lock:
@@ -730,7 +735,14 @@ def receive_file(
 
 
 def _log(message: str) -> None:
-    print(f"pyframe recv: error: {message}", file=sys.stderr, flush=True)
+    _say(f"pyframe recv: error: {message}", sys.stderr)
+
+
+def _say(line: str, stream: IO[str]) -> None:
+    try:
+        print(line, file=stream, flush=True)
+    except (OSError, ValueError):  # a closed or broken stdout/stderr must not stop the service
+        pass
 
 
 # -- signals --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import time
 import pytest
 
 from pyframe import transfer
-from pyframe.sockets import FramedSocket
+from pyframe.sockets import FramedServer, FramedSocket
 
 TIMEOUT = 8  # seconds: a hung step fails instead of hanging the run
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and limits")
@@ -340,6 +340,33 @@ def test_a_receiver_at_its_connection_limit_says_it_is_busy(impl, impl_env, out)
     assert "--max-connections" in reply["error"]
 
 
+def test_a_thread_that_cannot_start_is_a_busy_reply(impl, tmp_path, monkeypatch):
+    """No thread to be had (RuntimeError from start()): that sender is told, the next served."""
+    receiver = transfer.Receiver(tmp_path, timeout=TIMEOUT, plain=True)
+    real_start = threading.Thread.start
+    failures = [RuntimeError("can't start new thread")]
+
+    def start(thread):
+        if failures and getattr(thread, "_target", None) == receiver._serve_one:
+            raise failures.pop()
+        real_start(thread)
+
+    statuses = []
+    with FramedServer(("127.0.0.1", 0), transfer._framer) as server:
+        serving = threading.Thread(
+            target=lambda: statuses.append(receiver.serve(server, once=True))
+        )
+        serving.start()
+        monkeypatch.setattr(threading.Thread, "start", start)
+        conn, reply = raw_sender(impl, server.address, header_for("f", b"x"))
+        conn.close()
+        assert reply["ok"] is False and "busy: cannot start a thread" in reply["error"]
+        reply, result = raw_transfer(impl, server.address, "f", b"x")
+        serving.join(TIMEOUT)
+    assert result == {"ok": True} and statuses == [0]
+    assert os.listdir(tmp_path) == ["f"]
+
+
 @pytest.mark.parametrize(
     "extra, size, expected",
     [
@@ -471,7 +498,7 @@ def test_a_header_larger_than_the_limit_is_refused(impl, impl_env, out, padding)
     header = {**header_for("f", b"x"), "pad": "x" * padding}
     conn, reply = raw_sender(impl, receiver.address, header)
     conn.close()
-    assert reply["ok"] is False and "a header larger than" in reply["error"]
+    assert reply["ok"] is False and "the header is larger than" in reply["error"]
     assert receiver.finish()[0] == 1 and os.listdir(out) == []
 
 
