@@ -142,7 +142,7 @@ def check_name(name: object, *, dotfiles: bool = False) -> str:
     if not isinstance(name, str) or not name:
         raise TransferError("refused: the file name is empty or not a string")
     if any("\ud800" <= c <= "\udfff" for c in name):
-        raise TransferError(f"refused: the file name {name!r} is not valid Unicode")
+        raise TransferError(f"refused: the file name {_shown(name)} is not valid Unicode")
     name = unicodedata.normalize("NFC", name)
     if (
         name in (".", "..")
@@ -153,28 +153,39 @@ def check_name(name: object, *, dotfiles: bool = False) -> str:
         or (len(name) > 1 and name[1] == ":")
         or os.path.basename(name) != name
     ):
-        raise TransferError(f"refused: {name!r} is not a plain file name (path traversal?)")
+        raise TransferError(f"refused: {_shown(name)} is not a plain file name (path traversal?)")
     bad = sorted({c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in _BIDI})
     if bad:
-        codes = ", ".join(f"U+{ord(c):04X}" for c in bad)
-        raise TransferError(f"refused: the file name {name!r} holds control characters ({codes})")
+        codes = ", ".join(f"U+{ord(c):04X}" for c in bad[:8]) + (", ..." if bad[8:] else "")
+        raise TransferError(
+            f"refused: the file name {_shown(name)} holds control characters ({codes})"
+        )
     if all(c.isspace() or unicodedata.category(c) == "Cf" for c in name):
-        raise TransferError(f"refused: the file name {name!r} has no visible character")
+        raise TransferError(f"refused: the file name {_shown(name)} has no visible character")
     if name != name.strip() or name.endswith("."):
         raise TransferError(
-            f"refused: the file name {name!r} begins or ends with white space, or ends with a dot"
+            f"refused: the file name {_shown(name)} begins or ends with white space, "
+            "or ends with a dot"
         )
     if name.startswith("."):
         if not dotfiles:
             raise TransferError(
-                f"refused: {name!r} is a dot-file (hidden); the receiver accepts them "
+                f"refused: {_shown(name)} is a dot-file (hidden); the receiver accepts them "
                 "with --dotfiles"
             )
         if _PART_RE.match(name):
-            raise TransferError(f"refused: {name!r} is named like the receiver's partial files")
+            raise TransferError(
+                f"refused: {_shown(name)} is named like the receiver's partial files"
+            )
     if len(name.encode("utf-8")) > _NAME_MAX:
         raise TransferError(f"refused: the file name is longer than {_NAME_MAX} bytes")
     return name
+
+
+def _shown(name: str) -> str:
+    """``name`` for a message: its repr, cut at 80 characters (a name can be 64 KiB long)."""
+    shown = repr(name[:80])
+    return shown if len(shown) <= 80 and len(name) <= 80 else shown[:76] + "...'"
 
 
 # -- partial files --------------------------------------------------------------------------
@@ -403,7 +414,9 @@ class _Link:
     and a deadline (the whole transfer), checked between system calls, so that a sender
     that trickles a byte at a time is cut off too."""
 
-    def __init__(self, conn: FramedSocket, idle: float, deadline: float, stop: threading.Event):
+    def __init__(
+        self, conn: FramedSocket, idle: float, deadline: float, stop: threading.Event
+    ) -> None:
         self.conn, self.idle, self.deadline, self.stop = conn, idle, deadline, stop
         self.end = time.monotonic() + deadline
         # the sender may be sending when we fail: after the go-ahead, or within a frame
@@ -547,9 +560,11 @@ class Receiver:
                 progress.update(len(frame))
             trailer = _parse_json(link.recv("the digest"), "the digest")
             expected = trailer.get("sha256")
+            if not (isinstance(expected, str) and re.fullmatch("[0-9a-f]{64}", expected)):
+                raise TransferError("the digest is not 64 hex digits; nothing was saved")
             if expected != digest.hexdigest():
                 raise TransferError(
-                    f"SHA-256 mismatch for {name}: the sender sent {expected!r}, the content "
+                    f"SHA-256 mismatch for {name}: the sender sent {expected}, the content "
                     f"received is {digest.hexdigest()}; nothing was saved"
                 )
             try:
@@ -590,8 +605,9 @@ class Receiver:
         if type(size) is not int or size < 0:
             raise TransferError(f"refused: bad size {size!r}")
         if size > self.max_size:
+            shown = size if size < 1 << 64 else "over 2**64"  # (not a number of 60 KB digits)
             raise TransferError(
-                f"refused: {name!r} is {size} bytes, more than the receiver accepts "
+                f"refused: {name!r} is {shown} bytes, more than the receiver accepts "
                 f"({self.max_size} bytes, --max-size)"
             )
         dest = os.path.join(self.out_dir, name)

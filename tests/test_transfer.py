@@ -570,6 +570,26 @@ def test_refused_names_get_a_reply_and_write_nothing(impl, impl_env, tmp_path, o
     assert "Traceback" not in stderr
 
 
+def test_replies_stay_short_whatever_the_sender_sent(impl, impl_env, out):
+    """A header is up to 64 KiB: the errors that quote it must not (nor the log lines)."""
+    receiver = Receiver(impl_env, out, once=False)
+    for header in (
+        header_for("\x01" + "".join(map(chr, range(0x80, 0xA0))) * 300, b"x"),  # < 64 KiB escaped
+        header_for("x" * 60000, b"x"),
+        {"version": 2, "name": "big", "size": 10**4000},
+    ):
+        conn, reply = raw_sender(impl, receiver.address, header)
+        conn.close()
+        assert reply["ok"] is False and "refused" in reply["error"]
+        assert len(reply["error"]) < 300, reply
+    reply, result = raw_transfer(impl, receiver.address, "d.bin", b"x", digest="f" * 60000)
+    assert reply == {"ok": True}
+    assert result == {"ok": False, "error": "the digest is not 64 hex digits; nothing was saved"}
+    assert os.listdir(out) == []
+    _, _, stderr = receiver.stop()
+    assert max(map(len, stderr.splitlines())) < 400
+
+
 def test_dotfiles_are_accepted_with_the_option(impl, impl_env, out):
     receiver = Receiver(impl_env, out, "--dotfiles")
     _, result = raw_transfer(impl, receiver.address, ".hidden", b"h")
