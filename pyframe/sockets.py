@@ -406,6 +406,9 @@ class FramedSocket:
         sock = self._sock
         if sock.gettimeout() == 0.0:
             return True  # non-blocking: the caller waits for readiness itself
+        ssl_pending = getattr(sock, "pending", None)  # an ssl.SSLSocket's decrypted bytes
+        if ssl_pending is not None and ssl_pending():
+            return True
         if _wait_readable(sock, self._wake, 0.0):
             return True  # a busy stream keeps its buffer: no wait, no new allocation
         self._framer.reset()  # (pending is 0: no byte is lost, no error is stored)

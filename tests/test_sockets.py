@@ -1104,6 +1104,28 @@ def test_tls_sockets(impl, tls_contexts):
     server.close()
 
 
+def test_tls_idle_wait_sees_bytes_the_ssl_layer_holds(impl, tls_contexts):
+    """Between frames an idle_timeout waits for the socket to be readable: bytes already
+    decrypted and held by the SSL object must count, though the kernel has none."""
+    server_ctx, client_ctx = tls_contexts
+    a, b = socket.socketpair()
+    a.settimeout(TIMEOUT)
+    b.settimeout(TIMEOUT)
+    accepted = []
+    t = threading.Thread(target=lambda: accepted.append(server_ctx.wrap_socket(b, True)))
+    t.start()
+    client = client_ctx.wrap_socket(a, server_hostname="localhost")
+    t.join(TIMEOUT)
+    (server,) = accepted
+    # reads of exactly one frame: the second frame of the record stays in the SSL object
+    receiver = FramedSocket(server, impl.LengthPrefixFramer(), read_size=8, idle_timeout=2.0)
+    client.sendall(struct.pack(">I", 4) + b"one." + struct.pack(">I", 4) + b"two.")
+    assert receiver.recv() == b"one."
+    assert receiver.recv() == b"two."  # not an IdleTimeoutError after 2 s
+    client.close()
+    server.close()
+
+
 @pytest.mark.parametrize("mode", ["length", "line"])
 def test_interop_with_asyncio_streams(impl, mode):
     address, stop = asyncio_peer(mode)
