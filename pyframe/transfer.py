@@ -667,9 +667,10 @@ class Receiver:
     # -- serving
 
     def serve(self, server: FramedServer, *, once: bool = False) -> int:
-        """Accept senders on ``server`` and receive their files in threads, until the server
-        is closed (status 0). ``once``: the first transfer only (status 0 if it succeeded).
-        KeyboardInterrupt and SIGTERM propagate: call ``abort()`` then."""
+        """Accept senders on ``server`` and receive their files in threads, until interrupted
+        (KeyboardInterrupt, or the _Stopped of SIGTERM in main(), propagate: call ``abort()``
+        then) or until the listening socket is closed and shut down (status 0). ``once``: the
+        first transfer only (status 0 if it succeeded)."""
         while True:
             try:
                 conn, peer = server.accept()
