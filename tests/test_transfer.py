@@ -38,10 +38,18 @@ class Receiver:
     ``once=False``; ``prelude``: Python code run before it (in the same process)."""
 
     def __init__(self, env, out, *extra, once=True, prelude=None):
-        command = [sys.executable, "-c", prelude + RUN_PYFRAME] if prelude else [sys.executable]
-        if not prelude:
-            command += ["-m", "pyframe"]
-        command += ["recv", "--listen", "127.0.0.1:0", "--out", str(out), "--timeout", "10"]
+        run = ["-c", prelude + RUN_PYFRAME] if prelude else ["-m", "pyframe"]
+        command = [
+            sys.executable,
+            *run,
+            "recv",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            str(out),
+            "--timeout",
+            "10",
+        ]
         command += [*extra, *(["--once"] if once else [])]
         self.proc = subprocess.Popen(
             command,
@@ -52,6 +60,7 @@ class Receiver:
             cwd=out,
         )
         STARTED.append(self.proc)
+        assert select.select([self.proc.stdout], [], [], TIMEOUT)[0], "the receiver is silent"
         line = self.proc.stdout.readline()
         assert line.startswith("listening on 127.0.0.1:"), (line, self.proc.stderr.read())
         self.port = int(line.rsplit(":", 1)[1])
