@@ -208,6 +208,39 @@ async def test_extra_attributes_are_the_byte_streams(pair, transport):
         assert "FramedStream LengthPrefixFramer" in repr(client)
 
 
+async def test_listener_serves_clients_at_once_each_with_its_own_framer(impl):
+    framers = []
+
+    def make():
+        framers.append(impl.LengthPrefixFramer())
+        return framers[-1]
+
+    async def echo(stream):
+        async with stream:
+            async for frame in stream:
+                await stream.send(frame)
+
+    async def client(port, name):
+        async with await connect_tcp("127.0.0.1", port, framer=impl.LengthPrefixFramer()) as s:
+            for i in range(50):
+                await s.send(b"%s %d" % (name, i) + bytes(i * 100))
+                assert await s.receive() == b"%s %d" % (name, i) + bytes(i * 100)
+                await anyio.sleep(0)  # let the clients interleave
+
+    listener = await create_tcp_listener(local_host="127.0.0.1", framer_factory=make)
+    try:
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as serving:
+                serving.start_soon(listener.serve, echo)
+                async with anyio.create_task_group() as clients:
+                    for name in (b"a", b"b", b"c"):
+                        clients.start_soon(client, listener.extra(SocketAttribute.local_port), name)
+                serving.cancel_scope.cancel()
+    finally:
+        await listener.aclose()
+    assert len(framers) == 3 and len({id(f) for f in framers}) == 3
+
+
 # -- the end of the stream -----------------------------------------------------------------
 
 
