@@ -38,7 +38,9 @@ its trailer (separate sends); anything smaller, or any other buffer type (which 
 streams may keep a reference to after ``send()`` returns), is encoded with its header into
 one ``bytes`` object and sent at once. A send that ends with an exception (a cancellation,
 a lost connection) may have sent part of a frame: the stream is then *broken* and every
-later ``send()`` raises ``anyio.BrokenResourceError``; receiving goes on.
+later ``send()`` raises ``anyio.BrokenResourceError``; receiving goes on, and ``aclose()``
+closes the byte stream forcefully. A cancellation already pending when ``send()`` starts is
+raised before any byte goes out: the stream stays whole.
 
 Two tasks must not receive (or send) on one FramedStream at the same time: the second gets
 ``anyio.BusyResourceError``, as with anyio's socket streams.
