@@ -218,31 +218,6 @@ def _check_stream(sock: _Socket) -> None:
         )
 
 
-def _wait_readable(
-    sock: _Socket, wake: Optional[_Socket], timeout: Optional[float]
-) -> Optional[bool]:
-    """Wait until ``sock`` is readable (True; an error or a hang-up counts), else until
-    ``wake`` is (False), or for ``timeout`` seconds (None)."""
-    if sock.fileno() < 0:
-        return True  # closed: the receive that follows raises
-    if wake is not None and wake.fileno() < 0:
-        return False
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        if wake is not None:
-            poller.register(wake, select.POLLIN)
-        events = poller.poll(None if timeout is None else max(timeout, 0.0) * 1000.0)
-        if not events:
-            return None
-        fd = sock.fileno()
-        return any(ready == fd for ready, _ in events)
-    ready, _, _ = select.select([sock] if wake is None else [sock, wake], [], [], timeout)
-    if not ready:
-        return None
-    return sock in ready
-
-
 class FramedSocket:
     """A connected SOCK_STREAM socket that sends and receives whole frames.
 
@@ -272,6 +247,7 @@ class FramedSocket:
         # wait for a readable socket between frames (its buffer given back meanwhile)
         self._waits = idle_timeout is not None
         self._wake: Optional[_Socket] = None  # FramedServer's: readable once it shuts down
+        self._poller: Any = None  # select.poll() of the socket (and _wake), made once
         self._frames: collections.deque[bytes] = collections.deque()  # cut, not returned yet
         self._eof = False  # the peer closed its side cleanly
         self._broken: Optional[str] = None  # the error that broke the sending side
@@ -409,13 +385,36 @@ class FramedSocket:
         ssl_pending = getattr(sock, "pending", None)  # an ssl.SSLSocket's decrypted bytes
         if ssl_pending is not None and ssl_pending():
             return True
-        if _wait_readable(sock, self._wake, 0.0):
+        if self._readable(0.0):
             return True  # a busy stream keeps its buffer: no wait, no new allocation
         self._framer.reset()  # (pending is 0: no byte is lost, no error is stored)
-        ready = _wait_readable(sock, self._wake, self._idle_timeout)
+        ready = self._readable(self._idle_timeout)
         if ready is None:
             raise IdleTimeoutError(f"no frame began within {self._idle_timeout} s")
         return ready
+
+    def _readable(self, timeout: Optional[float]) -> Optional[bool]:
+        """Wait until the socket is readable (True; an error or a hang-up counts), else until
+        the server's wake-up is (False), or for ``timeout`` seconds (None)."""
+        sock, wake = self._sock, self._wake
+        fd = sock.fileno()
+        if fd < 0:
+            return True  # closed: the receive that follows raises
+        if wake is not None and wake.fileno() < 0:
+            return False
+        if not hasattr(select, "poll"):  # Windows
+            ready, _, _ = select.select([sock] if wake is None else [sock, wake], [], [], timeout)
+            return sock in ready if ready else None
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if wake is not None:
+                poller.register(wake, select.POLLIN)
+        events = poller.poll(None if timeout is None else max(timeout, 0.0) * 1000.0)
+        if not events:
+            return None
+        return any(ready == fd for ready, _ in events)
 
     @property
     def at_eof(self) -> bool:
