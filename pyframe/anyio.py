@@ -118,6 +118,7 @@ class FramedStream(ObjectStream[bytes]):
 
             self._chunk = chunk
         self._eof = False  # the byte stream ended (the framer was told)
+        self._eof_sent = False  # send_eof() returned: the sending side is closed
         self._closed = False
         self._receiving = False
         self._sending = False
@@ -233,6 +234,10 @@ class FramedStream(ObjectStream[bytes]):
     def _check_send(self) -> None:
         if self._closed:
             raise anyio.ClosedResourceError
+        if self._eof_sent:
+            # Refused here: the byte stream's own error varies (asyncio: RuntimeError) and,
+            # raised from a send, would wrongly mark a whole stream broken.
+            raise anyio.ClosedResourceError("send_eof() closed the sending side")
         if self._broken is not None:
             raise anyio.BrokenResourceError(
                 f"this FramedStream cannot send any more: {self._broken}"
@@ -259,8 +264,11 @@ class FramedStream(ObjectStream[bytes]):
 
     async def send_eof(self) -> None:
         """Close the sending side (the peer's ``receive()`` raises ``EndOfStream`` after
-        the last frame); receiving goes on."""
+        the last frame); receiving goes on. Later sends raise ``anyio.ClosedResourceError``."""
+        if self._closed:
+            raise anyio.ClosedResourceError
         await self._stream.send_eof()
+        self._eof_sent = True
 
     async def aclose(self) -> None:
         """Close the stream (and the byte stream); frames not received yet are dropped.

@@ -430,6 +430,28 @@ async def test_closed_stream_refuses_everything(pair):
             await server.send(b"x")
 
 
+@pytest.mark.parametrize("transport", ["tcp", "unix"])  # TLS before 1.3 cannot half-close
+async def test_send_after_send_eof_is_refused_and_breaks_nothing(pair):
+    async with pair() as (client, server):
+        with anyio.fail_after(10):
+            await client.send_eof()
+            for call, arg in ((client.send, b"late"), (client.send_many, [b"late"])):
+                with pytest.raises(anyio.ClosedResourceError, match="send_eof"):
+                    await call(arg)
+            assert not client.broken  # nothing went out: no frame was cut
+            with pytest.raises(anyio.EndOfStream):
+                await server.receive()
+            await server.send(b"still open")
+            assert await client.receive() == b"still open"
+
+
+async def test_send_eof_after_aclose_is_refused(pair):
+    async with pair() as (client, _server):
+        await anyio.aclose_forcefully(client)
+        with pytest.raises(anyio.ClosedResourceError):
+            await client.send_eof()
+
+
 @pytest.mark.parametrize("transport", ["tcp"])
 async def test_two_receivers_or_two_senders_are_refused(pair, impl):
     async with pair(lambda: impl.LengthPrefixFramer(max_frame_size=2 * BIG)) as (client, server):
