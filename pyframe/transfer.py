@@ -412,27 +412,37 @@ def _late_reply(conn: FramedSocket) -> Optional[str]:
 class _Link:
     """The receiver's side of one connection: frames read under an idle timeout (per read)
     and a deadline (the whole transfer), checked between system calls, so that a sender
-    that trickles a byte at a time is cut off too."""
+    that trickles a byte at a time is cut off too. The header must arrive whole within the
+    idle timeout: trickled, it would hold a connection slot until the deadline."""
 
     def __init__(
         self, conn: FramedSocket, idle: float, deadline: float, stop: threading.Event
     ) -> None:
         self.conn, self.idle, self.deadline, self.stop = conn, idle, deadline, stop
-        self.end = time.monotonic() + deadline
+        now = time.monotonic()
+        self.end = now + deadline
+        self.header_end = now + min(idle, deadline)
         # the sender may be sending when we fail: after the go-ahead, or within a frame
         self.sending = False
 
-    def _timeout(self) -> float:
-        left = self.end - time.monotonic()
-        if left <= 0:
+    def _timeout(self, header: bool = False) -> float:
+        """The socket timeout for the next read; TransferError once past the deadline."""
+        now = time.monotonic()
+        end = self.header_end if header else self.end
+        if now >= end and header:
+            raise TransferError(
+                f"the header did not arrive within {self.idle:g} s (--timeout); nothing was saved"
+            )
+        if now >= end:
             raise TransferError(
                 f"the transfer took longer than the receiver's deadline ({self.deadline:g} s, "
                 "--deadline); nothing was saved"
             )
-        return min(self.idle, left)
+        return min(self.idle, end - now)
 
-    def recv(self, what: str) -> Optional[bytes]:
-        """The next frame; None at the end of the stream (clean or not)."""
+    def recv(self, what: str, header: bool = False) -> Optional[bytes]:
+        """The next frame (``header``: the first one); None at the end of the stream (clean
+        or not)."""
         framer, sock = self.conn.framer, self.conn.socket
         while True:
             try:
@@ -443,14 +453,14 @@ class _Link:
                 raise TransferError(f"refused: {what} is larger than {limit} bytes") from None
             if frame is not None:
                 return frame
-            timeout = self._timeout()
+            timeout = self._timeout(header)
             sock.settimeout(timeout)
             try:
                 with framer.get_buffer(_READ_SIZE) as view:
                     n = sock.recv_into(view, min(_READ_SIZE, len(view)))
             except socket.timeout:
                 if timeout < self.idle:
-                    continue  # the deadline, reported by _timeout()
+                    continue  # a deadline, reported by _timeout()
                 raise TransferError(
                     f"the sender sent nothing for {self.idle:g} s (--timeout) while the "
                     f"receiver waited for {what}; nothing was saved"
@@ -537,7 +547,8 @@ class Receiver:
         reserved, fd, part = 0, -1, ""
         progress: Optional[Progress] = None
         try:
-            name, size = self._check_header(_parse_json(link.recv("the header"), "the header"))
+            header = _parse_json(link.recv("the header", header=True), "the header")
+            name, size = self._check_header(header)
             dest = os.path.join(self.out_dir, name)
             reserved = self._reserve(size)
             fd, part = _create_part(self.out_dir, name)

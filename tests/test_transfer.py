@@ -312,12 +312,18 @@ def test_a_stalled_sender_does_not_delay_another(impl, impl_env, tmp_path, out):
 
 
 def test_a_silent_sender_is_told_it_timed_out(impl, impl_env, out):
-    receiver = Receiver(impl_env, out, "--timeout", "0.5")
+    receiver = Receiver(impl_env, out, "--timeout", "0.5", once=False)
     conn = connect_raw(impl, receiver.address)
     reply = json.loads(conn.recv())  # the receiver's idle timeout, not ours
     conn.close()
+    assert reply["ok"] is False and "within 0.5 s (--timeout)" in reply["error"]
+    conn, reply = raw_sender(impl, receiver.address, header_for("s", b"xy"))
+    assert reply == {"ok": True}
+    conn.send(b"x")  # then nothing
+    reply = json.loads(conn.recv())
+    conn.close()
     assert reply["ok"] is False and "sent nothing for 0.5 s (--timeout)" in reply["error"]
-    assert receiver.finish()[0] == 1
+    wait_for(lambda: not parts(out), "the partial file to go")
 
 
 def test_a_trickling_sender_is_stopped_by_the_deadline(impl, impl_env, out):
@@ -338,6 +344,24 @@ def test_a_trickling_sender_is_stopped_by_the_deadline(impl, impl_env, out):
     wait_for(lambda: not parts(out), "the partial file to go")
     _, _, stderr = receiver.stop()
     assert "deadline" in stderr and os.listdir(out) == []
+
+
+def test_a_header_trickled_byte_by_byte_must_arrive_within_the_timeout(impl, impl_env, out):
+    """Slowloris on the header: a byte now and then held a slot until the whole transfer's
+    deadline (an hour by default), not the idle timeout."""
+    receiver = Receiver(impl_env, out, "--timeout", "1", "--deadline", "60", once=False)
+    conn = connect_raw(impl, receiver.address)
+    wire = conn.framer.encode(json.dumps(header_for("slow" * 20, b"x")).encode())  # > 8 s
+    end = time.monotonic() + TIMEOUT
+    for i in range(len(wire)):  # a byte every 0.2 s (< --timeout), until the receiver speaks
+        if select.select([conn.socket], [], [], 0.2)[0]:
+            break
+        assert time.monotonic() < end, "the receiver let the header trickle in"
+        conn.socket.sendall(wire[i : i + 1])
+    reply = json.loads(conn.recv())
+    conn.close()
+    assert reply["ok"] is False, reply
+    assert "the header did not arrive within 1 s (--timeout)" in reply["error"], reply
 
 
 def test_a_receiver_at_its_connection_limit_says_it_is_busy(impl, impl_env, out):
