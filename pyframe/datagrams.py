@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_MAX_DATAGRAM_SIZE",
     "DEFAULT_MAX_SIZE",
     "AsyncDatagramSocket",
+    "DatagramHandler",
     "DatagramSocket",
     "DatagramTooLargeError",
     "MalformedDatagramError",
@@ -427,14 +428,15 @@ def _is_unix(address: object) -> bool:
 
 def _family(address: Address, infos: Optional[list[Any]] = None) -> tuple[int, _SockAddr]:
     """The family and the address to bind or connect ``address`` with: AF_UNIX for a path,
-    else the first result of getaddrinfo (``infos``, or looked up here)."""
+    else the first result of getaddrinfo (``infos``, or looked up here); a host of ``""`` or
+    None is the wildcard address, as for ``socket.bind``."""
     if _is_unix(address):
         return socket.AF_UNIX, os.fspath(address)  # type: ignore[arg-type]
     if not isinstance(address, tuple) or len(address) < 2:
         raise TypeError(f"expected (host, port) or an AF_UNIX path, got {address!r}")
     if infos is None:
         infos = socket.getaddrinfo(
-            address[0], address[1], type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+            address[0] or None, address[1], type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
         )
     family, _, _, _, sockaddr = infos[0]
     if family == socket.AF_INET6 and len(address) == 4:
@@ -513,6 +515,22 @@ def _wake_all(waiters: list[asyncio.Future[None]]) -> None:
     for waiter in waiters:
         if not waiter.done():
             waiter.set_result(None)
+
+
+class DatagramHandler:
+    """The callbacks of ``AsyncDatagramSocket.serve()``; subclass it and override what you
+    need (the defaults do nothing, except ``error_received``, which re-raises: an error is
+    never dropped unless you choose to)."""
+
+    def datagram_received(self, data: bytes, address: Any) -> None:
+        """One whole datagram (on a socket without a framer)."""
+
+    def frames_received(self, frames: list[bytes], address: Any) -> None:
+        """Every frame of one datagram (on a socket with a framer)."""
+
+    def error_received(self, exc: Exception) -> None:
+        """A datagram over ``max_size``, a malformed one, or an OSError of the socket."""
+        raise exc
 
 
 class AsyncDatagramSocket:
@@ -635,6 +653,33 @@ class AsyncDatagramSocket:
             await self._retry(False, functools.partial(dgram._send_datagram, datagram, address))
         return len(datagrams)
 
+    async def serve(self, protocol: DatagramHandler) -> None:
+        """Hand every datagram to ``protocol``, the shape of ``asyncio.DatagramProtocol``:
+        ``frames_received(frames, address)`` with a framer, else
+        ``datagram_received(payload, address)``; ``error_received(exc)`` for a datagram over
+        ``max_size`` (DatagramTooLargeError), a malformed one (MalformedDatagramError) or an
+        OSError of the socket (such as ConnectionRefusedError on a connected UDP socket).
+        Returns once the socket is closed (``close()`` from a callback or another task)."""
+        framed = self.framer is not None
+        while not self.closed:
+            try:
+                if framed:
+                    frames, address = await self.recv_frames()
+                else:
+                    payload, address = await self.recv()
+            except (DatagramTooLargeError, MalformedDatagramError) as exc:
+                protocol.error_received(exc)
+                continue
+            except OSError as exc:
+                if self.closed:
+                    return
+                protocol.error_received(exc)
+                continue
+            if framed:
+                protocol.frames_received(frames, address)
+            else:
+                protocol.datagram_received(payload, address)
+
     def close(self) -> None:
         """Close the socket; tasks waiting in a call get OSError."""
         if self.closed:
@@ -664,7 +709,7 @@ async def _resolve(address: Address) -> tuple[int, _SockAddr]:
     if _is_unix(address) or not isinstance(address, tuple) or len(address) < 2:
         return _family(address)
     infos = await asyncio.get_running_loop().getaddrinfo(
-        address[0], address[1], type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+        address[0] or None, address[1], type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
     )
     return _family(address, infos)
 

@@ -457,6 +457,17 @@ def test_misuse():
         datagrams.bind(12)
 
 
+def test_addresses_are_resolved_as_socket_bind_takes_them(run):
+    # "" and None mean the wildcard address, as for socket.bind (resolved here, not bound)
+    for host in ("", None):
+        assert datagrams._family((host, 0))[1][0] in ("0.0.0.0", "::")
+        assert run(datagrams._resolve((host, 0)))[1][0] in ("0.0.0.0", "::")
+    assert datagrams._family(("127.0.0.1", 5)) == (socket.AF_INET, ("127.0.0.1", 5))
+    if _ipv6_available():
+        assert datagrams._family(("::1", 5, 0, 0)) == (socket.AF_INET6, ("::1", 5, 0, 0))
+    assert run(datagrams._resolve("/tmp/x")) == (socket.AF_UNIX, "/tmp/x")
+
+
 # -- asyncio (and uvloop) ----------------------------------------------------------------
 
 
@@ -626,5 +637,51 @@ def test_async_cancel_and_close_lose_nothing(run, places):
                 await waiting
             with pytest.raises(OSError):
                 await rx.recv()
+
+    run(main())
+
+
+def test_async_serve_hands_datagrams_and_errors_to_the_handler(impl, places, run):
+    class Collect(datagrams.DatagramHandler):
+        def __init__(self, rx):
+            self.rx = rx
+            self.got = []
+
+        def frames_received(self, frames, address):
+            self.got.append((frames, address))
+            if frames == [b"stop"]:
+                self.rx.close()
+
+        def error_received(self, exc):
+            self.got.append(type(exc).__name__)
+
+    async def main():
+        rx, tx = await apair(
+            places, impl.LengthPrefixFramer(), impl.LengthPrefixFramer(), max_size=1000
+        )
+        rx2 = await datagrams.bind_async(places.next(), max_size=10)  # raw, default handler
+        async with tx:
+            handler = Collect(rx)
+            serving = asyncio.ensure_future(rx.serve(handler))
+            await tx.send_frames([b"a", b"b"], rx.address)
+            await tx.send(b"\0\0\0\x09cut", rx.address)  # malformed
+            await tx.send(b"z" * 5000, rx.address)  # over max_size
+            await tx.send_frames([b"c"], rx.address)
+            await tx.send_frames([b"stop"], rx.address)
+            await serving  # returns once the handler closed the socket
+            name = tx.address
+            assert [
+                g if isinstance(g, str) else (g[0], same_address(g[1], name)) for g in handler.got
+            ] == [
+                ([b"a", b"b"], True),
+                "MalformedDatagramError",
+                "DatagramTooLargeError",
+                ([b"c"], True),
+                ([b"stop"], True),
+            ]
+            async with rx2:
+                await tx.send(b"y" * 11, rx2.address)
+                with pytest.raises(DatagramTooLargeError):  # the default handler raises it
+                    await rx2.serve(datagrams.DatagramHandler())
 
     run(main())
