@@ -27,10 +27,13 @@ Blocking::
         client.send_frames([b"cpu:1|c", b"mem:2|g"])   # one datagram
         frames, sender = server.recv_frames()           # [b"cpu:1|c", b"mem:2|g"], address
 
-asyncio (and uvloop): ``AsyncDatagramSocket`` has the same methods as coroutines. It reads with
-its own reader (``loop.add_reader`` and the same ``recvmsg`` code as the blocking class) rather
-than an ``asyncio.DatagramProtocol``: asyncio's datagram transport reads with
-``recvfrom(256 KiB)``, which silently truncates a larger AF_UNIX datagram and never says so.
+asyncio (and uvloop): ``AsyncDatagramSocket`` has the same methods as coroutines, and
+``serve(handler)`` calls a ``DatagramHandler``'s ``frames_received``/``datagram_received``/
+``error_received`` (the shape of ``asyncio.DatagramProtocol``). It reads with its own reader
+(``loop.add_reader`` and the same ``recvmsg`` code as the blocking class) rather than an
+``asyncio.DatagramProtocol``: asyncio's datagram transport reads with ``recvfrom(256 KiB)``,
+which silently truncates a larger AF_UNIX datagram and never says so. (It needs a loop with
+``add_reader``: on Windows, the selector event loop rather than the default proactor.)
 
 The codec functions ``pack_frames()`` and ``unpack_frames()`` do the packing with no I/O, for
 code that moves datagrams itself.
@@ -183,6 +186,7 @@ def _decode(framer: Framer, datagram: Buffer, address: Any) -> list[bytes]:
     try:
         frames += framer.feed(datagram)
         frames += framer.eof()
+        frames += framer.pop_frames()  # raises a fault a framer deferred behind its last frames
     except FrameError as exc:
         with memoryview(datagram) as view:
             data = view.tobytes()
