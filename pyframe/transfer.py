@@ -534,7 +534,7 @@ class Receiver:
         self.max_size, self.timeout, self.deadline = max_size, timeout, deadline
         self.max_connections = max_connections
         self._lock = threading.Lock()
-        self._reserved = 0  # bytes announced by the transfers in progress
+        self._reserved = 0  # bytes the transfers in progress may still write
         self._active: dict[FramedSocket, threading.Thread] = {}
         self._stop = threading.Event()
 
@@ -566,6 +566,9 @@ class Receiver:
                 if got + len(frame) > size:
                     raise TransferError(f"the sender sent more than the {size} bytes announced")
                 self._write(fd, frame, name)
+                # the free space now lacks these bytes: they are no longer reserved
+                self._release(len(frame))
+                reserved -= len(frame)
                 digest.update(frame)
                 got += len(frame)
                 progress.update(len(frame))
@@ -628,7 +631,7 @@ class Receiver:
 
     def _reserve(self, size: int) -> int:
         """Count ``size`` bytes against the free space (less what transfers in progress
-        were granted); TransferError if they do not fit."""
+        may still write); TransferError if they do not fit."""
         with self._lock:
             try:
                 free = shutil.disk_usage(self.out_dir).free - self._reserved

@@ -5,6 +5,7 @@ Hostile senders are played by raw FramedSockets in the test; every socket has a 
 every loop is bounded, and every receiver started is killed at the end of its test.
 """
 
+import contextlib
 import hashlib
 import io
 import json
@@ -430,29 +431,32 @@ def test_a_file_at_the_size_limit_is_accepted(impl, impl_env, out):
     assert receiver.finish()[0] == 0 and (out / "k.bin").stat().st_size == 1024
 
 
-def test_transfers_in_progress_count_against_the_free_space(impl, tmp_path, monkeypatch):
-    """Two senders that each fit, but not together: the second is refused."""
-    usage = shutil.disk_usage(tmp_path)
-    monkeypatch.setattr(transfer.shutil, "disk_usage", lambda path: usage._replace(free=1500))
-    receiver = transfer.Receiver(tmp_path, timeout=TIMEOUT, plain=True)
-    senders, threads, results = [], [], []
-    for _ in range(2):
+def served(impl, receiver, count):
+    """``count`` senders played by the test, each on a socket pair served by
+    ``receiver.receive()`` in a thread: ``(senders, threads)``."""
+    senders, threads = [], []
+    for _ in range(count):
         a, b = socket.socketpair()
         a.settimeout(TIMEOUT)
         senders.append(FramedSocket(a, impl.LengthPrefixFramer()))
         conn = FramedSocket(b, transfer._framer())
 
         def run(conn=conn):
-            try:
-                with conn:
-                    results.append(receiver.receive(conn))
-            except transfer.TransferError as exc:
-                results.append(exc)
+            with conn, contextlib.suppress(transfer.TransferError):
+                receiver.receive(conn)
 
         threads.append(threading.Thread(target=run))
         threads[-1].start()
+    return senders, threads
+
+
+def test_transfers_in_progress_count_against_the_free_space(impl, tmp_path, monkeypatch):
+    """Two senders that each fit, but not together: the second is refused."""
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(transfer.shutil, "disk_usage", lambda path: usage._replace(free=1500))
+    receiver = transfer.Receiver(tmp_path, timeout=TIMEOUT, plain=True)
+    (first, second), threads = served(impl, receiver, 2)
     data = b"a" * 1000
-    first, second = senders
     first.send(json.dumps(header_for("first", data)).encode())
     assert json.loads(first.recv()) == {"ok": True}  # 1000 of the 1500 bytes now reserved
     second.send(json.dumps(header_for("second", data)).encode())
@@ -466,6 +470,41 @@ def test_transfers_in_progress_count_against_the_free_space(impl, tmp_path, monk
     for thread in threads:
         thread.join(TIMEOUT)
     assert os.listdir(tmp_path) == ["first"]
+
+
+def test_what_a_transfer_wrote_is_not_counted_twice_against_the_free_space(
+    impl, tmp_path, monkeypatch
+):
+    """The free space already lacks what a transfer in progress wrote: only what it may still
+    write is reserved (its whole size was, refusing a file that fits)."""
+    usage = shutil.disk_usage(tmp_path)
+
+    def disk_usage(path):  # a disk of 1500 bytes
+        used = sum(entry.stat().st_size for entry in os.scandir(tmp_path))
+        return usage._replace(free=1500 - used)
+
+    monkeypatch.setattr(transfer.shutil, "disk_usage", disk_usage)
+    receiver = transfer.Receiver(tmp_path, timeout=TIMEOUT, plain=True)
+    (first, second), threads = served(impl, receiver, 2)
+    data = b"a" * 1000
+    first.send(json.dumps(header_for("first", data)).encode())
+    assert json.loads(first.recv()) == {"ok": True}
+    first.send(data[:900])
+    wait_for(lambda: disk_usage(tmp_path).free == 600, "900 bytes written")
+    # 600 bytes free, of which the first transfer may still write 100: 500 fit
+    second.send(json.dumps(header_for("second", data[:500])).encode())
+    assert json.loads(second.recv()) == {"ok": True}
+    second.send(data[:500])
+    second.send(json.dumps({"sha256": hashlib.sha256(data[:500]).hexdigest()}).encode())
+    assert json.loads(second.recv()) == {"ok": True}
+    first.send(data[900:])
+    first.send(json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode())
+    assert json.loads(first.recv()) == {"ok": True}
+    for sender in (first, second):
+        sender.close()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert sorted(os.listdir(tmp_path)) == ["first", "second"] and receiver._reserved == 0
 
 
 def test_a_deeply_nested_header_does_not_stop_the_receiver(impl, impl_env, out):
