@@ -49,6 +49,7 @@ Two tasks must not receive (or send) on one FramedStream at the same time: the s
 from __future__ import annotations
 
 import collections
+import logging
 import os
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any, Callable, Optional, Union
@@ -69,6 +70,7 @@ except ImportError as exc:  # an optional dependency: pyframe itself imports wit
         f"pyframe.anyio needs anyio 4 or later ({exc}): pip install 'pyframe-codec[anyio]'"
     ) from exc
 
+from ._errors import FrameError
 from ._types import Buffer, Framer
 
 __all__ = [
@@ -83,6 +85,12 @@ __all__ = [
 
 #: Most bytes asked of the byte stream by one receive (anyio's own default).
 READ_SIZE = 65536
+logger = logging.getLogger("pyframe")
+
+#: What a peer can make a handler raise (a frame cut short or too large, a connection reset,
+#: an end of stream the handler did not expect): it ends that connection, not the server.
+_PEER_ERRORS = (FrameError, anyio.BrokenResourceError, anyio.EndOfStream)
+
 #: ``bytes`` payloads from this size on are sent uncopied (header and payload as two sends);
 #: smaller ones cost less as one encoded buffer than as two sends.
 _SPLIT_FROM = 16384
@@ -291,7 +299,10 @@ class FramedListener(Listener[FramedStream]):
     """A listener of framed streams: wraps any anyio listener of byte streams (TCP,
     AF_UNIX, ``anyio.streams.tls.TLSListener``...), with a fresh ``framer_factory()`` per
     connection. ``serve(handler)`` calls ``handler(stream)`` for each, as anyio does (the
-    handler owns the stream: ``async with stream:`` closes it)."""
+    handler owns the stream: ``async with stream:`` closes it). A handler that lets an
+    error the peer caused end it (a pyframe ``FrameError``, ``anyio.BrokenResourceError``,
+    ``anyio.EndOfStream``) just closes that connection (logged at DEBUG); any other
+    exception ends ``serve()``, as with anyio's listeners."""
 
     def __init__(
         self,
@@ -325,7 +336,13 @@ class FramedListener(Listener[FramedStream]):
             except BaseException:
                 await anyio.aclose_forcefully(stream)
                 raise
-            await handler(FramedStream(stream, framer, read_size=read_size))
+            framed_stream = FramedStream(stream, framer, read_size=read_size)
+            try:
+                await handler(framed_stream)
+            except _PEER_ERRORS as exc:
+                # anyio would end serve(), and every other connection with it.
+                logger.debug("pyframe.anyio server: connection closed: %r", exc)
+                await anyio.aclose_forcefully(framed_stream)
 
         await self._listener.serve(framed, task_group)
 

@@ -241,6 +241,55 @@ async def test_listener_serves_clients_at_once_each_with_its_own_framer(impl):
     assert len(framers) == 3 and len({id(f) for f in framers}) == 3
 
 
+async def test_a_peer_that_misbehaves_ends_its_connection_not_the_server(
+    transport, impl, tmp_path, tls_contexts, caplog
+):
+    """The README's echo server: a client cutting a frame short, or announcing one too
+    large, ends its own connection; the others are still served."""
+    make = lambda: impl.LengthPrefixFramer(max_frame_size=1000)  # noqa: E731
+    ended = 0
+
+    async def echo(stream):
+        nonlocal ended
+        try:
+            async with stream:
+                async for frame in stream:
+                    await stream.send(frame)
+        finally:
+            ended += 1
+
+    if transport == "unix":
+        listener = await create_unix_listener(tmp_path / "sock", framer_factory=make)
+        connect = lambda: connect_unix(tmp_path / "sock", framer=make())  # noqa: E731
+    else:
+        listener = await create_tcp_listener(local_host="127.0.0.1", framer_factory=make)
+        port = listener.extra(SocketAttribute.local_port)
+        kwargs = {}
+        if transport == "tls":
+            listener = FramedListener(TLSListener(listener.listener, tls_contexts[0]), make)
+            kwargs = {"ssl_context": tls_contexts[1], "tls_hostname": "localhost"}
+        connect = lambda: connect_tcp("127.0.0.1", port, framer=make(), **kwargs)  # noqa: E731
+    try:
+        with anyio.fail_after(10), caplog.at_level("DEBUG", logger="pyframe"):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(listener.serve, echo)  # (an error here would fail the test)
+                good = await connect()
+                for i, wire in enumerate([b"\0\0\0\x10cut", b"\0\0\x10\0too large"]):
+                    bad = await connect()
+                    await bad.transport_stream.send(wire)
+                    await (anyio.aclose_forcefully(bad) if transport == "tls" else bad.aclose())
+                    while caplog.text.count("connection closed") <= i:  # its handler ended
+                        await anyio.sleep(0.01)
+                    await good.send(b"still served %d" % i)
+                    assert await good.receive() == b"still served %d" % i
+                await good.aclose()
+                while ended < 3:  # (cancelling a receive as its socket becomes readable
+                    await anyio.sleep(0.01)  # upsets anyio's AF_UNIX streams on asyncio)
+                tg.cancel_scope.cancel()
+    finally:
+        await listener.aclose()
+
+
 # -- the end of the stream -----------------------------------------------------------------
 
 
