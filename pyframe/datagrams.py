@@ -45,6 +45,7 @@ import functools
 import os
 import socket
 import sys
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
 
@@ -238,8 +239,9 @@ class DatagramSocket:
     received (a buffer of that size is kept). ``max_datagram_size``: the largest datagram
     sent.
 
-    Threads: one thread may receive while another sends; two threads must not receive at
-    the same time (they share the receive buffer and the framer's decoder).
+    Threads: one thread may receive while another sends, and several may send; a receive
+    while another thread is receiving raises RuntimeError (the two would share the receive
+    buffer and the framer's decoder).
     """
 
     def __init__(
@@ -261,6 +263,7 @@ class DatagramSocket:
         # recvmsg_into() gets max_size bytes of room; recvfrom_into() one more, to tell
         self._buffer = bytearray(self._max_size + 1)
         self._views = [memoryview(self._buffer)[: self._max_size]]
+        self._receiving = threading.Lock()
 
     # -- access ---------------------------------------------------------------------
 
@@ -352,18 +355,35 @@ class DatagramSocket:
         (a FrameTooLargeError) for a datagram over ``max_size``, which is discarded: the next
         call receives the next datagram. (An AF_UNIX sender that did not bind has the
         address None.)"""
-        n, address = self._receive()
-        with self._views[0][:n] as view:
-            return view.tobytes(), address
+        self._enter()
+        try:
+            n, address = self._receive()
+            with self._views[0][:n] as view:
+                return view.tobytes(), address
+        finally:
+            self._receiving.release()
 
     def recv_frames(self) -> tuple[list[bytes], Any]:
         """Every frame of one datagram: ``(frames, sender address)``. Raises
         DatagramTooLargeError as ``recv()``, and MalformedDatagramError for a datagram that
         is not a whole number of frames; either way the next call starts afresh."""
         framer = self._need_framer()
-        n, address = self._receive()
-        with self._views[0][:n] as view:
-            return _decode(framer, view, address), address
+        self._enter()
+        try:
+            n, address = self._receive()
+            with self._views[0][:n] as view:
+                return _decode(framer, view, address), address
+        finally:
+            self._receiving.release()
+
+    def _enter(self) -> None:
+        # The receive buffer (and the framer's decoder) serve one call at a time: a second
+        # thread is refused rather than let it overwrite a datagram being read.
+        if not self._receiving.acquire(False):
+            raise RuntimeError(
+                f"this {type(self).__name__} is receiving in another thread: two threads must "
+                "not receive on it at once (give each thread a socket of its own, or a lock)"
+            )
 
     def _need_framer(self) -> Framer:
         if self._framer is None:

@@ -13,6 +13,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -434,6 +435,29 @@ def test_unix_sender_without_a_name_has_no_address(unix_dir):
         assert rx.recv() == (b"anon", None)
     assert os.path.exists(path)  # (unlinking a bound path is the caller's)
     os.unlink(path)
+
+
+@pytest.mark.parametrize("method", ["recv", "recv_frames"])
+def test_two_threads_receiving_at_once_are_refused(impl, method):
+    rx = datagrams.bind(("127.0.0.1", 0), impl.LineFramer())
+    tx = datagrams.bind(("127.0.0.1", 0), impl.LineFramer())
+    rx.settimeout(TIMEOUT)
+    with rx, tx:
+        waiting = threading.Thread(target=rx.recv)  # blocks in the kernel until "wake"
+        waiting.start()
+        try:
+            for _ in range(1000):  # until the thread is inside recv()
+                if rx._receiving.locked():
+                    break
+                time.sleep(0.01)
+            with pytest.raises(RuntimeError, match="another thread"):
+                getattr(rx, method)()
+        finally:
+            tx.send(b"wake", rx.address)
+            waiting.join(TIMEOUT)
+        assert not waiting.is_alive()
+        tx.send_frames([b"next"], rx.address)
+        assert getattr(rx, method)()[0] in (b"next\n", [b"next"])  # usable again
 
 
 def test_misuse():
