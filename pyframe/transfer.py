@@ -15,7 +15,7 @@ Protocol version 2 (4-byte big-endian length-prefixed frames, pyframe.LengthPref
 The receiver may send its error reply at any point of step 3 (a write that failed, the
 deadline, a shutdown); the sender looks for it between frames, and after a failed send.
 
-The receiver writes into ``.NAME.XXXXXXXX.part`` next to the destination (locked while it is
+The receiver writes into ``.NAME.XXXXXXXX.pyframe-part`` next to the destination (locked while it is
 written) and renames it only after the digest matches; a transfer cut short leaves nothing
 behind. Senders are served concurrently, each under an idle timeout and a total deadline.
 Progress: a tqdm bar (the ``progress`` extra) when tqdm is installed and stderr is a terminal,
@@ -63,9 +63,11 @@ DEFAULT_MAX_CONNECTIONS = 8
 LINGER = 2.0
 _READ_SIZE = 128 * 1024
 
-# the receiver's partial file: f".{name}.{8 random characters}.part"
-_PART_RE = re.compile(r"\..+\.[a-z0-9_]{8}\.part\Z", re.DOTALL)
-_NAME_MAX = 255 - len("..XXXXXXXX.part")  # so that the partial name fits a 255-byte name
+# the receiver's partial file: f".{name}.{8 random characters}.pyframe-part", a suffix of its
+# own, so that the sweep never takes a user's file (".notes.20241101.part") for one
+_PART_SUFFIX = ".pyframe-part"
+_PART_RE = re.compile(r"\..+\.[a-z2-7]{8}" + re.escape(_PART_SUFFIX) + r"\Z", re.DOTALL)
+_NAME_MAX = 255 - len(f"..XXXXXXXX{_PART_SUFFIX}")  # so that the partial name fits 255 bytes
 # bidi embeddings, overrides, isolates and marks: they make a name display as another one
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -136,7 +138,7 @@ def check_name(name: object, *, dotfiles: bool = False) -> str:
     Refused: anything but a plain file name (a path, ".", "..", NUL), a lone surrogate (not
     text: it would be stored as raw bytes), control characters, line and paragraph separators,
     bidi controls (they make a name display as another), a name with no visible character, a
-    name that begins or ends with white space or ends with a dot, a name longer than 240
+    name that begins or ends with white space or ends with a dot, a name longer than 232
     UTF-8 bytes, a name like the receiver's partial files, and a dot-file unless ``dotfiles``.
     """
     if not isinstance(name, str) or not name:
@@ -208,12 +210,12 @@ else:
 
 
 def _create_part(out_dir: str, name: str) -> tuple[int, str]:
-    """A new, locked ``.NAME.XXXXXXXX.part`` in ``out_dir``, created with the umask's mode."""
+    """A new, locked ``.NAME.XXXXXXXX.pyframe-part`` in ``out_dir``, with the umask's mode."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tag = base64.b32encode(os.urandom(5)).decode().lower()  # 8 characters, [a-z2-7]
-        path = os.path.join(out_dir, f".{name}.{tag}.part")
+        path = os.path.join(out_dir, f".{name}.{tag}{_PART_SUFFIX}")
         try:
             fd = os.open(path, flags, 0o666)
         except FileExistsError:

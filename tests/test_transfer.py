@@ -145,7 +145,7 @@ def wait_for(predicate, what):
 
 
 def parts(out):
-    return [n for n in os.listdir(out) if n.endswith(".part")]
+    return [n for n in os.listdir(out) if n.endswith(".pyframe-part")]
 
 
 @pytest.fixture
@@ -545,7 +545,7 @@ def test_a_temporary_file_that_cannot_be_made_is_refused(impl, tmp_path, monkeyp
     real_open = os.open
 
     def fake_open(path, flags, *args, **kwargs):
-        if str(path).endswith(".part"):
+        if str(path).endswith(".pyframe-part"):
             raise PermissionError(13, "Permission denied")
         return real_open(path, flags, *args, **kwargs)
 
@@ -618,11 +618,11 @@ def test_check_name_refuses(name, reason):
 
 
 def test_check_name_accepts():
-    for name in ("report.pdf", "résumé 2024.pdf", "日本語.txt", "a b", "x" * 240, "😀.png"):
+    for name in ("report.pdf", "résumé 2024.pdf", "日本語.txt", "a b", "x" * 232, "😀.png"):
         assert transfer.check_name(name) == name
     assert transfer.check_name("e\u0301.txt") == "\u00e9.txt"  # stored in NFC
     assert transfer.check_name(".hidden", dotfiles=True) == ".hidden"
-    for bad in (None, 5, "a" * 241, "é" * 121, ".x.abcdefgh.part"):
+    for bad in (None, 5, "a" * 233, "é" * 117, ".x.abcdefgh.pyframe-part"):
         with pytest.raises(transfer.TransferError):
             transfer.check_name(bad, dotfiles=True)
 
@@ -726,9 +726,14 @@ def test_stale_partial_files_are_swept_at_start(impl, impl_env, out):
     killed.stop(signal.SIGKILL)
     conn.close()
     assert len(parts(out)) == 1  # SIGKILL cannot be handled: the partial file stays
-    (out / ".notes.txt").write_text("a dot-file of the user's, not a partial file")
+    # the user's own files, even named like the receiver's partial files once were, stay
+    mine = [".notes.txt", ".notes.abcdefgh.part", ".thesis.tex.20241101.part"]
+    for name in mine:
+        (out / name).write_text("a dot-file of the user's, not a partial file")
     live = Receiver(impl_env, out, once=False)
-    assert os.listdir(out) == [".notes.txt"]
+    assert sorted(os.listdir(out)) == sorted(mine)
+    for name in mine:
+        (out / name).unlink()
     # the partial file of a receiver still running is locked: another receiver keeps it
     conn = start_transfer(impl, live, out, "live.bin")
     other = Receiver(impl_env, out, once=False)
