@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import selectors
@@ -41,7 +42,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from typing import IO, Any, Callable, NoReturn, Optional, Union
+from typing import IO, Any, NoReturn, Optional, Union
 
 from . import FrameError, IncompleteFrameError, LengthPrefixFramer
 from .sockets import FramedServer, FramedSocket, connect
@@ -58,6 +59,8 @@ DEFAULT_MAX_SIZE = 4 << 30
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 3600.0
 DEFAULT_MAX_CONNECTIONS = 8
+#: The longest --timeout or --deadline accepted (about three years).
+MAX_SECONDS = 1e8
 #: Seconds the receiver keeps reading (and discarding) after an error reply, so that the
 #: sender reads the reply instead of a connection reset.
 LINGER = 2.0
@@ -116,17 +119,24 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) << (10 * ("KMGT".index(unit.upper()) + 1) if unit else 0)
 
 
-def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-        return value
+def _positive(text: str) -> int:
+    if not text.strip().isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return int(text)
 
-    return parse
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds, at most MAX_SECONDS (a socket timeout must fit the
+    platform's time_t: "inf" raised OverflowError at the first connection)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds up to {MAX_SECONDS:g}, got {text!r}"
+        )
+    return value
 
 
 # -- file names -----------------------------------------------------------------------------
@@ -833,9 +843,7 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    parser.add_argument(
-        "--timeout", type=_positive(float), default=DEFAULT_TIMEOUT, help=timeout_help
-    )
+    parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, help=timeout_help)
     parser.add_argument("--plain", action="store_true", help="no progress bar")
     args = parser.parse_args(argv[1:])
     return _send_main(args) if argv[0] == "send" else _recv_main(args)
@@ -871,14 +879,14 @@ def _recv_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--deadline",
         metavar="SECONDS",
-        type=_positive(float),
+        type=_seconds,
         default=DEFAULT_DEADLINE,
         help="seconds a whole transfer may take (default %(default)g)",
     )
     parser.add_argument(
         "--max-connections",
         metavar="N",
-        type=_positive(int),
+        type=_positive,
         default=DEFAULT_MAX_CONNECTIONS,
         help="transfers served at once; one more sender is told to retry (default %(default)s)",
     )

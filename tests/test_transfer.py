@@ -851,7 +851,15 @@ def test_progress_bar_on_a_terminal_and_plain_otherwise():
 def test_usage_errors(capsys):
     assert transfer.main(["bogus"]) == 2
     assert capsys.readouterr().err.startswith("usage: pyframe send FILE HOST:PORT")
-    for argv in (["send", "file-only"], ["send", "f", "no-port"], ["recv", "--max-size", "x"]):
+    for argv in (
+        ["send", "file-only"],
+        ["send", "f", "no-port"],
+        ["recv", "--max-size", "x"],
+        # (socket timeouts beyond time_t: a traceback at the first connection)
+        ["send", "f", "127.0.0.1:1", "--timeout", "inf"],
+        ["recv", "--out", "/nonexistent", "--timeout", "1e300"],
+        ["recv", "--out", "/nonexistent", "--deadline", "inf"],
+    ):
         with pytest.raises(SystemExit):
             transfer.main(argv)
         assert capsys.readouterr().err.count("\n") == 1  # one line, not the whole usage
