@@ -52,6 +52,7 @@ import collections
 import logging
 import os
 from collections.abc import Awaitable, Iterable, Mapping
+from contextlib import AsyncExitStack
 from typing import Any, Callable, Optional, Union
 
 try:
@@ -72,6 +73,7 @@ except ImportError as exc:  # an optional dependency: pyframe itself imports wit
 
 from ._errors import FrameError
 from ._types import Buffer, Framer
+from .sockets import _BACKOFF_FIRST, _BACKOFF_MAX, _EXHAUSTED, _VANISHED
 
 __all__ = [
     "READ_SIZE",
@@ -94,6 +96,20 @@ _PEER_ERRORS = (FrameError, anyio.BrokenResourceError, anyio.EndOfStream)
 #: ``bytes`` payloads from this size on are sent uncopied (header and payload as two sends);
 #: smaller ones cost less as one encoded buffer than as two sends.
 _SPLIT_FROM = 16384
+
+
+def _accept_error(exc: BaseException) -> Optional[OSError]:
+    """The OSError that made a listener's serve() fail, if that is what ``exc`` is: asyncio
+    raises accept()'s own, trio a BrokenResourceError from it, and a listener of several
+    (anyio's TCP listeners are) wraps it in an exception group."""
+    # (BaseExceptionGroup is 3.11's; anyio uses a backport before: duck-typed for both)
+    inner = getattr(exc, "exceptions", None)
+    while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], BaseException):
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    if isinstance(exc, anyio.BrokenResourceError):
+        return exc.__cause__ if isinstance(exc.__cause__, OSError) else None
+    return exc if isinstance(exc, OSError) else None
 
 
 def _check_read_size(read_size: int) -> None:
@@ -302,7 +318,8 @@ class FramedListener(Listener[FramedStream]):
     handler owns the stream: ``async with stream:`` closes it). A handler that lets an
     error the peer caused end it (a pyframe ``FrameError``, ``anyio.BrokenResourceError``,
     ``anyio.EndOfStream``) just closes that connection (logged at DEBUG); any other
-    exception ends ``serve()``, as with anyio's listeners."""
+    exception ends ``serve()``, as with anyio's listeners. Out of descriptors or memory,
+    ``serve()`` logs, waits a little and accepts again (anyio's own would end)."""
 
     def __init__(
         self,
@@ -344,7 +361,29 @@ class FramedListener(Listener[FramedStream]):
                 logger.debug("pyframe.anyio server: connection closed: %r", exc)
                 await anyio.aclose_forcefully(framed_stream)
 
-        await self._listener.serve(framed, task_group)
+        async with AsyncExitStack() as stack:
+            if task_group is None:  # ours, so that connections outlive a failed accept()
+                task_group = await stack.enter_async_context(anyio.create_task_group())
+            delay, failed_at = 0.0, float("-inf")
+            while True:
+                try:
+                    await self._listener.serve(framed, task_group)
+                except Exception as exc:
+                    cause = _accept_error(exc)
+                    if cause is not None and cause.errno in _VANISHED:
+                        continue  # that client left before it was accepted
+                    if cause is None or cause.errno not in _EXHAUSTED:
+                        raise
+                    now = anyio.current_time()
+                    quiet = now - failed_at > 2 * _BACKOFF_MAX  # a new shortage: start small
+                    delay = _BACKOFF_FIRST if quiet else min(2 * delay, _BACKOFF_MAX)
+                    failed_at = now
+                    logger.warning(
+                        "pyframe.anyio server: accept() failed (%s); retrying in %.2f s",
+                        cause,
+                        delay,
+                    )
+                    await anyio.sleep(delay)
 
     async def aclose(self) -> None:
         await self._listener.aclose()

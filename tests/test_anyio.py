@@ -11,6 +11,7 @@ import contextlib
 import random
 import socket
 import ssl
+import sys
 
 import anyio
 import pytest
@@ -288,6 +289,88 @@ async def test_a_peer_that_misbehaves_ends_its_connection_not_the_server(
                 tg.cancel_scope.cancel()
     finally:
         await listener.aclose()
+
+
+EXHAUSTION = """
+import logging, os, resource, ssl, sys
+import anyio, trustme
+import pyframe
+from pyframe.anyio import *
+from anyio.streams.tls import TLSListener
+
+backend, transport = sys.argv[1:]
+failures = []
+logging.getLogger("pyframe").addHandler(logging.Handler())
+logging.getLogger("pyframe").handlers[0].emit = lambda record: failures.append(record)
+
+
+async def echo(stream):
+    async with stream:
+        async for frame in stream:
+            await stream.send(frame)
+
+
+async def main():
+    make, kwargs = pyframe.LengthPrefixFramer, {}
+    if transport == "unix":
+        listener = await create_unix_listener("sock", framer_factory=make)
+        connect = lambda: connect_unix("sock", framer=make())
+    else:
+        listener = await create_tcp_listener(local_host="127.0.0.1", framer_factory=make)
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        if transport == "tls":
+            ca, server = trustme.CA(), ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ca.issue_cert("localhost").configure_cert(server)
+            client = ssl.create_default_context()
+            ca.configure_trust(client)
+            listener = FramedListener(TLSListener(listener.listener, server), make)
+            kwargs = {"ssl_context": client, "tls_hostname": "localhost"}
+        connect = lambda: connect_tcp("127.0.0.1", port, framer=make(), **kwargs)
+    replies = []
+
+    async def client():
+        async with await connect() as stream:
+            await stream.send(b"hello")
+            replies.append(await stream.receive())
+
+    with anyio.fail_after(8):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, echo)
+            await anyio.wait_all_tasks_blocked()
+            # Use up every descriptor but one: the client's socket takes it, and the
+            # server's accept() fails with EMFILE until the hog lets go.
+            "localhost".encode("idna")  # (TLS needs this codec: loaded now, while it can be)
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            soft = len(os.listdir("/proc/self/fd")) + 50
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            hog = []
+            try:
+                while True:
+                    hog.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                os.close(hog.pop())
+            tg.start_soon(client)
+            while len(failures) < 2:  # accept() failed, twice: the server waits and retries
+                await anyio.sleep(0.01)
+            for fd in hog:
+                os.close(fd)
+            while not replies:
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+    await listener.aclose()
+    assert replies == [b"hello"], replies
+    assert "Too many open files" in failures[0].getMessage(), failures[0].getMessage()
+    print("served")
+
+
+anyio.run(main, backend=backend)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts /proc/self/fd")
+def test_listener_survives_running_out_of_descriptors(anyio_backend, transport, python_run):
+    proc = python_run("-c", EXHAUSTION, anyio_backend, transport, timeout=30)
+    assert proc.returncode == 0 and "served" in proc.stdout, proc.stderr[-3000:]
 
 
 # -- the end of the stream -----------------------------------------------------------------
