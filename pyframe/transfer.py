@@ -73,6 +73,14 @@ _PART_RE = re.compile(r"\..+\.[a-z2-7]{8}" + re.escape(_PART_SUFFIX) + r"\Z", re
 _NAME_MAX = 255 - len(f"..XXXXXXXX{_PART_SUFFIX}")  # so that the partial name fits 255 bytes
 # bidi embeddings, overrides, isolates and marks: they make a name display as another one
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Windows opens a device for these names, whatever the extension ("nul.txt"), and reads a
+# colon as a stream of another file ("ab:c" writes into a hidden stream of "ab")
+_WINDOWS = sys.platform == "win32"
+_WINDOWS_DEVICE = re.compile(
+    r"(CON|PRN|AUX|NUL|COM[0-9\u00b9\u00b2\u00b3]|LPT[0-9\u00b9\u00b2\u00b3])\s*(\..*)?\Z",
+    re.I | re.S,
+)
+_WINDOWS_FORBIDDEN = frozenset('<>:"|?*')
 
 
 class TransferError(Exception):
@@ -149,7 +157,8 @@ def check_name(name: object, *, dotfiles: bool = False) -> str:
     text: it would be stored as raw bytes), control characters, line and paragraph separators,
     bidi controls (they make a name display as another), a name with no visible character, a
     name that begins or ends with white space or ends with a dot, a name longer than 232
-    UTF-8 bytes, a name like the receiver's partial files, and a dot-file unless ``dotfiles``.
+    UTF-8 bytes, a name like the receiver's partial files, and a dot-file unless ``dotfiles``;
+    on Windows, device names ("CON", "nul.txt") and the characters ``<>:"|?*`` too.
     """
     if not isinstance(name, str) or not name:
         raise TransferError("refused: the file name is empty or not a string")
@@ -172,6 +181,8 @@ def check_name(name: object, *, dotfiles: bool = False) -> str:
         raise TransferError(
             f"refused: the file name {_shown(name)} holds control characters ({codes})"
         )
+    if _WINDOWS and (_WINDOWS_DEVICE.match(name) or _WINDOWS_FORBIDDEN.intersection(name)):
+        raise TransferError(f"refused: {_shown(name)} is not a valid file name on Windows")
     if all(c.isspace() or unicodedata.category(c) == "Cf" for c in name):
         raise TransferError(f"refused: the file name {_shown(name)} has no visible character")
     if name != name.strip() or name.endswith("."):

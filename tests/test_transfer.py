@@ -627,6 +627,20 @@ def test_check_name_accepts():
             transfer.check_name(bad, dotfiles=True)
 
 
+def test_names_windows_reserves_are_refused_on_windows(monkeypatch):
+    """Windows opens a device for "CON" or "nul.txt", and writes "ab:c" into a stream of "ab"."""
+    devices = ["CON", "nul.txt", "Com1", "lpt9.tar.gz", "AUX .c", "com\u00b9"]
+    forbidden = ["ab:c", "what?", "x*y", "a<b", "a>b", 'say "hi"', "a|b"]
+    for name in devices + forbidden + ["console", "aux-file", "com10", "lpt", "notes.txt"]:
+        assert transfer.check_name(name) == name  # elsewhere these are plain names
+    monkeypatch.setattr(transfer, "_WINDOWS", True)
+    for name in devices + forbidden:
+        with pytest.raises(transfer.TransferError, match="not a valid file name on Windows"):
+            transfer.check_name(name)
+    for name in ("console", "aux-file", "com10", "lpt", "notes.txt"):
+        assert transfer.check_name(name) == name
+
+
 def test_refused_names_get_a_reply_and_write_nothing(impl, impl_env, tmp_path, out):
     """Every refused name, to one receiver (which serves them all), then names it accepts."""
     receiver = Receiver(impl_env, out, once=False)
