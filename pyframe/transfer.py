@@ -504,7 +504,10 @@ class _Link:
 
     def reply(self, error: Optional[str] = None) -> None:
         self.conn.settimeout(min(self.idle, LINGER) if error else self._timeout())
-        _reply(self.conn, error)
+        try:
+            _reply(self.conn, error)
+        except OSError as exc:  # the sender is gone (reset, or not reading): not our bug
+            raise TruncatedError(f"connection lost while replying: {exc}") from exc
         self.sending = error is None
 
     def refuse(self, error: str) -> None:

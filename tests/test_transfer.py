@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -372,6 +373,18 @@ def test_a_receiver_at_its_connection_limit_says_it_is_busy(impl, impl_env, out)
         conn.close()
     assert reply["ok"] is False and "busy" in reply["error"]
     assert "--max-connections" in reply["error"]
+
+
+def test_a_sender_that_resets_the_connection_is_no_internal_error(impl, impl_env, out):
+    """(The go-ahead, sent to a sender gone, was logged as a bug of the receiver.)"""
+    receiver = Receiver(impl_env, out)
+    conn = connect_raw(impl, receiver.address)
+    conn.send(json.dumps(header_for("gone", b"x" * 10)).encode())
+    conn.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()  # a reset, not a clean end of stream
+    code, _, stderr = receiver.finish()
+    assert code == 1 and "internal error" not in stderr, stderr
+    assert "connection lost" in stderr and os.listdir(out) == []
 
 
 def test_a_thread_that_cannot_start_is_a_busy_reply(impl, tmp_path, monkeypatch):
