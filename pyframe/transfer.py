@@ -770,12 +770,16 @@ class Receiver:
         self._stop.set()
         with self._lock:
             active = list(self._active.items())
-        for conn, _ in active:
+        for conn, thread in active:
+            if thread.ident is None:  # interrupted before it started: nobody else closes conn
+                conn.close()
+                continue
             with contextlib.suppress(OSError):
                 conn.socket.shutdown(socket.SHUT_RD)  # wakes its recv: end of stream
         end = time.monotonic() + timeout
         for _, thread in active:
-            thread.join(max(end - time.monotonic(), 0))
+            if thread.ident is not None:
+                thread.join(max(end - time.monotonic(), 0))
         return len(active)
 
 

@@ -375,6 +375,26 @@ def test_a_receiver_at_its_connection_limit_says_it_is_busy(impl, impl_env, out)
     assert "--max-connections" in reply["error"]
 
 
+def test_an_interrupt_before_a_thread_started_is_aborted_cleanly(tmp_path, monkeypatch):
+    """Ctrl-C can land between taking a sender and starting its thread: abort() joined a
+    thread never started (RuntimeError, a traceback at exit) and left its socket open."""
+    receiver = transfer.Receiver(tmp_path, timeout=TIMEOUT, plain=True)
+    real_start = threading.Thread.start
+
+    def start(thread):
+        if getattr(thread, "_target", None) == receiver._serve_one:
+            raise KeyboardInterrupt  # the signal, just before the thread started
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with FramedServer(("127.0.0.1", 0), transfer._framer) as server:
+        with socket.create_connection(server.address, timeout=TIMEOUT) as sender:
+            with pytest.raises(KeyboardInterrupt):
+                receiver.serve(server)
+            assert receiver.abort(timeout=1) == 1
+            assert sender.recv(1) == b""  # closed, not left open
+
+
 def test_a_sender_that_resets_the_connection_is_no_internal_error(impl, impl_env, out):
     """(The go-ahead, sent to a sender gone, was logged as a bug of the receiver.)"""
     receiver = Receiver(impl_env, out)
