@@ -540,6 +540,42 @@ def test_what_a_transfer_wrote_is_not_counted_twice_against_the_free_space(
     assert sorted(os.listdir(tmp_path)) == ["first", "second"] and receiver._reserved == 0
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_failed_transfers_leave_no_thread_descriptor_or_reservation(impl, tmp_path):
+    """Every way to fail, 4 times over: afterwards, the receiver holds what it held before."""
+    receiver = transfer.Receiver(tmp_path, timeout=0.5, plain=True)
+    data = b"abc"
+    failures = [
+        lambda c: c.send(b"[" * 60000),  # unreadable header
+        lambda c: c.send(json.dumps(header_for("../x", data)).encode()),  # refused name
+        lambda c: c.send(json.dumps({"version": 2, "name": "big", "size": 2**63}).encode()),
+        lambda c: c.send(json.dumps(header_for("t", data)).encode()),  # then cut short
+        lambda c: (c.send(json.dumps(header_for("m", data)).encode()), c.send(data + b"!")),
+        lambda c: (
+            c.send(json.dumps(header_for("d", data)).encode()),
+            c.send(data),
+            c.send(json.dumps({"sha256": "0" * 64}).encode()),
+        ),
+        lambda c: None,  # silent: the idle timeout
+    ]
+    with FramedServer(("127.0.0.1", 0), transfer._framer) as server:
+        serving = threading.Thread(target=receiver.serve, args=(server,))
+        serving.start()
+        before = threading.active_count(), len(os.listdir("/proc/self/fd"))
+        for _ in range(4):
+            for fail in failures:
+                with connect_raw(impl, server.address) as conn:
+                    fail(conn)
+                    with contextlib.suppress(OSError):
+                        conn.recv()  # a reply, or the end of the stream
+        wait_for(lambda: not receiver._active, "the transfers to end")
+        after = threading.active_count(), len(os.listdir("/proc/self/fd"))
+        server.socket.shutdown(socket.SHUT_RDWR)
+        server.close()
+        serving.join(TIMEOUT)
+    assert after == before and receiver._reserved == 0 and os.listdir(tmp_path) == []
+
+
 def test_a_deeply_nested_header_does_not_stop_the_receiver(impl, impl_env, out):
     """(json.loads raised RecursionError, which ended the receiver.)"""
     receiver = Receiver(impl_env, out, once=False)
