@@ -653,6 +653,8 @@ class Receiver:
         dest = os.path.join(self.out_dir, name)
         if os.path.lexists(dest) and not self.force:
             raise TransferError(f"refused: {dest} exists (use --force to overwrite)")
+        if os.path.isdir(dest) and not os.path.islink(dest):  # (--force replaces files only)
+            raise TransferError(f"refused: {dest} is a directory")
         return name, size
 
     def _reserve(self, size: int) -> int:

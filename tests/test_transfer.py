@@ -196,6 +196,15 @@ def test_no_overwrite_without_force(impl_env, tmp_path, out):
     assert os.listdir(out) == ["f.txt"]
 
 
+def test_force_does_not_take_a_directory_for_a_file(impl, impl_env, out):
+    """(--force accepted a file named like a directory, and failed once it had all arrived.)"""
+    (out / "docs").mkdir()
+    receiver = Receiver(impl_env, out, "--force")
+    reply, _ = raw_transfer(impl, receiver.address, "docs", b"x")
+    assert reply["ok"] is False and "is a directory" in reply["error"], reply
+    assert receiver.finish()[0] == 1 and os.listdir(out) == ["docs"]
+
+
 def test_files_are_created_with_the_umask_mode(impl_env, tmp_path, out):
     """(mkstemp made them 0600 whatever the umask)"""
     src = tmp_path / "m.txt"
