@@ -27,11 +27,13 @@ raise ``anyio.EndOfStream`` (``async for`` stops); one that closes inside a fram
 received before them; every later ``receive()`` raises the same error again.
 
 Receiving: each read takes at most ``read_size`` bytes from the byte stream (``receive``) and
-hands them to the framer (``feed``: the one copy, into the framer's buffer; anyio's byte
-streams have no ``receive_into``). Frames already buffered are returned without a checkpoint,
-as ``BufferedByteReceiveStream`` does. A cancelled ``receive()`` loses nothing: anyio's
-streams give a chunk whole or not at all, and what the framer holds stays there: the next
-call continues the frame.
+hands them to the framer (``feed``: a copy, into the framer's buffer; anyio's byte streams
+have no ``receive_into``). anyio's socket streams on trio (TCP, AF_UNIX) are read without
+that copy: they read their socket only when asked, so the FramedStream reads it itself,
+straight into the room the framer offers (``get_buffer(read_size)``, which may be more).
+Frames already buffered are returned without a checkpoint, as ``BufferedByteReceiveStream``
+does. A cancelled ``receive()`` loses nothing: anyio's streams give a chunk whole or not at
+all, bytes read into the framer stay there, and the next call continues the frame.
 
 Sending: a ``bytes`` payload of 16 KiB or more goes out uncopied, as its header, itself and
 its trailer (separate sends); anything smaller, or any other buffer type (which anyio's
@@ -51,6 +53,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import socket
 from collections.abc import Awaitable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any, Callable, Optional, Union
@@ -63,9 +66,11 @@ try:
         IPAddressType,
         Listener,
         ObjectStream,
+        SocketAttribute,
+        SocketStream,
         TaskGroup,
     )
-    from anyio.lowlevel import checkpoint, checkpoint_if_cancelled
+    from anyio.lowlevel import cancel_shielded_checkpoint, checkpoint, checkpoint_if_cancelled
 except ImportError as exc:  # an optional dependency: pyframe itself imports without it
     raise ImportError(
         f"pyframe.anyio needs anyio 4 or later ({exc}): pip install 'pyframe-codec[anyio]'"
@@ -112,6 +117,17 @@ def _accept_error(exc: BaseException) -> Optional[OSError]:
     return exc if isinstance(exc, OSError) else None
 
 
+def _readable_socket(stream: AnyByteStream) -> Optional[socket.socket]:
+    """The socket under one of anyio's socket streams on trio, else None. Those read their
+    socket only when asked to (receive()), so reading it ourselves straight into the
+    framer's buffer saves a copy. asyncio's TCP streams read theirs on their own (into a
+    queue), and TLS and the other streams transform or keep the bytes."""
+    if isinstance(stream, SocketStream) and type(stream).__module__ == "anyio._backends._trio":
+        sock: socket.socket = stream.extra(SocketAttribute.raw_socket)
+        return sock
+    return None
+
+
 def _check_read_size(read_size: int) -> None:
     if read_size < 1:
         raise ValueError(f"read_size must be at least 1, got {read_size}")
@@ -141,6 +157,8 @@ class FramedStream(ObjectStream[bytes]):
                 return await stream.receive()
 
             self._chunk = chunk
+        self._socket = _readable_socket(stream)
+        self._read = self._read_copy if self._socket is None else self._read_into
         self._eof = False  # the byte stream ended (the framer was told)
         self._eof_sent = False  # send_eof() returned: the sending side is closed
         self._closed = False
@@ -214,24 +232,52 @@ class FramedStream(ObjectStream[bytes]):
             return frames
         if self._eof:
             raise anyio.EndOfStream
-        chunk, size = self._chunk, self._read_size
+        read = self._read
         self._receiving = True
         try:
             while True:
                 try:
-                    # The one await: a cancellation here leaves the stream's bytes unread.
-                    data = await chunk(size)
+                    frames = await read()
                 except anyio.EndOfStream:
                     self._eof = True
                     frames = framer.eof()  # IncompleteFrameError if a frame was cut short
                     if frames:
                         return frames
                     raise
-                frames = framer.feed(data)
                 if frames:
                     return frames
         finally:
             self._receiving = False
+
+    async def _read_copy(self) -> list[bytes]:
+        """One chunk from the byte stream, fed to the framer: the frames it completed."""
+        # The one await: a cancellation here leaves the stream's bytes unread.
+        return self._framer.feed(await self._chunk(self._read_size))
+
+    async def _read_into(self) -> list[bytes]:
+        """One read from the socket straight into the framer's buffer: the frames it
+        completed. As anyio's own receive() on trio: converted errors, a checkpoint each."""
+        sock, framer = self._socket, self._framer
+        assert sock is not None
+        await checkpoint_if_cancelled()  # (before any byte is taken)
+        while True:
+            with framer.get_buffer(self._read_size) as room:
+                try:
+                    nbytes = sock.recv_into(room)
+                except BlockingIOError:
+                    nbytes = -1
+                except OSError as exc:
+                    if sock.fileno() < 0:  # aclose()d
+                        raise anyio.ClosedResourceError from None
+                    raise anyio.BrokenResourceError from exc
+            if nbytes > 0:
+                framer.buffer_updated(nbytes)
+                # The bytes are the framer's now: a cancellation cannot lose them here.
+                await cancel_shielded_checkpoint()
+                return framer.pop_frames()
+            if nbytes == 0:
+                raise anyio.EndOfStream
+            await anyio.wait_readable(sock)  # ClosedResourceError once aclose()d
 
     # -- sending --------------------------------------------------------------------
 

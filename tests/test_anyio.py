@@ -633,6 +633,55 @@ async def test_over_memory_object_streams(impl):
             await b.receive()
 
 
+@pytest.mark.parametrize("transport", [t for t in TRANSPORTS if t != "tls"])
+async def test_trio_socket_streams_are_read_into_the_framers_buffer(
+    anyio_backend, transport, impl, tmp_path
+):
+    """On trio, anyio's socket streams read their socket only when asked: the FramedStream
+    reads it itself, into the framer's buffer (no chunk object), and never calls receive().
+    On asyncio (a transport reads the socket on its own) it calls receive()."""
+    if transport == "unix":
+        listener = await anyio.create_unix_listener(tmp_path / "sock")
+        connect = lambda: anyio.connect_unix(tmp_path / "sock")  # noqa: E731
+    else:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+        port = listener.extra(SocketAttribute.local_port)
+        connect = lambda: anyio.connect_tcp("127.0.0.1", port)  # noqa: E731
+    async with listener:
+        accepted = []
+
+        async def accept(stream):
+            accepted.append(stream)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.serve, accept)
+            byte_stream = await connect()
+            while not accepted:
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+        calls = []
+        real_receive = accepted[0].receive
+
+        async def receive(max_bytes=65536):
+            calls.append(max_bytes)
+            return await real_receive(max_bytes)
+
+        accepted[0].receive = receive
+        framer = impl.LengthPrefixFramer(max_frame_size=1 << 24)
+        async with byte_stream, FramedStream(accepted[0], framer, read_size=1000) as server:
+            with anyio.fail_after(10):
+                payloads = [b"x" * 10, bytes(range(256)) * 20000, b""]
+                wire = framer.encode_many(payloads)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(byte_stream.send, wire)
+                    assert [await server.receive() for _ in payloads] == payloads
+                await byte_stream.send(wire[:10])
+                await byte_stream.send_eof()
+                with pytest.raises(IncompleteFrameError):
+                    await server.receive()
+        assert (calls == []) == (anyio_backend == "trio")
+
+
 async def test_large_bytes_payloads_go_out_uncopied(impl):
     out, wire = anyio.create_memory_object_stream(10)
     unused_send, unused = anyio.create_memory_object_stream(1)
