@@ -37,6 +37,7 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import sys
 import threading
 import time
@@ -259,12 +260,12 @@ def sweep_parts(out_dir: Union[str, os.PathLike[str]]) -> int:
         for entry in entries:
             if not _PART_RE.match(entry.name) or not entry.is_file(follow_symlinks=False):
                 continue
-            try:
-                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:  # (O_NONBLOCK: a FIFO put in its place meanwhile must not block the start)
+                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
             except OSError:
                 continue
             try:
-                if _lock(fd):
+                if stat.S_ISREG(os.fstat(fd).st_mode) and _lock(fd):
                     os.unlink(entry.path)
                     removed += 1
             except OSError:

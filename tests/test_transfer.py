@@ -836,6 +836,37 @@ def test_stale_partial_files_are_swept_at_start(impl, impl_env, out):
 
 
 @POSIX
+def test_the_sweep_never_blocks_on_a_fifo(tmp_path, monkeypatch):
+    """A FIFO swapped in for a stale partial file between the scan and the open: opening it
+    blocked the receiver's start, for good."""
+    fifo = tmp_path / ".f.abcdefgh.pyframe-part"
+    os.mkfifo(fifo)
+    real_scandir = os.scandir
+
+    class Entry:  # what the scan saw before the swap: a regular file
+        def __init__(self, entry):
+            self.name, self.path = entry.name, entry.path
+
+        def is_file(self, follow_symlinks=True):
+            return True
+
+    @contextlib.contextmanager
+    def scandir(path):
+        with real_scandir(path) as entries:
+            yield [Entry(entry) for entry in entries]
+
+    monkeypatch.setattr(transfer.os, "scandir", scandir)
+    swept = []
+    thread = threading.Thread(target=lambda: swept.append(transfer.sweep_parts(tmp_path)))
+    thread.start()
+    thread.join(TIMEOUT)
+    if thread.is_alive():  # blocked in open(): a writer lets it go
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(TIMEOUT)
+    assert swept == [0] and os.listdir(tmp_path) == [fifo.name]  # not blocked, not removed
+
+
+@POSIX
 def test_ctrl_c_on_the_sender(impl_env, tmp_path):
     """A receiver (played by the test) that stops reading; Ctrl-C on the sender."""
     src = tmp_path / "big.bin"
