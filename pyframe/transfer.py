@@ -250,6 +250,19 @@ def _create_part(out_dir: str, name: str) -> tuple[int, str]:
     raise TransferError(f"refused: cannot create a file in {out_dir}: no free temporary name")
 
 
+def _sync_dir(path: str) -> None:
+    """Flush ``path``'s entries to disk, where the system can (not Windows, nor some file
+    systems: the file itself is synced already)."""
+    if sys.platform == "win32":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def sweep_parts(out_dir: Union[str, os.PathLike[str]]) -> int:
     """Remove the partial files left in ``out_dir`` by a receiver that was killed; those of a
     receiver still running (locked) stay. Returns the number removed (0 on Windows)."""
@@ -614,6 +627,7 @@ class Receiver:
                 msg = f"cannot write {name}: {exc.strerror}; nothing was saved"
                 raise TransferError(msg) from exc
             self._place(part, dest)
+            _sync_dir(self.out_dir)  # the new name too, before the sender hears it is saved
         except BaseException as exc:
             if progress is not None:
                 progress.close(ok=False)

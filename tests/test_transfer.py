@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -512,6 +513,29 @@ def test_transfers_in_progress_count_against_the_free_space(impl, tmp_path, monk
     for thread in threads:
         thread.join(TIMEOUT)
     assert os.listdir(tmp_path) == ["first"]
+
+
+@POSIX
+def test_the_new_name_is_on_disk_before_the_sender_hears_it_is(impl, tmp_path, monkeypatch):
+    """The file was synced, not the directory: a crash after the "ok" could lose its name."""
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append("directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(transfer.os, "fsync", fsync)
+    receiver = transfer.Receiver(tmp_path, timeout=TIMEOUT, plain=True)
+    (sender,), threads = served(impl, receiver, 1)
+    with sender:
+        sender.send(json.dumps(header_for("durable", b"d")).encode())
+        assert json.loads(sender.recv()) == {"ok": True}
+        sender.send(b"d")
+        sender.send(json.dumps({"sha256": hashlib.sha256(b"d").hexdigest()}).encode())
+        assert json.loads(sender.recv()) == {"ok": True}
+        assert synced == ["file", "directory"]  # both, before the reply
+    threads[0].join(TIMEOUT)
 
 
 def test_what_a_transfer_wrote_is_not_counted_twice_against_the_free_space(
