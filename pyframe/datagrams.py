@@ -532,6 +532,9 @@ def connect(
 # -- asyncio -----------------------------------------------------------------------------
 
 _T = TypeVar("_T")
+# The pauses of a send that the socket said it could take and then refused (seconds).
+_FIRST_SEND_PAUSE = 0.001
+_LONGEST_SEND_PAUSE = 0.02
 _AsyncDatagramSocketT = TypeVar("_AsyncDatagramSocketT", bound="AsyncDatagramSocket")
 
 
@@ -644,12 +647,22 @@ class AsyncDatagramSocket:
                     loop.remove_writer(self._fd)
 
     async def _retry(self, reading: bool, operation: Callable[[], _T]) -> _T:
+        import asyncio
+
+        pause = 0.0
         while True:
             try:
                 return operation()
             except (BlockingIOError, InterruptedError):
                 pass
+            if pause:
+                # Linux says an unconnected AF_UNIX socket is writable while the receiver's
+                # queue is full (poll() checks only a connected peer's queue), so the send
+                # fails again at once: pause, longer each time, rather than spin the CPU.
+                await asyncio.sleep(pause)
             await self._wait(reading)
+            if not reading:
+                pause = min(2 * pause, _LONGEST_SEND_PAUSE) if pause else _FIRST_SEND_PAUSE
 
     async def recv(self) -> tuple[bytes, Any]:
         """One whole datagram: ``(payload, sender address)``; see ``DatagramSocket.recv``."""

@@ -709,3 +709,47 @@ def test_async_serve_hands_datagrams_and_errors_to_the_handler(impl, places, run
                     await rx2.serve(datagrams.DatagramHandler())
 
     run(main())
+
+
+def test_async_unconnected_unix_send_waits_without_spinning(impl, run, unix_dir):
+    """Linux reports an unconnected AF_UNIX socket writable while the receiver's queue is
+    full (poll() checks only a connected peer's queue), so each send fails again at once:
+    the wait must pause rather than spin the CPU. Every datagram still arrives, in order."""
+    path = os.path.join(unix_dir, f"spin-{os.getpid()}")
+    sender = path + "-tx"
+    count = 1500  # more than the receive queue holds (net.unix.max_dgram_qlen, 512 here)
+
+    async def main():
+        async with await datagrams.bind_async(path, impl.LengthPrefixFramer()) as rx:
+            tx = await datagrams.bind_async(sender, impl.LengthPrefixFramer(), max_datagram_size=8)
+            async with tx:
+                refused = []
+                send = tx._dgram._send_datagram
+
+                def counting(data, address):
+                    try:
+                        send(data, address)
+                    except BlockingIOError:
+                        refused.append(1)
+                        raise
+
+                tx._dgram._send_datagram = counting
+                sending = asyncio.ensure_future(
+                    tx.send_frames([i.to_bytes(4, "big") for i in range(count)], path)
+                )
+                await asyncio.sleep(0.3)  # the receiver does not read: the queue is full
+                assert not sending.done()
+                # spinning makes thousands of attempts here; pausing, a few dozen
+                assert 0 < len(refused) < 200
+                got = []
+                while len(got) < count:
+                    frames, _ = await rx.recv_frames()
+                    got.extend(int.from_bytes(f, "big") for f in frames)
+                assert await sending == count
+                assert got == list(range(count))
+
+    try:
+        run(main())
+    finally:
+        os.unlink(path)
+        os.unlink(sender)
