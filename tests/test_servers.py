@@ -6,6 +6,7 @@ does nothing, waited for with generous timeouts).
 """
 
 import asyncio
+import errno
 import inspect
 import logging
 import os
@@ -183,6 +184,28 @@ def test_serve_forever_survives_a_thread_that_cannot_start(impl, monkeypatch, ca
         assert not serving.raised
     assert len(failures) == 2
     assert "cannot start a handler thread" in caplog.text
+
+
+def test_iterating_survives_running_out_of_descriptors(impl, caplog):
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer)
+    real_accept = server.accept
+    failures = []
+
+    def accept():
+        if len(failures) < 2:  # as accept() fails while descriptors run out
+            failures.append(True)
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return real_accept()
+
+    server.accept = accept
+    with server, caplog.at_level(logging.WARNING, logger="pyframe"):
+        with connect(server.address, impl.LengthPrefixFramer(), timeout=WAIT) as client:
+            client.send(b"honest")
+            conn = next(iter(server))
+            with conn:
+                assert conn.recv() == b"honest"
+    assert len(failures) == 2
+    assert "Too many open files" in caplog.text
 
 
 # -- a connection limit -------------------------------------------------------------------
