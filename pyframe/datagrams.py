@@ -93,6 +93,7 @@ _UnixAddress = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 Address = Union[tuple[Any, ...], _UnixAddress]
 _SockAddr = Union[tuple[Any, ...], str, bytes]  # what the socket methods take
 _DatagramSocketT = TypeVar("_DatagramSocketT", bound="DatagramSocket")
+_S = TypeVar("_S")
 
 
 class DatagramTooLargeError(FrameTooLargeError):
@@ -469,12 +470,21 @@ def _family(address: Address, infos: Optional[list[Any]] = None) -> tuple[int, _
 
 
 def _open(
+    wrapper: Callable[..., _S],
     family: int,
     local: Optional[_SockAddr],
     remote: Optional[_SockAddr],
+    framer: Optional[Framer],
     broadcast: bool,
     reuse_port: bool,
-) -> socket.socket:
+    max_size: int,
+    max_datagram_size: int,
+) -> _S:
+    """A new socket, set up, wrapped by ``wrapper`` (DatagramSocket or AsyncDatagramSocket);
+    closed if anything fails."""
+    # the limits first: a bad one must leave no socket open and no AF_UNIX name bound
+    _limit("max_size", max_size, 0)
+    _limit("max_datagram_size", max_datagram_size, 1)
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
         if broadcast:
@@ -487,10 +497,10 @@ def _open(
             sock.bind(local)
         if remote is not None:
             sock.connect(remote)
+        return wrapper(sock, framer, max_size=max_size, max_datagram_size=max_datagram_size)
     except BaseException:
         sock.close()
         raise
-    return sock
 
 
 def bind(
@@ -507,8 +517,17 @@ def bind(
     broadcast address (sets ``SO_BROADCAST``; IPv4 only). ``reuse_port``: set
     ``SO_REUSEPORT``. The other arguments are DatagramSocket's."""
     family, local = _family(address)
-    sock = _open(family, local, None, broadcast, reuse_port)
-    return DatagramSocket(sock, framer, max_size=max_size, max_datagram_size=max_datagram_size)
+    return _open(
+        DatagramSocket,
+        family,
+        local,
+        None,
+        framer,
+        broadcast,
+        reuse_port,
+        max_size,
+        max_datagram_size,
+    )
 
 
 def connect(
@@ -525,8 +544,17 @@ def connect(
     replies (on Linux, ``""`` binds to a fresh abstract address)."""
     family, remote = _family(address)
     local = None if local_address is None else _family(local_address)[1]
-    sock = _open(family, local, remote, broadcast, False)
-    return DatagramSocket(sock, framer, max_size=max_size, max_datagram_size=max_datagram_size)
+    return _open(
+        DatagramSocket,
+        family,
+        local,
+        remote,
+        framer,
+        broadcast,
+        False,
+        max_size,
+        max_datagram_size,
+    )
 
 
 # -- asyncio -----------------------------------------------------------------------------
@@ -762,8 +790,17 @@ async def bind_async(
 ) -> AsyncDatagramSocket:
     """``bind()`` for asyncio (host names are looked up with the loop's getaddrinfo)."""
     family, local = await _resolve(address)
-    sock = _open(family, local, None, broadcast, reuse_port)
-    return AsyncDatagramSocket(sock, framer, max_size=max_size, max_datagram_size=max_datagram_size)
+    return _open(
+        AsyncDatagramSocket,
+        family,
+        local,
+        None,
+        framer,
+        broadcast,
+        reuse_port,
+        max_size,
+        max_datagram_size,
+    )
 
 
 async def connect_async(
@@ -778,5 +815,14 @@ async def connect_async(
     """``connect()`` for asyncio."""
     family, remote = await _resolve(address)
     local = None if local_address is None else (await _resolve(local_address))[1]
-    sock = _open(family, local, remote, broadcast, False)
-    return AsyncDatagramSocket(sock, framer, max_size=max_size, max_datagram_size=max_datagram_size)
+    return _open(
+        AsyncDatagramSocket,
+        family,
+        local,
+        remote,
+        framer,
+        broadcast,
+        False,
+        max_size,
+        max_datagram_size,
+    )

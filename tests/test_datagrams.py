@@ -481,6 +481,42 @@ def test_misuse():
         datagrams.bind(12)
 
 
+@pytest.mark.parametrize("opener", ["bind", "connect", "bind_async", "connect_async"])
+@pytest.mark.parametrize(
+    "limits, error",
+    [
+        ({"max_size": -1}, ValueError),
+        ({"max_datagram_size": 0}, ValueError),
+        ({"max_size": 2**63}, OverflowError),  # fails only when its buffer is made
+    ],
+)
+def test_bad_limits_leave_no_socket_behind(places, opener, limits, error, monkeypatch):
+    opened = []
+
+    class Recording(socket.socket):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    with datagrams.bind(places.next()) as peer:
+        monkeypatch.setattr(socket, "socket", Recording)
+        here = places.next()
+        if opener.startswith("bind"):
+            args, kwargs = (here,), {}
+        else:
+            args, kwargs = (peer.address,), {"local_address": here}
+        with pytest.raises(error):
+            call = getattr(datagrams, opener)(*args, **kwargs, **limits)
+            if opener.endswith("async"):
+                asyncio.run(call)
+    assert all(sock.fileno() == -1 for sock in opened)  # closed, not left to the GC
+    if places.family == "unix":
+        if error is ValueError:
+            assert not os.path.exists(here)  # nor an AF_UNIX name bound on the way
+        elif os.path.exists(here):
+            os.unlink(here)
+
+
 def test_addresses_are_resolved_as_socket_bind_takes_them(run):
     # "" and None mean the wildcard address, as for socket.bind (resolved here, not bound)
     for host in ("", None):
