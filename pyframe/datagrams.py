@@ -112,6 +112,11 @@ class DatagramTooLargeError(FrameTooLargeError):
         self.address = address
         self.exact = exact
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # BaseException's would call cls(message) alone: pickle and copy need all the fields
+        args = (self.args[0], self.size, self.limit, self.address, self.exact)
+        return type(self), args, self.__dict__
+
 
 class MalformedDatagramError(MalformedFrameError):
     """A datagram that is not a whole number of frames (it ends inside a frame, or the framer

@@ -6,7 +6,9 @@ has a timeout and every coroutine runs under one.
 """
 
 import asyncio
+import copy
 import os
+import pickle
 import random
 import shutil
 import socket
@@ -212,6 +214,25 @@ def test_windows_message_too_long_is_reported(monkeypatch):
             dgram.recv()
         assert info.value.size == 101 and not info.value.exact
         assert info.value.limit == 100
+
+
+def test_errors_survive_pickle_and_copy(impl):
+    """Errors cross process boundaries (multiprocessing, concurrent.futures) by pickle."""
+    rx = datagrams.bind(("127.0.0.1", 0), impl.LineFramer(), max_size=10)
+    tx = datagrams.bind(("127.0.0.1", 0))
+    rx.settimeout(TIMEOUT)
+    with rx, tx:
+        tx.send(b"x" * 11, rx.address)
+        tx.send(b"cut", rx.address)
+        errors = []
+        for _ in range(2):
+            with pytest.raises((DatagramTooLargeError, MalformedDatagramError)) as info:
+                rx.recv_frames()
+            errors.append(info.value)
+    for exc in errors:
+        for twin in (pickle.loads(pickle.dumps(exc)), copy.copy(exc)):
+            assert type(twin) is type(exc) and str(twin) == str(exc)
+            assert vars(twin) == vars(exc)  # size, limit, address, exact / datagram, frames
 
 
 def test_timeout_loses_nothing(places):
