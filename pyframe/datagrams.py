@@ -231,8 +231,10 @@ def _check_datagram(sock: socket.socket) -> None:
         raise TypeError(f"a datagram socket must be a socket.socket, not {type(sock).__name__}")
     if sock.type != socket.SOCK_DGRAM:
         name = getattr(sock.type, "name", str(sock.type))
+        advice = ": for a byte stream use pyframe.FramedSocket"
         raise ValueError(
-            f"expected a SOCK_DGRAM socket, got {name}: for a byte stream use pyframe.FramedSocket"
+            f"expected a SOCK_DGRAM socket, got {name}"
+            + (advice if sock.type == socket.SOCK_STREAM else "")
         )
 
 

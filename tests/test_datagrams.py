@@ -487,6 +487,13 @@ def test_misuse():
             datagrams.DatagramSocket(stream)
     with pytest.raises(TypeError):
         datagrams.DatagramSocket(object())
+    if hasattr(socket, "SOCK_SEQPACKET") and hasattr(socket, "AF_UNIX"):
+        # message boundaries, but a connection: not a byte stream, so no FramedSocket advice
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as packets:
+            with pytest.raises(ValueError, match="SOCK_DGRAM") as info:
+                datagrams.DatagramSocket(packets)
+            assert "SOCK_SEQPACKET" in str(info.value)
+            assert "FramedSocket" not in str(info.value)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         with pytest.raises(TypeError, match="max_size"):
             datagrams.DatagramSocket(sock, max_size=True)
