@@ -364,7 +364,8 @@ class FramedListener(Listener[FramedStream]):
     handler owns the stream: ``async with stream:`` closes it). A handler that lets an
     error the peer caused end it (a pyframe ``FrameError``, ``anyio.BrokenResourceError``,
     ``anyio.EndOfStream``) just closes that connection (logged at DEBUG); any other
-    exception ends ``serve()``, as with anyio's listeners. Out of descriptors or memory,
+    exception ends ``serve()``, as with anyio's listeners. A ``framer_factory()`` that raises
+    is logged and that connection closed. Out of descriptors or memory,
     ``serve()`` logs, waits a little and accepts again (anyio's own would end)."""
 
     def __init__(
@@ -396,6 +397,10 @@ class FramedListener(Listener[FramedStream]):
         async def framed(stream: AnyByteStream) -> None:
             try:
                 framer = factory()
+            except Exception:  # its bug, logged: the server goes on (as pyframe.sockets')
+                logger.exception("pyframe.anyio server: framer_factory() failed")
+                await anyio.aclose_forcefully(stream)
+                return
             except BaseException:
                 await anyio.aclose_forcefully(stream)
                 raise

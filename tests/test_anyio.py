@@ -242,6 +242,64 @@ async def test_listener_serves_clients_at_once_each_with_its_own_framer(impl):
     assert len(framers) == 3 and len({id(f) for f in framers}) == 3
 
 
+async def listen(transport, framer_factory, make, tmp_path, tls_contexts):
+    """(listener, connect): a FramedListener on ``transport`` with ``framer_factory``, and a
+    coroutine function connecting a FramedStream to it with a framer from ``make()``."""
+    if transport == "unix":
+        listener = await create_unix_listener(tmp_path / "sock", framer_factory=framer_factory)
+        return listener, lambda: connect_unix(tmp_path / "sock", framer=make())
+    listener = await create_tcp_listener(local_host="127.0.0.1", framer_factory=framer_factory)
+    port = listener.extra(SocketAttribute.local_port)
+    kwargs = {}
+    if transport == "tls":
+        listener = FramedListener(TLSListener(listener.listener, tls_contexts[0]), framer_factory)
+        kwargs = {"ssl_context": tls_contexts[1], "tls_hostname": "localhost"}
+    return listener, lambda: connect_tcp("127.0.0.1", port, framer=make(), **kwargs)
+
+
+async def test_a_framer_factory_that_fails_ends_its_connection_not_the_server(
+    transport, impl, tmp_path, tls_contexts, caplog
+):
+    calls = 0
+
+    def factory():  # fails for the first connection only
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("no framer for you")
+        return impl.LengthPrefixFramer()
+
+    ended = 0
+
+    async def echo(stream):
+        nonlocal ended
+        async with stream:
+            async for frame in stream:
+                await stream.send(frame)
+        ended += 1
+
+    listener, connect = await listen(
+        transport, factory, impl.LengthPrefixFramer, tmp_path, tls_contexts
+    )
+    try:
+        with anyio.fail_after(10), caplog.at_level("ERROR", logger="pyframe"):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(listener.serve, echo)  # (an error here would fail the test)
+                refused = await connect()
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                    await refused.receive()  # closed at once (TLS: once the handshake failed)
+                await anyio.aclose_forcefully(refused)
+                async with await connect() as served:
+                    await served.send(b"served")
+                    assert await served.receive() == b"served"
+                while not ended:  # (see test_a_peer_that_misbehaves_...: AF_UNIX on asyncio)
+                    await anyio.sleep(0.01)
+                tg.cancel_scope.cancel()
+    finally:
+        await listener.aclose()
+    assert "framer_factory() failed" in caplog.text and "no framer for you" in caplog.text
+
+
 async def test_a_peer_that_misbehaves_ends_its_connection_not_the_server(
     transport, impl, tmp_path, tls_contexts, caplog
 ):
@@ -259,17 +317,7 @@ async def test_a_peer_that_misbehaves_ends_its_connection_not_the_server(
         finally:
             ended += 1
 
-    if transport == "unix":
-        listener = await create_unix_listener(tmp_path / "sock", framer_factory=make)
-        connect = lambda: connect_unix(tmp_path / "sock", framer=make())  # noqa: E731
-    else:
-        listener = await create_tcp_listener(local_host="127.0.0.1", framer_factory=make)
-        port = listener.extra(SocketAttribute.local_port)
-        kwargs = {}
-        if transport == "tls":
-            listener = FramedListener(TLSListener(listener.listener, tls_contexts[0]), make)
-            kwargs = {"ssl_context": tls_contexts[1], "tls_hostname": "localhost"}
-        connect = lambda: connect_tcp("127.0.0.1", port, framer=make(), **kwargs)  # noqa: E731
+    listener, connect = await listen(transport, make, make, tmp_path, tls_contexts)
     try:
         with anyio.fail_after(10), caplog.at_level("DEBUG", logger="pyframe"):
             async with anyio.create_task_group() as tg:
