@@ -246,6 +246,40 @@ def test_timeout_loses_nothing(places):
         assert rx.recv()[0] == b"after"
 
 
+def test_the_largest_udp_datagrams_arrive_whole_with_the_defaults(places):
+    if places.family == "unix":
+        pytest.skip("UDP only")
+    largest = 65507 if places.family == "ipv4" else 65527  # 65535 less the IP and UDP headers
+    rx, tx = pair(places, max_datagram_size=largest)
+    with rx, tx:
+        assert rx.max_size == datagrams.DEFAULT_MAX_SIZE >= largest
+        payload = os.urandom(largest)
+        tx.send(payload, rx.address)
+        assert rx.recv() == (payload, tx.address)
+    with datagrams.bind(places.next()) as default:
+        assert default.max_datagram_size == 65507
+        with pytest.raises(FrameTooLargeError):  # refused here, before the kernel's EMSGSIZE
+            default.send(b"x" * 65508, default.address)
+
+
+def test_connection_refused_is_reported_once_and_the_socket_lives_on():
+    """A connected UDP socket hears of ICMP port unreachable as ConnectionRefusedError on
+    its next receive; that is reported, and the socket still works afterwards."""
+    with datagrams.bind(("127.0.0.1", 0)) as gone:
+        port = gone.address[1]  # closed: nobody listens there any more
+    with datagrams.connect(("127.0.0.1", port)) as client, datagrams.bind(("127.0.0.1", 0)) as live:
+        client.settimeout(TIMEOUT)
+        live.settimeout(TIMEOUT)
+        client.send(b"anyone?")
+        with pytest.raises(ConnectionRefusedError):
+            client.recv()
+        client.socket.connect(live.address)
+        client.send(b"ping")
+        assert live.recv() == (b"ping", client.address)
+        live.send(b"pong", client.address)
+        assert client.recv() == (b"pong", live.address)
+
+
 # -- packing ------------------------------------------------------------------------------
 
 
@@ -725,6 +759,40 @@ def test_async_cancel_and_close_lose_nothing(run, places):
                 await waiting
             with pytest.raises(OSError):
                 await rx.recv()
+
+    run(main())
+
+
+def test_async_serve_reports_connection_refused_and_goes_on(impl, run):
+    class Collect(datagrams.DatagramHandler):
+        def __init__(self, sock):
+            self.sock = sock
+            self.got = []
+            self.refused = asyncio.Event()
+
+        def frames_received(self, frames, address):
+            self.got.append(frames)
+            self.sock.close()
+
+        def error_received(self, exc):
+            self.got.append(type(exc).__name__)
+            self.refused.set()
+
+    async def main():
+        gone = await datagrams.bind_async(("127.0.0.1", 0))
+        port = gone.address[1]
+        gone.close()
+        live = await datagrams.bind_async(("127.0.0.1", 0), impl.LineFramer())
+        client = await datagrams.connect_async(("127.0.0.1", port), impl.LineFramer())
+        handler = Collect(client)
+        async with live, client:
+            serving = asyncio.ensure_future(client.serve(handler))
+            await client.send(b"anyone?\n")
+            await handler.refused.wait()
+            client.socket.connect(live.address)
+            await live.send_frames([b"still", b"here"], client.address)
+            await serving  # the handler closes the client on its first frames
+            assert handler.got == ["ConnectionRefusedError", [b"still", b"here"]]
 
     run(main())
 
