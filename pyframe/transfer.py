@@ -246,8 +246,17 @@ def _create_part(out_dir: str, name: str) -> tuple[int, str]:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise TransferError(f"refused: cannot create a file in {out_dir}: {why}") from exc
         _lock(fd)
-        return fd, path
+        if _still_at(fd, path):
+            return fd, path
+        os.close(fd)  # swept before the lock by a receiver starting elsewhere: another name
     raise TransferError(f"refused: cannot create a file in {out_dir}: no free temporary name")
+
+
+def _still_at(fd: int, path: str) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
 
 
 def _sync_dir(path: str) -> None:

@@ -860,6 +860,31 @@ def test_stale_partial_files_are_swept_at_start(impl, impl_env, out):
 
 
 @POSIX
+def test_a_partial_file_swept_before_it_was_locked_is_made_anew(impl, tmp_path, monkeypatch):
+    """A receiver starting in another process can sweep a partial file between its creation
+    and its lock: the transfer wrote into a file with no name, and failed at the end."""
+    real_lock = transfer._lock
+    swept = []
+
+    def lock(fd):
+        monkeypatch.setattr(transfer, "_lock", real_lock)  # once
+        swept.append(transfer.sweep_parts(tmp_path))  # the other receiver's, just before
+        return real_lock(fd)
+
+    monkeypatch.setattr(transfer, "_lock", lock)
+    receiver = transfer.Receiver(tmp_path, timeout=TIMEOUT, plain=True)
+    (sender,), threads = served(impl, receiver, 1)
+    with sender:
+        sender.send(json.dumps(header_for("raced", b"r")).encode())
+        assert json.loads(sender.recv()) == {"ok": True}
+        sender.send(b"r")
+        sender.send(json.dumps({"sha256": hashlib.sha256(b"r").hexdigest()}).encode())
+        assert json.loads(sender.recv()) == {"ok": True}
+    threads[0].join(TIMEOUT)
+    assert swept == [1] and os.listdir(tmp_path) == ["raced"]
+
+
+@POSIX
 def test_the_sweep_never_blocks_on_a_fifo(tmp_path, monkeypatch):
     """A FIFO swapped in for a stale partial file between the scan and the open: opening it
     blocked the receiver's start, for good."""
