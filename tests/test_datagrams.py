@@ -357,6 +357,31 @@ def test_send_frames_packs_into_as_few_datagrams_as_fit(impl, kind, places):
             tx.send(b"z" * (3 * one + 1), rx.address)
 
 
+def test_send_frames_of_nothing_a_generator_and_an_empty_datagram(impl):
+    framer = impl.LengthPrefixFramer()
+    limit = 2 * len(framer.encode(b"one"))
+    rx = datagrams.bind(("127.0.0.1", 0), impl.LengthPrefixFramer())
+    tx = datagrams.bind(("127.0.0.1", 0), framer, max_datagram_size=limit)
+    rx.settimeout(TIMEOUT)
+
+    def payloads(fail):
+        yield b"one"
+        yield b"two"
+        if fail:
+            raise KeyError("the caller's own error")
+        yield b"three"
+
+    with rx, tx:
+        assert tx.send_frames([], rx.address) == 0  # no frames: no datagram, not an empty one
+        with pytest.raises(KeyError):
+            tx.send_frames(payloads(True), rx.address)  # nothing sent: all is encoded first
+        assert tx.send_frames(payloads(False), rx.address) == 2
+        tx.send(b"", rx.address)  # an empty datagram holds no frames: it is not malformed
+        assert rx.recv_frames() == ([b"one", b"two"], tx.address)
+        assert rx.recv_frames() == ([b"three"], tx.address)
+        assert rx.recv_frames() == ([], tx.address)
+
+
 def test_many_senders_are_kept_apart(impl, kind, places):
     rx = datagrams.bind(places.next(), framers(impl)[kind])
     rx.settimeout(TIMEOUT)
