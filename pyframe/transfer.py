@@ -390,7 +390,10 @@ def send_file(
     ``{"name", "size", "sha256"}`` of what was sent (hashed while sending)."""
     name = os.path.basename(os.fspath(path))
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):  # a pipe or a device has no size to announce
+            raise TransferError(f"{os.fspath(path)} is not a regular file")
+        size = st.st_size
         with connect(address, _framer(), timeout=timeout) as conn:
             try:
                 digest = _send(conn, f, name, size, plain)

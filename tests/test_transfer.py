@@ -978,6 +978,26 @@ def test_bad_listen_addresses_are_one_line_errors(impl_env, out):
             assert proc.stderr.startswith("pyframe recv: error: ") and expected in proc.stderr
 
 
+@POSIX
+def test_the_sender_refuses_what_is_not_a_regular_file(impl_env, out):
+    """A pipe (``cat f | pyframe send /dev/stdin``) has no size: it was sent as an empty
+    file, and the sender said "sent"."""
+    receiver = Receiver(impl_env, out)
+    sent = subprocess.run(
+        [sys.executable, "-m", "pyframe", "send", "/dev/stdin", f"127.0.0.1:{receiver.port}"],
+        input="content in a pipe",
+        capture_output=True,
+        text=True,
+        env=impl_env,
+        timeout=TIMEOUT,
+        cwd=out,
+    )
+    assert sent.returncode == 1, sent.stdout
+    assert sent.stderr == "pyframe send: error: /dev/stdin is not a regular file\n"
+    receiver.proc.kill()
+    assert os.listdir(out) == []
+
+
 def test_sender_reports_a_missing_receiver(impl_env, tmp_path):
     src = tmp_path / "f"
     src.write_bytes(b"x")
