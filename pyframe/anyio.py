@@ -90,7 +90,8 @@ __all__ = [
     "create_unix_listener",
 ]
 
-#: Most bytes asked of the byte stream by one receive (anyio's own default).
+#: Most bytes asked of the byte stream by one receive (anyio's own default); the room asked
+#: of the framer when reading a socket into it (trio).
 READ_SIZE = 65536
 logger = logging.getLogger("pyframe")
 
