@@ -790,6 +790,32 @@ def test_async_cancel_and_close_lose_nothing(run, places):
     run(main())
 
 
+def test_async_many_receivers_get_one_datagram_each_and_leave_no_reader(run, places):
+    async def main():
+        loop = asyncio.get_running_loop()
+        rx, tx = await apair(places)
+        async with rx, tx:
+            tasks = [asyncio.ensure_future(rx.recv()) for _ in range(40)]
+            await asyncio.sleep(0.01)
+            tasks[0].cancel()
+            tasks[-1].cancel()
+            for n in range(38):
+                await tx.send(str(n).encode(), rx.address)
+            got = await asyncio.gather(*tasks[1:-1])
+            assert sorted(int(payload) for payload, _ in got) == list(range(38))
+            assert all(task.cancelled() for task in (tasks[0], tasks[-1]))
+            # nobody waits any more: the socket is no longer watched (remove_reader says
+            # whether it was)
+            assert not loop.remove_reader(rx.fileno())
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(rx.recv(), 0.01)
+            assert not loop.remove_reader(rx.fileno())
+            await tx.send(b"last", rx.address)
+            assert (await rx.recv())[0] == b"last"
+
+    run(main())
+
+
 def test_async_serve_reports_connection_refused_and_goes_on(impl, run):
     class Collect(datagrams.DatagramHandler):
         def __init__(self, sock):
