@@ -53,7 +53,14 @@ from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from ._errors import FrameError
 from ._types import Buffer, Framer
-from .sockets import IDLE_TIMEOUT, MAX_CONNECTIONS, TIMEOUT, BrokenStreamError, IdleTimeoutError
+from .sockets import (
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+    TIMEOUT,
+    BrokenStreamError,
+    IdleTimeoutError,
+    _releases_buffer,
+)
 
 __all__ = [
     "FRAME_OVERHEAD",
@@ -392,7 +399,7 @@ class FrameReader:
             self._seen, self._silent = pending, 0.0
         else:
             self._silent += step
-            if pending == 0:
+            if pending == 0 and _releases_buffer(framer):
                 framer.reset()  # nothing is buffered: the read buffer is given back
         limit = self._limit(pending)
         if limit is not None and self._silent >= limit:

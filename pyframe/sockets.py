@@ -206,6 +206,16 @@ def _is_address_unix(address: object) -> TypeIs[_UnixAddress]:
     return isinstance(address, (str, bytes, os.PathLike))
 
 
+def _releases_buffer(framer: Framer) -> bool:
+    """Whether ``framer.reset()`` between two frames only gives the read buffer back: true of
+    pyframe's framers. A framer of one's own may keep state across frames that its reset()
+    (which starts a new stream) would clear, so it keeps its buffer."""
+    for cls in type(framer).__mro__:
+        if "reset" in vars(cls):
+            return cls.__module__ in ("pyframe._pyframers", "pyframe._cframers")
+    return False
+
+
 def _check_stream(sock: _Socket) -> None:
     if not isinstance(sock, socket.socket):
         raise TypeError(f"FramedSocket needs a socket.socket, not {type(sock).__name__}")
@@ -246,6 +256,7 @@ class FramedSocket:
         self._idle_timeout = idle_timeout
         # wait for a readable socket between frames (its buffer given back meanwhile)
         self._waits = idle_timeout is not None
+        self._releases = _releases_buffer(framer)
         self._wake: Optional[_Socket] = None  # FramedServer's: readable once it shuts down
         self._poller: Any = None  # select.poll() of the socket (and _wake), made once
         self._frames: collections.deque[bytes] = collections.deque()  # cut, not returned yet
@@ -387,7 +398,8 @@ class FramedSocket:
             return True
         if self._readable(0.0):
             return True  # a busy stream keeps its buffer: no wait, no new allocation
-        self._framer.reset()  # (pending is 0: no byte is lost, no error is stored)
+        if self._releases:
+            self._framer.reset()  # (pending is 0: no byte is lost, no error is stored)
         ready = self._readable(self._idle_timeout)
         if ready is None:
             raise IdleTimeoutError(f"no frame began within {self._idle_timeout} s")

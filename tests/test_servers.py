@@ -341,6 +341,48 @@ def test_idle_connection_holds_no_read_buffer(impl):
     assert per_connection < 32 * 1024, per_connection
 
 
+class NumberingFramer:
+    """A framer of one's own with state across frames: it numbers the frames of a stream,
+    and its reset() (the Framer protocol's: a new stream) starts again from 0."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.count = 0
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    @property
+    def pending(self):
+        return self._inner.pending
+
+    def _number(self, frames):
+        numbered = [b"%d:" % (self.count + i) + f for i, f in enumerate(frames)]
+        self.count += len(frames)
+        return numbered
+
+    def pop_frames(self):
+        return self._number(self._inner.pop_frames())
+
+    def eof(self):
+        return self._number(self._inner.eof())
+
+    def reset(self):
+        self._inner.reset()
+        self.count = 0
+
+
+def test_idle_wait_keeps_the_state_of_a_framer_of_ones_own(impl):
+    # Before: the wait between frames called reset() on any framer, so a user's framer
+    # started a new stream after each idle moment (every frame here came out as "0:x").
+    server = FramedServer(("127.0.0.1", 0), lambda: NumberingFramer(impl.LengthPrefixFramer()))
+    with Serving(server, echo), socket.create_connection(server.address, timeout=WAIT) as sock:
+        for i in range(3):
+            sock.sendall(frame(b"x"))
+            assert read_frame(sock) == b"%d:x" % i
+            time.sleep(0.1)  # the handler waits for the next frame
+
+
 # -- shutdown ---------------------------------------------------------------------------
 
 
@@ -625,3 +667,29 @@ def test_aio_close_ends_idle_connections_promptly(impl, run):
 
     run(main())
     assert len(ended) == 20
+
+
+def test_aio_idle_wait_keeps_the_state_of_a_framer_of_ones_own(impl, run, monkeypatch):
+    # Before: an idle tick called reset() on any framer (a new stream: "0:x" again).
+    monkeypatch.setattr(aio, "_TICK", 0.05)
+
+    async def main():
+        server = await aio.start_server(
+            aio_echo,
+            "127.0.0.1",
+            0,
+            framer_factory=lambda: NumberingFramer(impl.LengthPrefixFramer()),
+        )
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for i in range(3):
+                writer.write(frame(b"x"))
+                reply = b"%d:x" % i
+                assert await asyncio.wait_for(reader.readexactly(4 + len(reply)), WAIT) == (
+                    frame(reply)
+                )
+                await asyncio.sleep(0.3)  # several idle ticks
+            writer.close()
+
+    run(main())
