@@ -816,6 +816,34 @@ def test_async_many_receivers_get_one_datagram_each_and_leave_no_reader(run, pla
     run(main())
 
 
+@pytest.mark.parametrize("connected", [True, False])
+def test_async_close_ends_a_send_waiting_for_room(impl, run, unix_dir, connected):
+    path = os.path.join(unix_dir, f"close-{os.getpid()}-{connected}")
+
+    async def main():
+        async with await datagrams.bind_async(path, impl.LengthPrefixFramer()) as rx:
+            one = {"max_datagram_size": 12}  # a frame a datagram: 4 bytes of header, 8 of x
+            if connected:
+                tx = await datagrams.connect_async(path, impl.LengthPrefixFramer(), **one)
+            else:
+                tx = await datagrams.bind_async(path + "-tx", impl.LengthPrefixFramer(), **one)
+            payloads = [b"x" * 8] * 3000  # more datagrams than the receive queue takes
+            sending = asyncio.ensure_future(tx.send_frames(payloads, None if connected else path))
+            await asyncio.sleep(0.05)
+            assert not sending.done()  # waiting for room that never comes
+            tx.close()
+            with pytest.raises(OSError):
+                await sending
+            assert tx.closed and not rx.closed
+
+    try:
+        run(main())
+    finally:
+        os.unlink(path)
+        if not connected:
+            os.unlink(path + "-tx")
+
+
 def test_async_serve_reports_connection_refused_and_goes_on(impl, run):
     class Collect(datagrams.DatagramHandler):
         def __init__(self, sock):
