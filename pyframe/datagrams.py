@@ -41,6 +41,7 @@ code that moves datagrams itself.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
@@ -493,6 +494,7 @@ def _open(
     _limit("max_size", max_size, 0)
     _limit("max_datagram_size", max_datagram_size, 1)
     sock = socket.socket(family, socket.SOCK_DGRAM)
+    named = None  # an AF_UNIX file this call bound
     try:
         if broadcast:
             if family != socket.AF_INET:
@@ -502,11 +504,17 @@ def _open(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if local is not None:
             sock.bind(local)
+            if family == socket.AF_UNIX and isinstance(local, (str, bytes)):
+                # "" and "\0..." name no file (autobind; Linux's abstract namespace)
+                named = local if os.fsencode(local)[:1] not in (b"", b"\0") else None
         if remote is not None:
             sock.connect(remote)
         return wrapper(sock, framer, max_size=max_size, max_datagram_size=max_datagram_size)
     except BaseException:
         sock.close()
+        if named is not None:  # else a retry with the same name fails with EADDRINUSE
+            with contextlib.suppress(OSError):
+                os.unlink(named)
         raise
 
 

@@ -600,10 +600,20 @@ def test_bad_limits_leave_no_socket_behind(places, opener, limits, error, monkey
                 asyncio.run(call)
     assert all(sock.fileno() == -1 for sock in opened)  # closed, not left to the GC
     if places.family == "unix":
-        if error is ValueError:
-            assert not os.path.exists(here)  # nor an AF_UNIX name bound on the way
-        elif os.path.exists(here):
-            os.unlink(here)
+        assert not os.path.exists(here)  # nor an AF_UNIX name bound on the way
+
+
+@pytest.mark.parametrize("opener", ["connect", "connect_async"])
+def test_a_failed_unix_connect_unbinds_its_local_path(unix_dir, opener):
+    """Else a retry with the same local path fails with EADDRINUSE, not the real error."""
+    here = os.path.join(unix_dir, f"retry-{os.getpid()}-{opener}")
+    nobody = os.path.join(unix_dir, f"nobody-{os.getpid()}")
+    for _ in range(2):
+        with pytest.raises(FileNotFoundError):
+            call = getattr(datagrams, opener)(nobody, local_address=here)
+            if opener.endswith("async"):
+                asyncio.run(call)
+        assert not os.path.exists(here)
 
 
 def test_addresses_are_resolved_as_socket_bind_takes_them(run):
