@@ -180,6 +180,22 @@ def test_oversized_datagram_is_reported_then_the_next_arrives(places, detection,
 
 
 @pytest.mark.parametrize("detection", DETECTIONS)
+def test_max_size_zero_takes_only_empty_datagrams(places, detection, monkeypatch):
+    rx, tx = pair(places, max_size=0)
+    with rx, tx:
+        detect(rx, detection, monkeypatch)
+        for payload in (b"", b"a", b""):
+            tx.send(payload, rx.address)
+        payload, sender = rx.recv()
+        assert payload == b"" and same_address(sender, tx.address)
+        with pytest.raises(DatagramTooLargeError) as info:
+            rx.recv()
+        check_too_large(info.value, 1, 0, tx.address, detection)
+        payload, sender = rx.recv()
+        assert payload == b"" and same_address(sender, tx.address)
+
+
+@pytest.mark.parametrize("detection", DETECTIONS)
 def test_oversized_datagram_of_frames_is_reported_then_the_next_arrives(
     impl, places, detection, monkeypatch
 ):
