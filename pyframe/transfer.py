@@ -479,8 +479,10 @@ class _Link:
         now = time.monotonic()
         end = self.header_end if header else self.end
         if now >= end and header:
+            limit = "--timeout" if self.idle <= self.deadline else "--deadline"
             raise TransferError(
-                f"the header did not arrive within {self.idle:g} s (--timeout); nothing was saved"
+                f"the header did not arrive within {min(self.idle, self.deadline):g} s "
+                f"({limit}); nothing was saved"
             )
         if now >= end:
             raise TransferError(

@@ -336,6 +336,13 @@ def test_a_silent_sender_is_told_it_timed_out(impl, impl_env, out):
     conn.close()
     assert reply["ok"] is False and "sent nothing for 0.5 s (--timeout)" in reply["error"]
     wait_for(lambda: not parts(out), "the partial file to go")
+    receiver.stop()
+    # a deadline shorter than the idle timeout bounds the header, and the message says so
+    receiver = Receiver(impl_env, out, "--timeout", "5", "--deadline", "0.5")
+    conn = connect_raw(impl, receiver.address)
+    reply = json.loads(conn.recv())
+    conn.close()
+    assert reply["ok"] is False and "within 0.5 s (--deadline)" in reply["error"], reply
 
 
 def test_a_trickling_sender_is_stopped_by_the_deadline(impl, impl_env, out):
