@@ -581,10 +581,15 @@ _LONGEST_SEND_PAUSE = 0.02
 _AsyncDatagramSocketT = TypeVar("_AsyncDatagramSocketT", bound="AsyncDatagramSocket")
 
 
-def _wake_all(waiters: list[asyncio.Future[None]]) -> None:
+def _wake_one(waiters: list[asyncio.Future[None]]) -> None:
+    # One task per readiness event, not all (n waiting tasks would cost n*n tries). None is
+    # lost: the socket stays watched while a task waits, and the event loop reports it
+    # ready again as long as it is, so if the task woken does not take the datagram (it was
+    # cancelled, or it has not run yet), the next report wakes another.
     for waiter in waiters:
         if not waiter.done():
             waiter.set_result(None)
+            return
 
 
 class DatagramHandler:
@@ -629,7 +634,7 @@ class AsyncDatagramSocket:
         sock.setblocking(False)
         self._fd = sock.fileno()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        # tasks waiting for the socket to be readable / writable, woken all at once
+        # tasks waiting for the socket to be readable / writable, woken one at a time
         self._readers: list[asyncio.Future[None]] = []
         self._writers: list[asyncio.Future[None]] = []
 
@@ -674,9 +679,9 @@ class AsyncDatagramSocket:
         waiters = self._readers if reading else self._writers
         if not waiters:
             if reading:
-                loop.add_reader(self._fd, _wake_all, waiters)
+                loop.add_reader(self._fd, _wake_one, waiters)
             else:
-                loop.add_writer(self._fd, _wake_all, waiters)
+                loop.add_writer(self._fd, _wake_one, waiters)
         waiter: asyncio.Future[None] = loop.create_future()
         waiters.append(waiter)
         try:
