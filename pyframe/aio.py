@@ -27,13 +27,15 @@ call (a list; the default calls ``frame_received`` for each). Underneath both is
 Timeouts (servers; README "Servers under load"): while a task waits in ``read_frame()``, a
 peer that sends nothing for ``idle_timeout`` seconds between frames makes it raise
 ``IdleTimeoutError``, and one that stalls for ``read_timeout`` seconds inside a frame makes it
-raise ``socket.timeout`` (the bytes of the frame are kept). ``start_server`` and
-``start_unix_server`` default both to 60 s (``FrameReader`` takes them too; a client's
-reader from ``open_connection`` has none). A
-handler that lets the exception end it just closes the connection (logged at DEBUG). A
-server's connection idle for a second while a read waits gives its framer's read buffer
-back, and once the server is closed, a read waiting for a new frame returns None (as at a clean
-end of stream) and the connection is closed when its handler returns.
+raise ``socket.timeout`` (the bytes of the frame are kept); ``drain()`` waiting
+``write_timeout`` seconds for a peer that reads nothing raises ``socket.timeout``.
+``start_server`` and ``start_unix_server`` default the three to 60 s (``FrameReader`` and
+``FrameWriter`` take them too; a client's reader and writer from ``open_connection`` have
+none). A handler that lets the exception end it just closes the connection (logged at DEBUG;
+aborted if unsent bytes remain). A server's connection idle for a second while a read waits
+gives its framer's read buffer back, and once the server is closed, a read waiting for a new
+frame returns None (as at a clean end of stream) and the connection is closed when its
+handler returns.
 
 Flow control: a FrameReader holds frames until ``read_frame()`` takes them; when they exceed
 ``high_water`` (bytes, counting each frame's length plus ``FRAME_OVERHEAD``) reading pauses,
@@ -201,15 +203,31 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is under its high-water mark."""
+        await self._drain(None)
+
+    async def _drain(self, timeout: Optional[float]) -> None:
+        """drain(); socket.timeout if the buffer stays full ``timeout`` seconds (the bytes
+        stay queued: nothing is lost)."""
         if self._lost:
             raise ConnectionResetError("connection lost") from self._lost_exc
         if not self._write_paused:
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
         self._drain_waiters.append(waiter)
-        await waiter
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter, timeout)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
         if self._lost:
             raise ConnectionResetError("connection lost") from self._lost_exc
+
+
+def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(socket.timeout(f"the peer read nothing for {timeout} s"))
 
 
 def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:
@@ -464,17 +482,23 @@ class FrameReader:
 
 
 class FrameWriter:
-    """Writes frames to a connection: ``write_frame``, ``write_frames``, ``await drain()``."""
+    """Writes frames to a connection: ``write_frame``, ``write_frames``, ``await drain()``.
+
+    ``write_timeout``: seconds one ``drain()`` may wait for a peer that reads nothing before
+    it raises ``socket.timeout`` (None: no limit; the servers' default is 60 s)."""
 
     def __init__(
         self,
         transport: asyncio.Transport,
         protocol: FrameProtocol,
         reader: Optional[FrameReader] = None,
+        *,
+        write_timeout: Optional[float] = None,
     ) -> None:
         self._transport = transport
         self._protocol = protocol
         self._reader = reader
+        self._write_timeout = write_timeout
 
     @property
     def transport(self) -> asyncio.Transport:
@@ -500,7 +524,7 @@ class FrameWriter:
         ConnectionResetError once the connection is lost."""
         if self._transport.is_closing():
             await asyncio.sleep(0)  # let connection_lost run, as asyncio's StreamWriter does
-        await self._protocol.drain()
+        await self._protocol._drain(self._write_timeout)
 
     def can_write_eof(self) -> bool:
         return self._transport.can_write_eof()
@@ -577,9 +601,11 @@ class _StreamProtocol(FrameProtocol):
         *,
         idle_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
+        write_timeout: Optional[float] = None,
         server: Optional[_Server] = None,
     ) -> None:
         super().__init__(framer)
+        self._write_timeout = write_timeout
         self.reader = FrameReader(
             self, high_water, low_water, idle_timeout=idle_timeout, read_timeout=read_timeout
         )
@@ -602,7 +628,12 @@ class _StreamProtocol(FrameProtocol):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except OSError:
                     pass
-        self.writer = FrameWriter(cast(asyncio.Transport, transport), self, self.reader)
+        self.writer = FrameWriter(
+            cast(asyncio.Transport, transport),
+            self,
+            self.reader,
+            write_timeout=self._write_timeout,
+        )
         if self._server is not None and not self._server.enter(self):
             self._held = True
             cast(asyncio.Transport, transport).pause_reading()  # (no read: no read buffer)
@@ -629,7 +660,10 @@ class _StreamProtocol(FrameProtocol):
         exc = task.exception()
         if isinstance(exc, socket.timeout):  # an idle or stalled peer: routine for a server
             logger.debug("pyframe.aio server: connection closed: %s", exc)
-            transport.close()
+            if transport.get_write_buffer_size():
+                transport.abort()  # (close() would wait for a peer that does not read)
+            else:
+                transport.close()
         elif exc is not None:
             loop = asyncio.get_running_loop()
             loop.call_exception_handler(
@@ -708,6 +742,7 @@ def _server_factory(
     low_water: Optional[int],
     idle_timeout: Optional[float],
     read_timeout: Optional[float],
+    write_timeout: Optional[float],
     max_connections: Optional[int],
 ) -> tuple[Callable[[], _StreamProtocol], _Server]:
     state = _Server(max_connections)
@@ -720,6 +755,7 @@ def _server_factory(
             client_connected_cb,
             idle_timeout=idle_timeout,
             read_timeout=read_timeout,
+            write_timeout=write_timeout,
             server=state,
         )
 
@@ -736,6 +772,7 @@ async def start_server(
     low_water: Optional[int] = None,
     idle_timeout: Optional[float] = IDLE_TIMEOUT,
     read_timeout: Optional[float] = TIMEOUT,
+    write_timeout: Optional[float] = TIMEOUT,
     max_connections: Optional[int] = MAX_CONNECTIONS,
     **kwargs: Any,
 ) -> asyncio.Server:
@@ -743,7 +780,8 @@ async def start_server(
     is called for each connection, with a fresh ``framer_factory()``. Returns the
     ``asyncio.Server`` (other keywords go to ``loop.create_server``).
 
-    ``idle_timeout``, ``read_timeout``: see the module docstring (None: no limit).
+    ``idle_timeout``, ``read_timeout``: see the module docstring; ``write_timeout``: see
+    ``FrameWriter`` (None: no limit).
     ``max_connections``: connections served at once; one more waits (accepted, reading
     paused, ``client_connected_cb`` not called yet) until a served one ends."""
     loop = asyncio.get_running_loop()
@@ -754,6 +792,7 @@ async def start_server(
         low_water,
         idle_timeout,
         read_timeout,
+        write_timeout,
         max_connections,
     )
     # (a service name as port is passed on to getaddrinfo(), which typeshed leaves out)
@@ -771,6 +810,7 @@ async def start_unix_server(
     low_water: Optional[int] = None,
     idle_timeout: Optional[float] = IDLE_TIMEOUT,
     read_timeout: Optional[float] = TIMEOUT,
+    write_timeout: Optional[float] = TIMEOUT,
     max_connections: Optional[int] = MAX_CONNECTIONS,
     **kwargs: Any,
 ) -> asyncio.Server:
@@ -783,6 +823,7 @@ async def start_unix_server(
         low_water,
         idle_timeout,
         read_timeout,
+        write_timeout,
         max_connections,
     )
     server = await loop.create_unix_server(factory, path, **kwargs)

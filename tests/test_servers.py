@@ -522,6 +522,7 @@ def test_aio_server_defaults():
         params = inspect.signature(start).parameters
         assert params["idle_timeout"].default == IDLE_TIMEOUT
         assert params["read_timeout"].default == TIMEOUT
+        assert params["write_timeout"].default == TIMEOUT
         assert params["max_connections"].default == MAX_CONNECTIONS
 
 
@@ -693,3 +694,37 @@ def test_aio_idle_wait_keeps_the_state_of_a_framer_of_ones_own(impl, run, monkey
             writer.close()
 
     run(main())
+
+
+def test_aio_peer_that_does_not_read_times_out(impl, run):
+    # Before: drain() waited for ever on a peer that reads nothing (no write timeout), and
+    # the handler and connection with it.
+    outcome, writers = [], []
+
+    async def handler(reader, writer):
+        writers.append(writer)
+        await reader.read_frame()
+        try:
+            for _ in range(10_000):  # far more than the socket buffers hold
+                writer.write_frame(b"x" * 65536)
+                await writer.drain()
+        except BaseException as exc:
+            outcome.append(exc)
+            raise
+
+    async def main():
+        server, port, _ = await aio_server(handler, impl, write_timeout=0.3)
+        async with server:
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.connect(("127.0.0.1", port))
+                sock.sendall(frame(b"go"))  # then never reads
+                deadline = time.monotonic() + WAIT
+                while not outcome and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                # the connection ends (its unsent bytes dropped), though the peer still
+                # reads nothing: close() would wait for ever to flush them
+                await asyncio.wait_for(writers[0].wait_closed(), WAIT)
+
+    run(main())
+    assert len(outcome) == 1 and isinstance(outcome[0], socket.timeout), outcome
