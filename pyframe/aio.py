@@ -24,6 +24,19 @@ call (a list; the default calls ``frame_received`` for each). Underneath both is
 ``asyncio.BufferedProtocol``: the transport reads straight into the framer's buffer
 (``get_buffer``/``buffer_updated``); this module owns no framing logic.
 
+Timeouts (servers; README "Servers under load"): while a task waits in ``read_frame()``, a
+peer that sends nothing for ``idle_timeout`` seconds between frames makes it raise
+``IdleTimeoutError``, and one that stalls for ``read_timeout`` seconds inside a frame makes it
+raise ``socket.timeout`` (the bytes of the frame are kept); ``drain()`` waiting
+``write_timeout`` seconds for a peer that reads nothing raises ``socket.timeout``.
+``start_server`` and ``start_unix_server`` default the three to 60 s (``FrameReader`` and
+``FrameWriter`` take them too; a client's reader and writer from ``open_connection`` have
+none). A handler that lets the exception end it just closes the connection (logged at DEBUG;
+aborted if unsent bytes remain). A server's connection idle for a second while a read waits
+gives its framer's read buffer back, and once the server is closed, a read waiting for a new
+frame returns None (as at a clean end of stream) and the connection is closed when its
+handler returns.
+
 Flow control: a FrameReader holds frames until ``read_frame()`` takes them; when they exceed
 ``high_water`` (bytes, counting each frame's length plus ``FRAME_OVERHEAD``) reading pauses,
 and it resumes once they are under ``low_water``. Writers honour ``drain()``, which waits while
@@ -34,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import os
 import socket
 from collections.abc import Awaitable, Iterable, Sequence
@@ -41,6 +55,14 @@ from typing import Any, Callable, Optional, TypeVar, Union, cast
 
 from ._errors import FrameError
 from ._types import Buffer, Framer
+from .sockets import (
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+    TIMEOUT,
+    BrokenStreamError,
+    IdleTimeoutError,
+    _releases_buffer,
+)
 
 __all__ = [
     "FRAME_OVERHEAD",
@@ -48,6 +70,7 @@ __all__ = [
     "FrameProtocol",
     "FrameReader",
     "FrameWriter",
+    "IdleTimeoutError",
     "open_connection",
     "open_unix_connection",
     "start_server",
@@ -61,6 +84,11 @@ FRAME_OVERHEAD = 64
 #: Payloads up to this size are written as one encoded buffer; larger ones as
 #: header, payload, trailer through ``writelines`` (no copy by pyframe).
 _COPY_BELOW = 16384
+#: Longest step of a waiting read's timer: how soon an idle connection gives back its read
+#: buffer, and how late (at most) a timeout may come.
+_TICK = 1.0
+
+logger = logging.getLogger("pyframe")
 
 #: ``client_connected_cb(reader, writer)`` of the servers: a function, or a coroutine function
 #: (its coroutine runs as a task), as for ``asyncio.start_server``.
@@ -89,6 +117,9 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._lost = False
         self._lost_exc: Optional[BaseException] = None
         self._closed: Optional[asyncio.Future[None]] = None  # set when the connection is lost
+        # True while a frame goes to the transport in two pieces: still True afterwards, an
+        # exception (a signal handler's...) came between them and the stream is broken
+        self._mid_frame = False
 
     # -- callbacks for users -----------------------------------------------------------
 
@@ -172,15 +203,31 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     async def drain(self) -> None:
         """Wait until the transport's write buffer is under its high-water mark."""
+        await self._drain(None)
+
+    async def _drain(self, timeout: Optional[float]) -> None:
+        """drain(); socket.timeout if the buffer stays full ``timeout`` seconds (the bytes
+        stay queued: nothing is lost)."""
         if self._lost:
             raise ConnectionResetError("connection lost") from self._lost_exc
         if not self._write_paused:
             return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
         self._drain_waiters.append(waiter)
-        await waiter
+        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter, timeout)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
         if self._lost:
             raise ConnectionResetError("connection lost") from self._lost_exc
+
+
+def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(socket.timeout(f"the peer read nothing for {timeout} s"))
 
 
 def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:
@@ -201,11 +248,18 @@ def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:
     # writelines() hands the pieces to the kernel without a copy, but on CPython 3.12.0-3.12.8
     # and 3.13.0-3.13.1 it never pauses the protocol (gh-127655): drain() would not wait.
     # write() checks the high-water mark on every version, so the last piece goes through it.
+    protocol._mid_frame = True
     transport.writelines([piece for piece in (header, view) if len(piece)])
     transport.write(trailer)
+    protocol._mid_frame = False
 
 
 def _check_alive(protocol: FrameProtocol) -> None:
+    if protocol._mid_frame:
+        raise BrokenStreamError(
+            "cannot write a frame: an exception interrupted the writing of a frame, the peer "
+            "holds part of it and the stream is out of sync; close this connection"
+        )
     # asyncio drops writes to a lost connection with a warning, uvloop raises RuntimeError:
     # both loops raise the same ConnectionResetError here.
     if protocol._lost or cast(asyncio.Transport, protocol.transport).is_closing():
@@ -221,6 +275,9 @@ class FrameReader:
         protocol: FrameProtocol,
         high_water: int = HIGH_WATER,
         low_water: Optional[int] = None,
+        *,
+        idle_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
     ) -> None:
         if low_water is None:
             low_water = high_water // 4
@@ -238,6 +295,14 @@ class FrameReader:
         self._exception: Optional[BaseException] = None
         self._waiter: Optional[asyncio.Future[None]] = None
         self._paused = False
+        self._idle_timeout, self._read_timeout = idle_timeout, read_timeout
+        # a waiting read's timer: only with a timeout (the fast path arms none)
+        self._timed = idle_timeout is not None or read_timeout is not None
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._seen = 0  # the framer's pending bytes at the last tick: changes mean progress
+        self._silent = 0.0  # seconds the peer has sent nothing while a read waited
+        self._stopped: Optional[Callable[[], bool]] = None  # a server's: has it been closed?
+        self._ended = False  # ended by the server's close(), waiting for a frame
 
     @property
     def framer(self) -> Framer:
@@ -304,12 +369,66 @@ class FrameReader:
                 return False
             if self._waiter is not None:
                 raise RuntimeError("read_frame() called while another task is waiting for a frame")
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            if self._timed:
+                self._seen, self._silent = self._protocol.framer.pending, 0.0
+                if self._end_if_stopped(self._seen):
+                    return False
+                self._arm(loop)
+            self._waiter = loop.create_future()
             try:
                 await self._waiter
             finally:
                 self._waiter = None
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
         return True
+
+    def _end_if_stopped(self, pending: int) -> bool:
+        """Between frames on a server that was closed: end as at a clean end of stream (the
+        connection is closed when the handler returns)."""
+        if pending or self._stopped is None or not self._stopped():
+            return False
+        self._ended = True
+        self._feed_eof()
+        return True
+
+    def _limit(self, pending: int) -> Optional[float]:
+        return self._idle_timeout if pending == 0 else self._read_timeout
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        limit = self._limit(self._seen)
+        step = _TICK if limit is None else min(_TICK, max(limit - self._silent, 0.0))
+        self._timer = loop.call_later(step, self._tick, step)
+
+    def _tick(self, step: float) -> None:
+        """A read has waited ``step`` more seconds: give the read buffer back when idle,
+        raise the timeout in the waiting read once the peer was silent long enough."""
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        framer = self._protocol.framer
+        pending = framer.pending
+        if self._end_if_stopped(pending):
+            return
+        if pending != self._seen:  # bytes arrived (not a whole frame yet)
+            self._seen, self._silent = pending, 0.0
+        else:
+            self._silent += step
+            if pending == 0 and _releases_buffer(framer):
+                framer.reset()  # nothing is buffered: the read buffer is given back
+        limit = self._limit(pending)
+        if limit is not None and self._silent >= limit:
+            if pending == 0:
+                waiter.set_exception(IdleTimeoutError(f"no frame began within {limit} s"))
+            else:
+                waiter.set_exception(
+                    socket.timeout(f"the peer sent nothing for {limit} s inside a frame")
+                )
+            return
+        self._arm(asyncio.get_running_loop())
 
     async def read_frame(self) -> Optional[bytes]:
         """The next frame, or None at a clean end of stream. Frames received before an error
@@ -363,17 +482,23 @@ class FrameReader:
 
 
 class FrameWriter:
-    """Writes frames to a connection: ``write_frame``, ``write_frames``, ``await drain()``."""
+    """Writes frames to a connection: ``write_frame``, ``write_frames``, ``await drain()``.
+
+    ``write_timeout``: seconds one ``drain()`` may wait for a peer that reads nothing before
+    it raises ``socket.timeout`` (None: no limit; the servers' default is 60 s)."""
 
     def __init__(
         self,
         transport: asyncio.Transport,
         protocol: FrameProtocol,
         reader: Optional[FrameReader] = None,
+        *,
+        write_timeout: Optional[float] = None,
     ) -> None:
         self._transport = transport
         self._protocol = protocol
         self._reader = reader
+        self._write_timeout = write_timeout
 
     @property
     def transport(self) -> asyncio.Transport:
@@ -399,7 +524,7 @@ class FrameWriter:
         ConnectionResetError once the connection is lost."""
         if self._transport.is_closing():
             await asyncio.sleep(0)  # let connection_lost run, as asyncio's StreamWriter does
-        await self._protocol.drain()
+        await self._protocol._drain(self._write_timeout)
 
     def can_write_eof(self) -> bool:
         return self._transport.can_write_eof()
@@ -430,6 +555,40 @@ class FrameWriter:
         await self.wait_closed()
 
 
+class _Server:
+    """What a server's connections share: the asyncio.Server (once made), and the connection
+    limit: a connection past it waits, its reading paused and its handler not started, until
+    a served one ends (first come, first served)."""
+
+    def __init__(self, limit: Optional[int]) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"max_connections must be at least 1 or None, got {limit}")
+        self.server: Optional[asyncio.AbstractServer] = None
+        self.limit = limit
+        self.served = 0
+        self.waiting: collections.deque[_StreamProtocol] = collections.deque()
+
+    def stopped(self) -> bool:
+        """True once the server was closed: connections waiting for a frame end."""
+        return self.server is not None and not self.server.is_serving()
+
+    def enter(self, protocol: _StreamProtocol) -> bool:
+        if self.limit is None or self.served < self.limit:
+            self.served += 1
+            return True
+        self.waiting.append(protocol)
+        return False
+
+    def leave(self, protocol: _StreamProtocol) -> None:
+        if protocol._held:
+            self.waiting.remove(protocol)
+            return
+        self.served -= 1
+        while self.waiting and (self.limit is None or self.served < self.limit):
+            self.served += 1
+            self.waiting.popleft()._start()
+
+
 class _StreamProtocol(FrameProtocol):
     """FrameProtocol feeding a FrameReader; calls ``client_connected_cb`` on servers."""
 
@@ -439,12 +598,25 @@ class _StreamProtocol(FrameProtocol):
         high_water: int,
         low_water: Optional[int],
         client_connected_cb: Optional[_ClientConnected] = None,
+        *,
+        idle_timeout: Optional[float] = None,
+        read_timeout: Optional[float] = None,
+        write_timeout: Optional[float] = None,
+        server: Optional[_Server] = None,
     ) -> None:
         super().__init__(framer)
-        self.reader = FrameReader(self, high_water, low_water)
+        self._write_timeout = write_timeout
+        self.reader = FrameReader(
+            self, high_water, low_water, idle_timeout=idle_timeout, read_timeout=read_timeout
+        )
+        if server is not None:
+            self.reader._stopped = server.stopped
+            self.reader._timed = True
         self.writer: Optional[FrameWriter] = None
         self._cb = client_connected_cb
         self._task: Optional[asyncio.Task[Any]] = None
+        self._server = server
+        self._held = False  # past the connection limit: waiting for a slot
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -456,9 +628,25 @@ class _StreamProtocol(FrameProtocol):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 except OSError:
                     pass
-        self.writer = FrameWriter(cast(asyncio.Transport, transport), self, self.reader)
+        self.writer = FrameWriter(
+            cast(asyncio.Transport, transport),
+            self,
+            self.reader,
+            write_timeout=self._write_timeout,
+        )
+        if self._server is not None and not self._server.enter(self):
+            self._held = True
+            cast(asyncio.Transport, transport).pause_reading()  # (no read: no read buffer)
+            return
+        self._start()
+
+    def _start(self) -> None:
+        """Serve the connection: call ``client_connected_cb``."""
+        if self._held:  # (a held connection that was lost has left the queue)
+            self._held = False
+            cast(asyncio.Transport, self.transport).resume_reading()
         if self._cb is not None:
-            result = self._cb(self.reader, self.writer)
+            result = self._cb(self.reader, cast(FrameWriter, self.writer))
             if asyncio.iscoroutine(result):
                 loop = asyncio.get_running_loop()
                 self._task = loop.create_task(result)
@@ -466,11 +654,17 @@ class _StreamProtocol(FrameProtocol):
 
     def _cb_done(self, task: asyncio.Task[Any]) -> None:
         transport = cast(asyncio.Transport, self.transport)
-        if task.cancelled():
+        if task.cancelled() or self.reader._ended:
             transport.close()
             return
         exc = task.exception()
-        if exc is not None:
+        if isinstance(exc, socket.timeout):  # an idle or stalled peer: routine for a server
+            logger.debug("pyframe.aio server: connection closed: %s", exc)
+            if transport.get_write_buffer_size():
+                transport.abort()  # (close() would wait for a peer that does not read)
+            else:
+                transport.close()
+        elif exc is not None:
             loop = asyncio.get_running_loop()
             loop.call_exception_handler(
                 {
@@ -502,6 +696,9 @@ class _StreamProtocol(FrameProtocol):
         else:
             self.reader._set_exception(exc)
         super().connection_lost(exc)
+        if self._server is not None:
+            server, self._server = self._server, None
+            server.leave(self)
 
 
 async def open_connection(
@@ -538,6 +735,33 @@ async def open_unix_connection(
     return protocol.reader, cast(FrameWriter, protocol.writer)  # set by connection_made()
 
 
+def _server_factory(
+    client_connected_cb: _ClientConnected,
+    framer_factory: Callable[[], Framer],
+    high_water: int,
+    low_water: Optional[int],
+    idle_timeout: Optional[float],
+    read_timeout: Optional[float],
+    write_timeout: Optional[float],
+    max_connections: Optional[int],
+) -> tuple[Callable[[], _StreamProtocol], _Server]:
+    state = _Server(max_connections)
+
+    def factory() -> _StreamProtocol:
+        return _StreamProtocol(
+            framer_factory(),
+            high_water,
+            low_water,
+            client_connected_cb,
+            idle_timeout=idle_timeout,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            server=state,
+        )
+
+    return factory, state
+
+
 async def start_server(
     client_connected_cb: _ClientConnected,
     host: Union[str, Sequence[str], None] = None,
@@ -546,18 +770,35 @@ async def start_server(
     framer_factory: Callable[[], Framer],
     high_water: int = HIGH_WATER,
     low_water: Optional[int] = None,
+    idle_timeout: Optional[float] = IDLE_TIMEOUT,
+    read_timeout: Optional[float] = TIMEOUT,
+    write_timeout: Optional[float] = TIMEOUT,
+    max_connections: Optional[int] = MAX_CONNECTIONS,
     **kwargs: Any,
 ) -> asyncio.Server:
     """Serve TCP: ``client_connected_cb(reader, writer)`` (a function or coroutine function)
     is called for each connection, with a fresh ``framer_factory()``. Returns the
-    ``asyncio.Server`` (other keywords go to ``loop.create_server``)."""
+    ``asyncio.Server`` (other keywords go to ``loop.create_server``).
+
+    ``idle_timeout``, ``read_timeout``: see the module docstring; ``write_timeout``: see
+    ``FrameWriter`` (None: no limit).
+    ``max_connections``: connections served at once; one more waits (accepted, reading
+    paused, ``client_connected_cb`` not called yet) until a served one ends."""
     loop = asyncio.get_running_loop()
-
-    def factory() -> _StreamProtocol:
-        return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
-
+    factory, state = _server_factory(
+        client_connected_cb,
+        framer_factory,
+        high_water,
+        low_water,
+        idle_timeout,
+        read_timeout,
+        write_timeout,
+        max_connections,
+    )
     # (a service name as port is passed on to getaddrinfo(), which typeshed leaves out)
-    return await loop.create_server(factory, host, port, **kwargs)  # type: ignore[arg-type]
+    server = await loop.create_server(factory, host, port, **kwargs)  # type: ignore[arg-type]
+    state.server = server
+    return server
 
 
 async def start_unix_server(
@@ -567,12 +808,24 @@ async def start_unix_server(
     framer_factory: Callable[[], Framer],
     high_water: int = HIGH_WATER,
     low_water: Optional[int] = None,
+    idle_timeout: Optional[float] = IDLE_TIMEOUT,
+    read_timeout: Optional[float] = TIMEOUT,
+    write_timeout: Optional[float] = TIMEOUT,
+    max_connections: Optional[int] = MAX_CONNECTIONS,
     **kwargs: Any,
 ) -> asyncio.Server:
     """Serve on an AF_UNIX path; like ``start_server``."""
     loop = asyncio.get_running_loop()
-
-    def factory() -> _StreamProtocol:
-        return _StreamProtocol(framer_factory(), high_water, low_water, client_connected_cb)
-
-    return await loop.create_unix_server(factory, path, **kwargs)
+    factory, state = _server_factory(
+        client_connected_cb,
+        framer_factory,
+        high_water,
+        low_water,
+        idle_timeout,
+        read_timeout,
+        write_timeout,
+        max_connections,
+    )
+    server = await loop.create_unix_server(factory, path, **kwargs)
+    state.server = server
+    return server

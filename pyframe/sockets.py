@@ -49,12 +49,15 @@ from __future__ import annotations
 
 import collections
 import errno
+import logging
 import os
+import select
 import selectors
 import socket
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
 
@@ -63,7 +66,32 @@ from ._types import Buffer, Framer
 if TYPE_CHECKING:
     from typing_extensions import TypeIs
 
-__all__ = ["BrokenStreamError", "FramedServer", "FramedSocket", "connect", "serve"]
+__all__ = [
+    "IDLE_TIMEOUT",
+    "MAX_CONNECTIONS",
+    "SHUTDOWN_TIMEOUT",
+    "TIMEOUT",
+    "BrokenStreamError",
+    "FramedServer",
+    "FramedSocket",
+    "IdleTimeoutError",
+    "connect",
+    "serve",
+]
+
+logger = logging.getLogger("pyframe")
+
+#: FramedServer's defaults (README "Servers under load"). Seconds a connection may wait for
+#: the first byte of a new frame before recv() raises IdleTimeoutError (None: no limit).
+IDLE_TIMEOUT: Optional[float] = 60.0
+#: Seconds each blocking operation of a server's connection may wait otherwise: a recv()
+#: inside a frame, a send() to a peer that does not read (``socket.timeout``).
+TIMEOUT: Optional[float] = 60.0
+#: Connections served at once by serve_forever(); more wait in the listen backlog.
+MAX_CONNECTIONS: Optional[int] = 512
+#: Seconds serve_forever() lets busy handlers finish after shutdown() before it shuts their
+#: sockets down (idle connections are closed at once).
+SHUTDOWN_TIMEOUT: Optional[float] = 10.0
 
 #: Most bytes taken from the kernel by one ``recv_into`` (the room asked of the framer). Reads
 #: of many hundred KiB cost more than they save: each returns tens of thousands of small frames
@@ -90,6 +118,33 @@ _JOIN_BELOW = 8192
 _CHUNK = 65536
 _CHUNK_SLACK = 16  # room counted per frame for its header and trailer when sizing a chunk
 _SHUT_WR = socket.SHUT_WR  # FramedSocket.shutdown's default (its class body has a `socket`)
+#: accept() failing with these: the process or the system ran out of descriptors or memory.
+#: serve_forever() logs, backs off and accepts again (as asyncio, Netty and nginx do).
+_EXHAUSTED = frozenset(
+    getattr(errno, name)
+    for name in ("EMFILE", "ENFILE", "ENOBUFS", "ENOMEM")
+    if hasattr(errno, name)
+)
+#: accept() failing with these: that one connection failed before it was accepted (accept(2)
+#: on Linux says to retry on pending network errors).
+_VANISHED = frozenset(
+    getattr(errno, name)
+    for name in (
+        "ECONNABORTED",
+        "EPROTO",
+        "EPERM",
+        "ENETDOWN",
+        "ENOPROTOOPT",
+        "EHOSTDOWN",
+        "ENONET",
+        "EHOSTUNREACH",
+        "EOPNOTSUPP",
+        "ENETUNREACH",
+    )
+    if hasattr(errno, name)
+)
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.05, 1.0  # seconds between accept() attempts when exhausted
+_FORCED_JOIN = 1.0  # seconds serve_forever() waits for handlers whose sockets it shut down
 _Socket = socket.socket  # for annotations, in class bodies too
 
 #: An AF_UNIX path: ``str``, ``bytes`` or a path-like object.
@@ -103,6 +158,11 @@ _ServerAddress = Union[tuple[str, int], tuple[str, int, int, int], _UnixAddress]
 _Piece = Union[bytes, memoryview]
 _FramedSocketT = TypeVar("_FramedSocketT", bound="FramedSocket")
 _FramedServerT = TypeVar("_FramedServerT", bound="FramedServer")
+
+
+class IdleTimeoutError(socket.timeout):
+    """No frame began within the connection's ``idle_timeout`` (nothing was buffered: no
+    byte is lost). A ``socket.timeout``, told apart from the end of stream (None)."""
 
 
 class BrokenStreamError(ConnectionError):
@@ -146,6 +206,16 @@ def _is_address_unix(address: object) -> TypeIs[_UnixAddress]:
     return isinstance(address, (str, bytes, os.PathLike))
 
 
+def _releases_buffer(framer: Framer) -> bool:
+    """Whether ``framer.reset()`` between two frames only gives the read buffer back: true of
+    pyframe's framers. A framer of one's own may keep state across frames that its reset()
+    (which starts a new stream) would clear, so it keeps its buffer."""
+    for cls in type(framer).__mro__:
+        if "reset" in vars(cls):
+            return cls.__module__ in ("pyframe._pyframers", "pyframe._cframers")
+    return False
+
+
 def _check_stream(sock: _Socket) -> None:
     if not isinstance(sock, socket.socket):
         raise TypeError(f"FramedSocket needs a socket.socket, not {type(sock).__name__}")
@@ -165,13 +235,30 @@ class FramedSocket:
     non-blocking; the FramedSocket owns it from now on: ``close()`` closes it).
     ``framer``: a pyframe framer (``LengthPrefixFramer()``, ``LineFramer()``, ...) used for
     both directions; its decoder must not be fed by anyone else.
+    ``idle_timeout``: seconds a blocking receive waits for the first byte of a new frame
+    before it raises ``IdleTimeoutError`` (None: the socket's own timeout applies, as inside
+    a frame). With it, the framer's read buffer is given back while the connection waits
+    between frames (an idle connection then costs a few KiB, whatever ``read_size``).
     """
 
-    def __init__(self, sock: _Socket, framer: Framer, *, read_size: int = READ_SIZE) -> None:
+    def __init__(
+        self,
+        sock: _Socket,
+        framer: Framer,
+        *,
+        read_size: int = READ_SIZE,
+        idle_timeout: Optional[float] = None,
+    ) -> None:
         _check_stream(sock)
         self._sock = sock
         self._framer = framer
         self._read_size = read_size
+        self._idle_timeout = idle_timeout
+        # wait for a readable socket between frames (its buffer given back meanwhile)
+        self._waits = idle_timeout is not None
+        self._releases = _releases_buffer(framer)
+        self._wake: Optional[_Socket] = None  # FramedServer's: readable once it shuts down
+        self._poller: Any = None  # select.poll() of the socket (and _wake), made once
         self._frames: collections.deque[bytes] = collections.deque()  # cut, not returned yet
         self._eof = False  # the peer closed its side cleanly
         self._broken: Optional[str] = None  # the error that broke the sending side
@@ -206,6 +293,16 @@ class FramedSocket:
     @property
     def closed(self) -> bool:
         return self._sock.fileno() < 0
+
+    @property
+    def idle_timeout(self) -> Optional[float]:
+        """Seconds a receive waits for a new frame to begin (None: no idle limit)."""
+        return self._idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, seconds: Optional[float]) -> None:
+        self._idle_timeout = seconds
+        self._waits = self._waits or seconds is not None
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -269,6 +366,8 @@ class FramedSocket:
         frames = framer.pop_frames()  # raises a fault left over from the last call
         if frames or self._eof:
             return frames
+        if self._waits and not framer.pending and not self._wait_for_frame():
+            return frames  # the server shuts down: as at a clean end of stream
         recv_into = self._sock.recv_into
         size = self._read_size
         while True:
@@ -286,6 +385,48 @@ class FramedSocket:
                 frames = framer.pop_frames()
             if frames or n == 0:
                 return frames
+
+    def _wait_for_frame(self) -> bool:
+        """Between two frames: wait for the next one to begin, the framer's read buffer
+        given back meanwhile (nothing is buffered). False when the server's wake-up comes
+        first; IdleTimeoutError after ``idle_timeout`` seconds."""
+        sock = self._sock
+        if sock.gettimeout() == 0.0:
+            return True  # non-blocking: the caller waits for readiness itself
+        ssl_pending = getattr(sock, "pending", None)  # an ssl.SSLSocket's decrypted bytes
+        if ssl_pending is not None and ssl_pending():
+            return True
+        if self._readable(0.0):
+            return True  # a busy stream keeps its buffer: no wait, no new allocation
+        if self._releases:
+            self._framer.reset()  # (pending is 0: no byte is lost, no error is stored)
+        ready = self._readable(self._idle_timeout)
+        if ready is None:
+            raise IdleTimeoutError(f"no frame began within {self._idle_timeout} s")
+        return ready
+
+    def _readable(self, timeout: Optional[float]) -> Optional[bool]:
+        """Wait until the socket is readable (True; an error or a hang-up counts), else until
+        the server's wake-up is (False), or for ``timeout`` seconds (None)."""
+        sock, wake = self._sock, self._wake
+        fd = sock.fileno()
+        if fd < 0:
+            return True  # closed: the receive that follows raises
+        if wake is not None and wake.fileno() < 0:
+            return False
+        if not hasattr(select, "poll"):  # Windows
+            ready, _, _ = select.select([sock] if wake is None else [sock, wake], [], [], timeout)
+            return sock in ready if ready else None
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            if wake is not None:
+                poller.register(wake, select.POLLIN)
+        events = poller.poll(None if timeout is None else max(timeout, 0.0) * 1000.0)
+        if not events:
+            return None
+        return any(ready == fd for ready, _ in events)
 
     @property
     def at_eof(self) -> bool:
@@ -567,6 +708,14 @@ class FramedServer:
     one after another;
     ``serve_forever(handler)`` runs ``handler(conn)`` in a thread per connection (closing
     ``conn`` afterwards) until ``shutdown()`` or ``close()`` is called from another thread.
+
+    Limits (README "Servers under load"): ``timeout`` (default ``TIMEOUT``, 60 s): each
+    blocking operation of a connection (a receive inside a frame, a send); ``idle_timeout``
+    (default ``IDLE_TIMEOUT``, 60 s): the wait for a new frame to begin, after which recv()
+    raises ``IdleTimeoutError``; ``max_connections`` (default ``MAX_CONNECTIONS``, 512):
+    handlers running at once under serve_forever(), more clients wait in the backlog;
+    ``shutdown_timeout`` (default ``SHUTDOWN_TIMEOUT``, 10 s): how long serve_forever() lets
+    busy handlers finish once stopped. None lifts a limit.
     """
 
     def __init__(
@@ -577,13 +726,21 @@ class FramedServer:
         backlog: int = 128,
         reuse_address: bool = True,
         nodelay: bool = True,
-        timeout: Optional[float] = None,
+        timeout: Optional[float] = TIMEOUT,
+        idle_timeout: Optional[float] = IDLE_TIMEOUT,
+        max_connections: Optional[int] = MAX_CONNECTIONS,
+        shutdown_timeout: Optional[float] = SHUTDOWN_TIMEOUT,
     ) -> None:
+        if max_connections is not None and max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1 or None, got {max_connections}")
         self.framer_factory = framer_factory
         self._nodelay = nodelay
         self._timeout = timeout
+        self._idle_timeout = idle_timeout
+        self._max_connections = max_connections
+        self._shutdown_timeout = shutdown_timeout
         self._unix_path: Union[str, bytes, None] = None
-        self._threads: set[threading.Thread] = set()
+        self._conns: dict[threading.Thread, FramedSocket] = {}  # serve_forever()'s handlers
         if _is_address_unix(address):
             path = os.fspath(address)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -611,8 +768,9 @@ class FramedServer:
                 raise
         try:
             sock.listen(backlog)
-            # wakes serve_forever(); made now so that a shutdown() or close() that comes
-            # before serve_forever() has started is not lost (the byte waits in the pair)
+            # wakes serve_forever(): b"x" from shutdown(), b"." from a handler that ended.
+            # Made now so that a shutdown() or close() that comes before serve_forever() has
+            # started is not lost (the byte waits in the pair).
             self._stop_r, self._stop_w = socket.socketpair()
         except BaseException:
             sock.close()
@@ -629,6 +787,11 @@ class FramedServer:
         """The bound address: ``(host, port, ...)`` with the real port, or the path."""
         return self.socket.getsockname()
 
+    @property
+    def connections(self) -> int:
+        """Handlers running under serve_forever() (connections being served)."""
+        return len(self._conns)
+
     def fileno(self) -> int:
         return self.socket.fileno()
 
@@ -640,30 +803,73 @@ class FramedServer:
                 break
             except InterruptedError:
                 continue
+        return self._wrap(sock), peer
+
+    def _wrap(self, sock: _Socket) -> FramedSocket:
         try:
             if self._nodelay:
                 _nodelay(sock)
             sock.settimeout(self._timeout)
-            return FramedSocket(sock, self.framer_factory()), peer
+            conn = FramedSocket(sock, self.framer_factory(), idle_timeout=self._idle_timeout)
         except BaseException:
             sock.close()
             raise
+        conn._waits = True  # an idle connection holds no read buffer, with or without a limit
+        return conn
+
+    def _retry_accept(self, exc: OSError, delay: float) -> float:
+        """After accept() failed with ``exc``: the seconds to wait before the next attempt
+        (0: at once); raises what is not a known transient or exhaustion error."""
+        if exc.errno in _EXHAUSTED:
+            delay = min(max(2 * delay, _BACKOFF_FIRST), _BACKOFF_MAX)
+            logger.warning(
+                "pyframe server %s: accept() failed (%s); retrying in %.2f s",
+                self._where(),
+                exc,
+                delay,
+            )
+            return delay
+        if exc.errno in _VANISHED or isinstance(exc, ConnectionAbortedError):
+            return 0.0  # that client is gone; the next one is served
+        raise exc
+
+    def _where(self) -> str:
+        try:
+            return repr(self.address)
+        except OSError:
+            return "(closed)"
 
     def __iter__(self) -> Iterator[FramedSocket]:
-        """Yield a FramedSocket per accepted connection, until the server is closed."""
+        """Yield a FramedSocket per accepted connection, until the server is closed. Out of
+        descriptors or memory, it logs and retries after a short wait instead of raising."""
+        delay = 0.0
         while True:
             try:
                 conn, _ = self.accept()
-            except OSError:
+            except OSError as exc:
                 if self.socket.fileno() < 0:
                     return
-                raise
+                delay = self._retry_accept(exc, delay)
+                if delay:
+                    time.sleep(delay)
+                continue
+            delay = 0.0
             yield conn
 
     def serve_forever(self, handler: Callable[[FramedSocket], object]) -> None:
         """Call ``handler(conn)`` in a new thread for each connection (``conn`` is closed when
         the handler returns) until ``shutdown()``/``close()``, even one called before
-        serve_forever() started. Waits for the handlers."""
+        serve_forever() started.
+
+        At ``max_connections`` handlers it stops accepting (clients wait in the backlog)
+        until one ends. Out of descriptors or memory, or unable to start a thread, it logs
+        (logger ``"pyframe"``), waits a little and goes on serving. A handler's
+        ``socket.timeout`` (an idle or stalled peer) is logged at DEBUG, not raised.
+
+        Once stopped: a connection waiting for a new frame gets None from recv() (as at a
+        clean end of stream) at once; busy handlers get ``shutdown_timeout`` seconds to
+        finish, then their sockets are shut down; serve_forever() returns when they ended
+        (or, for a handler blocked elsewhere, after logging it)."""
         with self._lock:
             if self._serving:
                 raise RuntimeError("serve_forever() is already running")
@@ -671,25 +877,20 @@ class FramedServer:
                 return
             self._serving = True
         try:
-            with selectors.DefaultSelector() as sel:
-                sel.register(self.socket, selectors.EVENT_READ)
-                sel.register(self._stop_r, selectors.EVENT_READ)
-                while True:
-                    ready = {key.fileobj for key, _ in sel.select()}
-                    if self._stop_r in ready or self.socket.fileno() < 0:
-                        break
-                    try:
-                        conn, _ = self.accept()
-                    except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-                        continue
-                    thread = threading.Thread(
-                        target=self._handle, args=(handler, conn), daemon=True
-                    )
-                    self._threads.add(thread)
-                    thread.start()
-            for thread in list(self._threads):
-                thread.join()
+            # readable once the server stops: wakes every handler waiting for a new frame
+            wake_r, wake_w = socket.socketpair()
+        except BaseException:
+            with self._lock:
+                self._serving = False
+            raise
+        try:
+            self._accept_loop(handler, wake_r)
         finally:
+            try:
+                wake_w.send(b"x")
+            except OSError:
+                pass
+            ended = self._finish_handlers()
             with self._lock:
                 self._serving = False
                 if self._closed:
@@ -697,10 +898,129 @@ class FramedServer:
                     self._stop_w.close()
                 else:
                     self._drain_stop()  # this shutdown() is served: the next run starts anew
+            if ended:  # (else a handler may still poll wake_r: left to the garbage collector)
+                wake_r.close()
+                wake_w.close()
+
+    def _accept_loop(self, handler: Callable[[FramedSocket], object], wake: _Socket) -> None:
+        listener = self.socket
+        delay = 0.0  # the last back-off, 0 after a success
+        resume = 0.0  # time.monotonic() before which nothing is accepted
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._stop_r, selectors.EVENT_READ)
+            listening = False
+            while True:
+                if listener.fileno() < 0:
+                    return
+                now = time.monotonic()
+                cap = self._max_connections
+                want = now >= resume and (cap is None or len(self._conns) < cap)
+                if want != listening:
+                    if want:
+                        sel.register(listener, selectors.EVENT_READ)
+                    else:
+                        sel.unregister(listener)
+                    listening = want
+                events = sel.select(None if now >= resume else resume - now)
+                if any(key.fileobj is self._stop_r for key, _ in events) and self._stopped():
+                    return
+                if not any(key.fileobj is listener for key, _ in events):
+                    continue
+                try:
+                    sock, _ = listener.accept()
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as exc:
+                    if listener.fileno() < 0:
+                        return
+                    delay = self._retry_accept(exc, delay)
+                    resume = time.monotonic() + delay
+                    continue
+                try:
+                    conn = self._wrap(sock)
+                except OSError:  # (a peer gone already: setsockopt fails on some systems)
+                    continue
+                except Exception:  # the framer_factory's bug: logged, the server goes on
+                    logger.exception("pyframe server %s: framer_factory() failed", self._where())
+                    continue
+                conn._wake = wake
+                if self._start(handler, conn):
+                    delay = 0.0
+                else:
+                    delay = min(max(2 * delay, _BACKOFF_FIRST), _BACKOFF_MAX)
+                    resume = time.monotonic() + delay
+
+    def _start(self, handler: Callable[[FramedSocket], object], conn: FramedSocket) -> bool:
+        """Run ``handler(conn)`` in a new thread; False (``conn`` closed) if none can start."""
+        thread = threading.Thread(target=self._handle, args=(handler, conn), daemon=True)
+        with self._lock:
+            self._conns[thread] = conn
+        try:
+            thread.start()
+        except RuntimeError as exc:  # "can't start new thread": out of memory or threads
+            with self._lock:
+                self._conns.pop(thread, None)
+            conn.close()
+            logger.warning(
+                "pyframe server %s: cannot start a handler thread (%s); connection closed, "
+                "accepting again shortly",
+                self._where(),
+                exc,
+            )
+            return False
+        return True
+
+    def _stopped(self) -> bool:
+        """Read the wake-up bytes: True if shutdown() sent one (a handler's end sends b".")."""
+        stop = False
+        try:
+            while True:
+                data = self._stop_r.recv(4096)
+                if not data:
+                    return True
+                stop = stop or b"x" in data
+        except OSError:  # BlockingIOError: read them all
+            return stop
+
+    def _finish_handlers(self) -> bool:
+        """After the accept loop: let the handlers end (idle ones are woken already). True
+        when every one did."""
+        with self._lock:
+            threads = list(self._conns)
+        limit = self._shutdown_timeout
+        deadline = None if limit is None else time.monotonic() + limit
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            busy = [(t, c) for t, c in self._conns.items() if t.is_alive()]
+        if not busy:
+            return True
+        logger.warning(
+            "pyframe server %s: %d handler(s) still busy after %s s; shutting their sockets down",
+            self._where(),
+            len(busy),
+            limit,
+        )
+        for _, conn in busy:
+            try:
+                conn.socket.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        deadline = time.monotonic() + _FORCED_JOIN
+        for thread, _ in busy:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = sum(thread.is_alive() for thread, _ in busy)
+        if left:
+            logger.warning(
+                "pyframe server %s: %d handler(s) still running; serve_forever() returns",
+                self._where(),
+                left,
+            )
+        return not left
 
     def _drain_stop(self) -> None:
         try:
-            while self._stop_r.recv(64):
+            while self._stop_r.recv(4096):
                 pass
         except OSError:  # BlockingIOError: empty
             pass
@@ -709,11 +1029,18 @@ class FramedServer:
         try:
             with conn:
                 handler(conn)
+        except socket.timeout as exc:  # an idle or stalled peer: routine for a server
+            logger.debug("pyframe server %s: connection closed: %s", self._where(), exc)
         finally:
-            self._threads.discard(threading.current_thread())
+            with self._lock:
+                self._conns.pop(threading.current_thread(), None)
+            try:
+                self._stop_w.send(b".")  # a slot is free: the accept loop looks again
+            except OSError:  # closed, or full: a wake-up is waiting anyway
+                pass
 
     def shutdown(self) -> None:
-        """Make serve_forever() return (it waits for running handlers). Called before
+        """Make serve_forever() return (see there for the handlers). Called before
         serve_forever() has started, it makes the next serve_forever() return at once."""
         try:
             self._stop_w.send(b"x")

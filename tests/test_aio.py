@@ -725,3 +725,45 @@ def test_interop_with_twisted(impl, run, mode, twisted_echo):
         return got
 
     assert run(main()) == [p[::-1] for p in payloads]
+
+
+class Interrupt(Exception):
+    """What a signal handler raises in the tests below."""
+
+
+class InterruptedTransport:
+    """A transport whose write() raises Interrupt, as a signal handler's exception would
+    between the two pieces of a large frame (writelines(), then write())."""
+
+    def __init__(self, transport):
+        self._transport = transport
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
+
+    def write(self, data):
+        raise Interrupt
+
+
+def test_an_exception_between_the_pieces_of_a_frame_breaks_the_writer(impl, run):
+    async def main():
+        a, b = socket.socketpair()
+        _, writer = await aio.open_connection(
+            sock=a, framer=impl.LengthPrefixFramer(max_frame_size=None)
+        )
+        protocol = writer._protocol
+        real = protocol.transport
+        protocol.transport = InterruptedTransport(real)
+        try:
+            with pytest.raises(Interrupt):
+                writer.write_frame(b"x" * (32 << 20))  # all but its last byte are queued
+        finally:
+            protocol.transport = real
+        with pytest.raises(pyframe.BrokenStreamError, match="out of sync"):
+            writer.write_frame(b"next")  # never appended after part of a frame
+        with pytest.raises(pyframe.BrokenStreamError):
+            writer.write_frames([b"a", b"b"])
+        writer.close()
+        b.close()
+
+    run(main())

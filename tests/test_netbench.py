@@ -53,7 +53,7 @@ def test_bench_smoke_runs_every_network_and_send_row(tmp_path):
     assert cli.main(args) == 0
     results = json.loads(out.read_text())["results"]
     patterns = {r["pattern"] for r in results if r["kind"] == "network"}
-    expected = {"tcp", "tcp-asyncio", "tcp-uvloop"} | (
+    expected = {"tcp", "tcp-asyncio", "tcp-uvloop", "tcp-anyio-asyncio", "tcp-anyio-trio"} | (
         {"unix"} if hasattr(socket, "AF_UNIX") else set()
     )
     assert patterns == expected

@@ -794,6 +794,53 @@ def test_signal_handler_exception_mid_frame_breaks_the_stream(impl, timeout, how
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
 @pytest.mark.parametrize("timeout", [None, 5.0])
+def test_signal_mid_send_to_a_reading_tcp_peer_breaks_the_stream(impl, timeout):
+    # The reported case: a 32 MiB frame over TCP to a peer that reads (slowly, so that the
+    # send is still going when the signal comes), Ctrl-C's handler raising mid-send.
+    assert threading.current_thread() is threading.main_thread()
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    peer, _ = listener.accept()
+    listener.close()
+    received = []
+    stop = threading.Event()
+
+    def read_slowly():
+        peer.settimeout(TIMEOUT)
+        while not stop.is_set():
+            data = peer.recv(65536)
+            if not data:
+                return
+            received.append(len(data))
+            time.sleep(0.005)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    old = signal.signal(signal.SIGALRM, _raise_interrupt)
+    try:
+        client.settimeout(timeout)
+        conn = FramedSocket(client, impl.LengthPrefixFramer(max_frame_size=None))
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupt):
+            conn.send(b"x" * (32 << 20))
+        stop.set()
+        assert conn.broken
+        assert sum(received) < 4 + (32 << 20)  # the peer holds part of the frame at most
+        with pytest.raises(BrokenStreamError, match="Interrupt"):
+            conn.send(b"small")  # refused: the peer never reads it as the frame's tail
+        with pytest.raises(BrokenStreamError):
+            conn.send_many([b"a", b"b"])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        stop.set()
+        client.close()
+        reader.join(TIMEOUT)
+        peer.close()
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
+@pytest.mark.parametrize("timeout", [None, 5.0])
 def test_signal_handler_exception_before_the_first_byte_keeps_the_stream(impl, timeout):
     assert threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGALRM, _raise_interrupt)
@@ -1053,6 +1100,28 @@ def test_tls_sockets(impl, tls_contexts):
     t.join(TIMEOUT)
     assert got == payloads * 2
     assert not sender.broken
+    client.close()
+    server.close()
+
+
+def test_tls_idle_wait_sees_bytes_the_ssl_layer_holds(impl, tls_contexts):
+    """Between frames an idle_timeout waits for the socket to be readable: bytes already
+    decrypted and held by the SSL object must count, though the kernel has none."""
+    server_ctx, client_ctx = tls_contexts
+    a, b = socket.socketpair()
+    a.settimeout(TIMEOUT)
+    b.settimeout(TIMEOUT)
+    accepted = []
+    t = threading.Thread(target=lambda: accepted.append(server_ctx.wrap_socket(b, True)))
+    t.start()
+    client = client_ctx.wrap_socket(a, server_hostname="localhost")
+    t.join(TIMEOUT)
+    (server,) = accepted
+    # reads of exactly one frame: the second frame of the record stays in the SSL object
+    receiver = FramedSocket(server, impl.LengthPrefixFramer(), read_size=8, idle_timeout=2.0)
+    client.sendall(struct.pack(">I", 4) + b"one." + struct.pack(">I", 4) + b"two.")
+    assert receiver.recv() == b"one."
+    assert receiver.recv() == b"two."  # not an IdleTimeoutError after 2 s
     client.close()
     server.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Any, Callable, Optional
 
-from . import decode, encode, netasync, netblocking, netdrive
+from . import decode, encode, netanyio, netasync, netblocking, netdrive
 from .core import (
     FRAMINGS,
     PATTERN_TITLES,
@@ -441,6 +441,59 @@ def _evented(family: str, loop: str) -> list[Contender]:
     return rows
 
 
+def _anyio(family: str, backend: str) -> list[Contender]:
+    """pyframe.anyio's FramedStream against BufferedByteReceiveStream, on one anyio backend."""
+    need = "anyio" + ("+trio" if backend == "trio" else "")
+
+    def run(
+        make: Callable[[Workload], netdrive.AsyncReceiver],
+    ) -> Callable[[Workload, Input], netdrive.Receiver]:
+        return lambda w, inp: netanyio.in_backend(backend, make(w))
+
+    return [
+        _row(
+            SUBJECT,
+            "pyframe.anyio FramedStream.receive_many(), compiled framer",
+            "subject",
+            run(lambda w: netanyio.framed("c", "receive_many", w.family, w.frame_size)),
+            need,
+        ),
+        _row(
+            "pyframe-c receive",
+            "pyframe.anyio FramedStream.receive() per frame, compiled framer",
+            "variant",
+            run(lambda w: netanyio.framed("c", "receive", w.family, w.frame_size)),
+            need,
+        ),
+        _row(
+            TWIN,
+            "pyframe.anyio FramedStream.receive_many(), pure twin",
+            "twin",
+            run(lambda w: netanyio.framed("py", "receive_many", w.family, w.frame_size)),
+            need,
+        ),
+        _row(
+            "anyio",
+            "anyio BufferedByteReceiveStream: "
+            + (
+                "receive_exactly(4) + receive_exactly(n)"
+                if family == "length-prefix"
+                else "receive_until(b'\\n', limit)"
+            ),
+            "alternative",
+            run(lambda w: netasync.anyio_buffered(w.family, w.frame_size)),
+            need,
+        ),
+        _row(
+            RAW,
+            "anyio SocketStream.receive(64 KiB), no framing (the ceiling)",
+            "reference",
+            lambda w, inp: netanyio.in_backend(backend, netanyio.raw(inp.stream_bytes)),
+            need,
+        ),
+    ]
+
+
 def _net_input(family: str, size: int, total: int, minimum: int) -> Callable[[], Input]:
     def build() -> Input:
         fam = FRAMINGS[family]
@@ -456,7 +509,7 @@ def _net_input(family: str, size: int, total: int, minimum: int) -> Callable[[],
 
 def network_workloads(profile: Profile) -> list[Workload]:
     """Receiving over loopback TCP (and AF_UNIX in the full run): blocking, then asyncio and
-    uvloop."""
+    uvloop, then anyio on its asyncio and trio backends."""
     out: list[Workload] = []
     transports = ["tcp"] + (["unix"] if profile.unix and hasattr(socket, "AF_UNIX") else [])
 
@@ -487,6 +540,11 @@ def network_workloads(profile: Profile) -> list[Workload]:
         for family in ("length-prefix", "newline"):
             for size in small:
                 add(family, size, f"tcp-{loop}", _evented(family, loop), loop)
+    for backend in netanyio.BACKENDS:
+        for family in ("length-prefix", "newline"):
+            for size in small:
+                rows = _anyio(family, backend)
+                add(family, size, f"tcp-anyio-{backend}", rows, f"anyio, {backend} backend")
     return out
 
 

@@ -441,6 +441,8 @@ PATTERN_TITLES = {
     "unix": "AF_UNIX socketpair, blocking",
     "tcp-asyncio": "loopback TCP, asyncio",
     "tcp-uvloop": "loopback TCP, uvloop",
+    "tcp-anyio-asyncio": "loopback TCP, anyio (asyncio backend)",
+    "tcp-anyio-trio": "loopback TCP, anyio (trio backend)",
     "unix-asyncio": "AF_UNIX socketpair, asyncio",
     "-": "",
 }

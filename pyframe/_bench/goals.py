@@ -306,6 +306,30 @@ GOALS: list[Goal] = [
         2.0,
         "x",
     ),
+    *(
+        goal
+        for backend in ("asyncio", "trio")
+        for goal in (
+            Goal(
+                f"anyio ({backend} backend), newline 16 B, vs BufferedByteReceiveStream"
+                ".receive_until",
+                "FramedStream.receive_many()",
+                faster(f"network/newline/16B/tcp-anyio-{backend}", SUBJECT, "anyio"),
+                5.0,
+                "x",
+            ),
+            Goal(
+                f"anyio ({backend} backend), length-prefix 16 B, vs BufferedByteReceiveStream"
+                ".receive_exactly",
+                "FramedStream.receive()",
+                faster(
+                    f"network/length-prefix/16B/tcp-anyio-{backend}", "pyframe-c receive", "anyio"
+                ),
+                10.0,
+                "x",
+            ),
+        )
+    ),
     Goal(
         "get_buffer() + buffer_updated() pair",
         "nanoseconds per pair",

@@ -1,0 +1,730 @@
+"""Servers under hostile load: running out of descriptors or threads, idle and stalled
+peers, a connection limit, memory per idle connection, shutdown with clients connected.
+
+Loopback only; every test bounded in count and time (the slow side is always a peer that
+does nothing, waited for with generous timeouts).
+"""
+
+import asyncio
+import errno
+import inspect
+import logging
+import os
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import tracemalloc
+
+import pytest
+
+import pyframe
+from pyframe import aio
+from pyframe.sockets import (
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+    SHUTDOWN_TIMEOUT,
+    TIMEOUT,
+    FramedServer,
+    FramedSocket,
+    IdleTimeoutError,
+    connect,
+)
+
+WAIT = 5.0  # seconds for anything that should happen promptly
+
+
+def echo(conn):
+    for frame in conn:
+        conn.send(frame)
+
+
+def frame(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+def read_frame(sock):
+    """One length-prefixed frame from a raw socket (None at EOF)."""
+    data = b""
+    while len(data) < 4 or len(data) < 4 + struct.unpack(">I", data[:4])[0]:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data[4:]
+
+
+class Serving:
+    """serve_forever() in a thread, for a with block; records whether it raised."""
+
+    def __init__(self, server, handler):
+        self.server = server
+        self.raised = []
+        self.thread = threading.Thread(target=self._run, args=(handler,), daemon=True)
+
+    def _run(self, handler):
+        try:
+            self.server.serve_forever(handler)
+        except BaseException as exc:
+            self.raised.append(exc)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.close()
+        self.thread.join(WAIT + 2)
+
+    def stop(self):
+        """shutdown(); how long serve_forever() took to return (None: it did not)."""
+        start = time.monotonic()
+        self.server.shutdown()
+        self.thread.join(WAIT)
+        return None if self.thread.is_alive() else time.monotonic() - start
+
+
+def wait_for(predicate, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+# -- running out of descriptors and threads ------------------------------------------------
+
+SERVER_UNDER_RLIMIT = textwrap.dedent(
+    """
+    import importlib, resource, sys, threading
+    from pyframe.sockets import FramedServer
+    limit = int(sys.argv[2])
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    framer = importlib.import_module(sys.argv[1]).LengthPrefixFramer
+    server = FramedServer(("127.0.0.1", 0), framer, idle_timeout=None)
+    def echo(conn):
+        for frame in conn:
+            conn.send(frame)
+    def stop():
+        sys.stdin.read()  # the test closes stdin: stop
+        server.shutdown()
+    threading.Thread(target=stop, daemon=True).start()
+    print(server.address[1], flush=True)
+    server.serve_forever(echo)
+    server.close()
+    print("returned", flush=True)
+    """
+)
+
+
+def test_serve_forever_survives_running_out_of_descriptors(impl):
+    # The server process may hold 40 descriptors; 80 idle clients make accept() fail with
+    # EMFILE. It must log, keep serving, and serve an honest client once they leave.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER_UNDER_RLIMIT, impl.__name__, "40"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    attackers = []
+    try:
+        port = int(proc.stdout.readline())
+        for _ in range(80):
+            attackers.append(socket.create_connection(("127.0.0.1", port), timeout=WAIT))
+        time.sleep(0.5)  # let the server run into the limit
+        assert proc.poll() is None
+        for sock in attackers:
+            sock.close()
+        with connect(("127.0.0.1", port), impl.LengthPrefixFramer(), timeout=WAIT) as client:
+            client.send(b"honest")
+            assert client.recv() == b"honest"
+        out, err = proc.communicate("", timeout=WAIT + 5)  # stdin closed: the server stops
+    finally:
+        for sock in attackers:
+            sock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert out.strip() == "returned"
+    assert "Too many open files" in err  # logged, as a warning
+    assert "Traceback" not in err
+
+
+def test_serve_forever_survives_a_thread_that_cannot_start(impl, monkeypatch, caplog):
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer)
+    original = threading.Thread.start
+    failures = []
+
+    def start(thread):
+        if threading.current_thread() is serving.thread and len(failures) < 2:
+            failures.append(thread)
+            raise RuntimeError("can't start new thread")
+        original(thread)
+
+    serving = Serving(server, echo)
+    with caplog.at_level(logging.WARNING, logger="pyframe"), serving:
+        monkeypatch.setattr(threading.Thread, "start", start)
+        for _ in range(2):  # closed by the server: it could not serve them
+            with socket.create_connection(server.address, timeout=WAIT) as sock:
+                sock.sendall(frame(b"lost"))
+                try:
+                    assert sock.recv(16) == b""
+                except ConnectionResetError:
+                    pass
+        with connect(server.address, impl.LengthPrefixFramer(), timeout=WAIT) as client:
+            client.send(b"served")
+            assert client.recv() == b"served"
+        assert not serving.raised
+    assert len(failures) == 2
+    assert "cannot start a handler thread" in caplog.text
+
+
+def test_iterating_survives_running_out_of_descriptors(impl, caplog):
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer)
+    real_accept = server.accept
+    failures = []
+
+    def accept():
+        if len(failures) < 2:  # as accept() fails while descriptors run out
+            failures.append(True)
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        return real_accept()
+
+    server.accept = accept
+    with server, caplog.at_level(logging.WARNING, logger="pyframe"):
+        with connect(server.address, impl.LengthPrefixFramer(), timeout=WAIT) as client:
+            client.send(b"honest")
+            conn = next(iter(server))
+            with conn:
+                assert conn.recv() == b"honest"
+    assert len(failures) == 2
+    assert "Too many open files" in caplog.text
+
+
+# -- a connection limit -------------------------------------------------------------------
+
+
+def test_connection_limit_leaves_clients_in_the_backlog(impl):
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer, max_connections=2)
+    with Serving(server, echo):
+        first = [connect(server.address, impl.LengthPrefixFramer(), timeout=WAIT) for _ in "ab"]
+        for conn in first:
+            conn.send(b"hi")
+            assert conn.recv() == b"hi"
+        assert server.connections == 2
+        waiting = connect(server.address, impl.LengthPrefixFramer(), timeout=0.3)
+        waiting.send(b"third")
+        with pytest.raises(socket.timeout):  # not served, and not closed either
+            waiting.recv()
+        assert server.connections == 2
+        first[0].close()  # a slot frees: the waiting client is accepted and served
+        waiting.settimeout(WAIT)
+        assert waiting.recv() == b"third"
+        for conn in (*first, waiting):
+            conn.close()
+
+
+def test_connection_limit_must_be_positive(impl):
+    with pytest.raises(ValueError, match="max_connections"):
+        FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer, max_connections=0)
+
+
+# -- idle and stalled peers ----------------------------------------------------------------
+
+
+def test_server_defaults(impl):
+    assert (IDLE_TIMEOUT, TIMEOUT, MAX_CONNECTIONS, SHUTDOWN_TIMEOUT) == (60.0, 60.0, 512, 10.0)
+    with FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer) as server:
+        with socket.create_connection(server.address):
+            conn, _ = server.accept()
+            with conn:
+                assert conn.idle_timeout == IDLE_TIMEOUT
+                assert conn.gettimeout() == TIMEOUT
+
+
+def test_idle_connection_times_out(impl):
+    seen = []
+
+    def handler(conn):
+        try:
+            conn.recv()
+        except BaseException as exc:
+            seen.append(exc)
+            raise
+
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer, idle_timeout=0.2)
+    with Serving(server, handler), socket.create_connection(server.address) as idle:
+        idle.settimeout(WAIT)
+        assert idle.recv(16) == b""  # closed by the server after the idle timeout
+    assert len(seen) == 1 and isinstance(seen[0], IdleTimeoutError)
+    assert isinstance(seen[0], socket.timeout)
+
+
+def test_stalled_frame_times_out_and_keeps_its_bytes(impl):
+    seen = []
+
+    def handler(conn):
+        try:
+            conn.recv()
+        except socket.timeout as exc:
+            seen.append((exc, conn.framer.pending))
+            raise
+
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer, timeout=0.2)
+    with Serving(server, handler), socket.create_connection(server.address) as slow:
+        slow.sendall(frame(b"0123456789")[:7])  # a header and 3 bytes, then nothing
+        slow.settimeout(WAIT)
+        assert slow.recv(16) == b""
+    [(exc, pending)] = seen
+    assert not isinstance(exc, IdleTimeoutError)  # a stalled frame, not an idle connection
+    assert pending == 7
+
+
+def test_idle_timeout_loses_nothing_and_the_connection_goes_on(impl):
+    a, b = socket.socketpair()
+    with FramedSocket(a, impl.LengthPrefixFramer(), idle_timeout=0.1) as conn, b:
+        with pytest.raises(IdleTimeoutError):
+            conn.recv()
+        b.sendall(frame(b"late") + frame(b"later")[:5])
+        assert conn.recv() == b"late"
+        with pytest.raises(socket.timeout):  # inside a frame: the socket's timeout
+            conn.settimeout(0.1)
+            conn.recv()
+        b.sendall(frame(b"later")[5:])
+        assert conn.recv() == b"later"
+        conn.idle_timeout = None
+        b.close()
+        assert conn.recv() is None
+
+
+def test_idle_timeout_none_waits(impl):
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer, idle_timeout=None)
+    with Serving(server, echo):
+        with connect(server.address, impl.LengthPrefixFramer(), timeout=WAIT) as client:
+            time.sleep(0.3)
+            client.send(b"still here")
+            assert client.recv() == b"still here"
+
+
+# -- memory per idle connection ---------------------------------------------------------
+
+
+def test_idle_connection_holds_no_read_buffer(impl):
+    # Each connection receives one frame (the framer fills a read_size buffer), then idles.
+    # Before: every idle connection kept its 128 KiB read buffer.
+    count = 40
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer)
+    clients = []
+    with Serving(server, echo):
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(count):
+                sock = socket.create_connection(server.address, timeout=WAIT)
+                clients.append(sock)
+                sock.sendall(frame(b"x" * 100))
+                assert read_frame(sock) == b"x" * 100
+            assert wait_for(lambda: server.connections == count)
+            time.sleep(0.2)
+            per_connection = (tracemalloc.get_traced_memory()[0] - before) / count
+        finally:
+            tracemalloc.stop()
+            for sock in clients:
+                sock.close()
+    assert per_connection < 32 * 1024, per_connection
+
+
+class NumberingFramer:
+    """A framer of one's own with state across frames: it numbers the frames of a stream,
+    and its reset() (the Framer protocol's: a new stream) starts again from 0."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.count = 0
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    @property
+    def pending(self):
+        return self._inner.pending
+
+    def _number(self, frames):
+        numbered = [b"%d:" % (self.count + i) + f for i, f in enumerate(frames)]
+        self.count += len(frames)
+        return numbered
+
+    def pop_frames(self):
+        return self._number(self._inner.pop_frames())
+
+    def eof(self):
+        return self._number(self._inner.eof())
+
+    def reset(self):
+        self._inner.reset()
+        self.count = 0
+
+
+def test_idle_wait_keeps_the_state_of_a_framer_of_ones_own(impl):
+    # Before: the wait between frames called reset() on any framer, so a user's framer
+    # started a new stream after each idle moment (every frame here came out as "0:x").
+    server = FramedServer(("127.0.0.1", 0), lambda: NumberingFramer(impl.LengthPrefixFramer()))
+    with Serving(server, echo), socket.create_connection(server.address, timeout=WAIT) as sock:
+        for i in range(3):
+            sock.sendall(frame(b"x"))
+            assert read_frame(sock) == b"%d:x" % i
+            time.sleep(0.1)  # the handler waits for the next frame
+
+
+# -- shutdown ---------------------------------------------------------------------------
+
+
+def test_shutdown_closes_idle_connections_promptly(impl):
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer, idle_timeout=None)
+    clients = []
+    try:
+        with Serving(server, echo) as serving:
+            for _ in range(30):
+                conn = connect(server.address, impl.LengthPrefixFramer(), timeout=WAIT)
+                clients.append(conn)
+                conn.send(b"hello")
+                assert conn.recv() == b"hello"
+            took = serving.stop()
+            assert took is not None, "serve_forever() still waits for idle clients"
+            for conn in clients:
+                assert conn.recv() is None  # closed by the server, cleanly
+    finally:
+        for conn in clients:
+            conn.close()
+
+
+def test_shutdown_bounds_a_busy_handler(impl):
+    seen = []
+
+    def handler(conn):
+        try:
+            conn.recv()
+        except Exception as exc:
+            seen.append(exc)
+
+    server = FramedServer(
+        ("127.0.0.1", 0), impl.LengthPrefixFramer, timeout=None, shutdown_timeout=0.2
+    )
+    with Serving(server, handler) as serving, socket.create_connection(server.address) as busy:
+        busy.sendall(frame(b"0123456789")[:6])  # the handler waits inside a frame
+        assert wait_for(lambda: server.connections == 1)
+        time.sleep(0.1)
+        assert serving.stop() is not None
+    [exc] = seen  # the partial frame is reported, not dropped silently
+    assert isinstance(exc, pyframe.IncompleteFrameError)
+    assert exc.partial == frame(b"0123456789")[:6]
+
+
+def test_shutdown_lets_a_busy_handler_finish(impl):
+    done = threading.Event()
+
+    def handler(conn):
+        conn.recv()
+        time.sleep(0.3)
+        conn.send(b"finished")
+        done.set()
+
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer)
+    with Serving(server, handler) as serving:
+        with connect(server.address, impl.LengthPrefixFramer(), timeout=WAIT) as client:
+            client.send(b"work")
+            assert wait_for(lambda: server.connections == 1)
+            assert serving.stop() is not None
+            assert done.is_set()
+            assert client.recv() == b"finished"
+
+
+def test_serve_forever_can_run_again_after_shutdown(impl):
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer)
+    try:
+        for _ in range(2):
+            serving = Serving(server, echo)
+            serving.thread.start()
+            with connect(server.address, impl.LengthPrefixFramer(), timeout=WAIT) as client:
+                client.send(b"again")
+                assert client.recv() == b"again"
+                assert serving.stop() is not None
+            assert not serving.raised
+    finally:
+        server.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="AF_UNIX")
+def test_unix_server_closes_idle_connections_on_shutdown(impl, tmp_path):
+    path = str(tmp_path / "s")
+    server = FramedServer(path, impl.LengthPrefixFramer)
+    with Serving(server, echo) as serving:
+        with connect(path, impl.LengthPrefixFramer(), timeout=WAIT) as client:
+            client.send(b"x")
+            assert client.recv() == b"x"
+            assert serving.stop() is not None
+            assert client.recv() is None
+
+
+# -- the asyncio servers ------------------------------------------------------------------
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request):
+    """Run a coroutine on a fresh loop of the kind under test, bounded in time."""
+    if request.param == "uvloop":
+        if sys.platform == "win32":
+            pytest.skip("uvloop does not exist on Windows")
+        import uvloop
+
+        make_loop = uvloop.new_event_loop
+    else:
+        make_loop = asyncio.new_event_loop
+
+    def runner(coro):
+        loop = make_loop()
+        try:
+            return loop.run_until_complete(asyncio.wait_for(coro, 3 * WAIT))
+        finally:
+            loop.close()
+
+    return runner
+
+
+async def aio_server(handler, impl, **kw):
+    server = await aio.start_server(
+        handler, "127.0.0.1", 0, framer_factory=impl.LengthPrefixFramer, **kw
+    )
+    port = server.sockets[0].getsockname()[1]
+
+    def open_():
+        return aio.open_connection("127.0.0.1", port, framer=impl.LengthPrefixFramer())
+
+    return server, port, open_
+
+
+async def aio_echo(reader, writer):
+    async for frame in reader:
+        writer.write_frame(frame)
+        await writer.drain()
+    writer.close()
+
+
+def test_aio_server_defaults():
+    for start in (aio.start_server, aio.start_unix_server):
+        params = inspect.signature(start).parameters
+        assert params["idle_timeout"].default == IDLE_TIMEOUT
+        assert params["read_timeout"].default == TIMEOUT
+        assert params["write_timeout"].default == TIMEOUT
+        assert params["max_connections"].default == MAX_CONNECTIONS
+
+
+def test_aio_idle_connection_times_out(impl, run):
+    seen = []
+
+    async def handler(reader, writer):
+        try:
+            await reader.read_frame()
+        except BaseException as exc:
+            seen.append(exc)
+            raise
+
+    async def main():
+        server, port, _ = await aio_server(handler, impl, idle_timeout=0.2)
+        async with server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert await asyncio.wait_for(reader.read(16), WAIT) == b""  # closed by the server
+            writer.close()
+
+    run(main())
+    assert len(seen) == 1 and isinstance(seen[0], IdleTimeoutError)
+
+
+def test_aio_stalled_frame_times_out_and_keeps_its_bytes(impl, run):
+    seen = []
+
+    async def handler(reader, writer):
+        try:
+            await reader.read_frame()
+        except socket.timeout as exc:
+            seen.append((exc, reader.framer.pending))
+            raise
+
+    async def main():
+        server, port, _ = await aio_server(handler, impl, read_timeout=0.2)
+        async with server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(frame(b"0123456789")[:7])
+            assert await asyncio.wait_for(reader.read(16), WAIT) == b""
+            writer.close()
+
+    run(main())
+    [(exc, pending)] = seen
+    assert not isinstance(exc, IdleTimeoutError)
+    assert pending == 7
+
+
+def test_aio_timeout_can_be_caught_and_reading_goes_on(impl, run):
+    got = []
+
+    async def handler(reader, writer):
+        while True:
+            try:
+                got.append(await reader.read_frame())  # the connection is still there
+                break
+            except IdleTimeoutError as exc:
+                got.append(exc)
+        writer.close()
+
+    async def main():
+        server, _, open_ = await aio_server(handler, impl, idle_timeout=0.2)
+        async with server:
+            reader, writer = await open_()
+            await asyncio.sleep(0.5)
+            writer.write_frame(b"late")
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) is None
+            writer.close()
+
+    run(main())
+    assert got[-1] == b"late"
+    assert got[:-1] and all(isinstance(exc, IdleTimeoutError) for exc in got[:-1])
+
+
+def test_aio_connection_limit_holds_the_next_client(impl, run):
+    async def main():
+        server, _, open_ = await aio_server(aio_echo, impl, max_connections=2)
+        async with server:
+            first = [await open_() for _ in "ab"]
+            for reader, writer in first:
+                writer.write_frame(b"hi")
+                assert await asyncio.wait_for(reader.read_frame(), WAIT) == b"hi"
+            reader, writer = await open_()
+            writer.write_frame(b"third")
+            reply = asyncio.ensure_future(reader.read_frame())
+            done, _ = await asyncio.wait({reply}, timeout=0.3)
+            assert not done  # not served yet (and not closed either)
+            first[0][1].close()  # a slot frees: the held client is served
+            assert await asyncio.wait_for(reply, WAIT) == b"third"
+            for _, w in (*first, (reader, writer)):
+                w.close()
+
+    run(main())
+
+
+def test_aio_idle_connection_holds_no_read_buffer(impl, run):
+    count = 40
+
+    async def main():
+        server, port, _ = await aio_server(aio_echo, impl)
+        clients = []
+        async with server:
+            tracemalloc.start()
+            try:
+                before = tracemalloc.get_traced_memory()[0]
+                for _ in range(count):
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    clients.append(writer)
+                    writer.write(frame(b"x" * 100))
+                    assert await asyncio.wait_for(reader.readexactly(104), WAIT)
+                await asyncio.sleep(1.5)  # idle for more than a tick: buffers given back
+                per_connection = (tracemalloc.get_traced_memory()[0] - before) / count
+            finally:
+                tracemalloc.stop()
+                for writer in clients:
+                    writer.close()
+        return per_connection
+
+    per_connection = run(main())
+    assert per_connection < 32 * 1024, per_connection
+
+
+def test_aio_close_ends_idle_connections_promptly(impl, run):
+    ended = []
+
+    async def handler(reader, writer):
+        async for frame in reader:
+            writer.write_frame(frame)
+        ended.append(True)  # a clean end: the server closes the connection
+
+    async def main():
+        server, _, open_ = await aio_server(handler, impl, idle_timeout=None, read_timeout=None)
+        clients = [await open_() for _ in range(20)]
+        for reader, writer in clients:
+            writer.write_frame(b"hi")
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) == b"hi"
+        server.close()
+        for reader, _ in clients:  # each one closed by the server, cleanly
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) is None
+        await asyncio.wait_for(server.wait_closed(), WAIT)
+        for _, writer in clients:
+            writer.close()
+
+    run(main())
+    assert len(ended) == 20
+
+
+def test_aio_idle_wait_keeps_the_state_of_a_framer_of_ones_own(impl, run, monkeypatch):
+    # Before: an idle tick called reset() on any framer (a new stream: "0:x" again).
+    monkeypatch.setattr(aio, "_TICK", 0.05)
+
+    async def main():
+        server = await aio.start_server(
+            aio_echo,
+            "127.0.0.1",
+            0,
+            framer_factory=lambda: NumberingFramer(impl.LengthPrefixFramer()),
+        )
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            for i in range(3):
+                writer.write(frame(b"x"))
+                reply = b"%d:x" % i
+                assert await asyncio.wait_for(reader.readexactly(4 + len(reply)), WAIT) == (
+                    frame(reply)
+                )
+                await asyncio.sleep(0.3)  # several idle ticks
+            writer.close()
+
+    run(main())
+
+
+def test_aio_peer_that_does_not_read_times_out(impl, run):
+    # Before: drain() waited for ever on a peer that reads nothing (no write timeout), and
+    # the handler and connection with it.
+    outcome, writers = [], []
+
+    async def handler(reader, writer):
+        writers.append(writer)
+        await reader.read_frame()
+        try:
+            for _ in range(10_000):  # far more than the socket buffers hold
+                writer.write_frame(b"x" * 65536)
+                await writer.drain()
+        except BaseException as exc:
+            outcome.append(exc)
+            raise
+
+    async def main():
+        server, port, _ = await aio_server(handler, impl, write_timeout=0.3)
+        async with server:
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.connect(("127.0.0.1", port))
+                sock.sendall(frame(b"go"))  # then never reads
+                deadline = time.monotonic() + WAIT
+                while not outcome and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                # the connection ends (its unsent bytes dropped), though the peer still
+                # reads nothing: close() would wait for ever to flush them
+                await asyncio.wait_for(writers[0].wait_closed(), WAIT)
+
+    run(main())
+    assert len(outcome) == 1 and isinstance(outcome[0], socket.timeout), outcome
