@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import socket
 import sys
@@ -744,7 +745,16 @@ class AsyncDatagramSocket:
         ``datagram_received(payload, address)``; ``error_received(exc)`` for a datagram over
         ``max_size`` (DatagramTooLargeError), a malformed one (MalformedDatagramError) or an
         OSError of the socket (such as ConnectionRefusedError on a connected UDP socket).
-        Returns once the socket is closed (``close()`` from a callback or another task)."""
+        Returns once the socket is closed (``close()`` from a callback or another task).
+        The callbacks are called, not awaited: a coroutine function is refused (TypeError)."""
+        for name in ("frames_received", "datagram_received", "error_received"):
+            if inspect.iscoroutinefunction(getattr(protocol, name)):
+                # its coroutines would never run: every datagram lost, with a mere warning
+                raise TypeError(
+                    f"{type(protocol).__name__}.{name} is a coroutine function: serve() calls "
+                    "it without awaiting; make it a plain method (start a task from it if "
+                    "it must await)"
+                )
         framed = self.framer is not None
         while not self.closed:
             try:

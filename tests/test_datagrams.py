@@ -927,6 +927,27 @@ def test_async_close_ends_a_send_waiting_for_room(impl, run, unix_dir, connected
             os.unlink(path + "-tx")
 
 
+@pytest.mark.parametrize("method", ["frames_received", "datagram_received", "error_received"])
+def test_async_serve_refuses_coroutine_callbacks(impl, run, method):
+    """Its callbacks are called, not awaited (as DatagramProtocol's): an async one would
+    drop every datagram with only a RuntimeWarning."""
+
+    async def callback(self, *args):
+        pass
+
+    handler = type("Handler", (datagrams.DatagramHandler,), {method: callback})()
+
+    async def main():
+        rx, tx = await apair(Places("ipv4", None), impl.LineFramer(), impl.LineFramer())
+        async with rx, tx:
+            await tx.send_frames([b"kept"], rx.address)
+            with pytest.raises(TypeError, match=method):
+                await rx.serve(handler)
+            assert await rx.recv_frames() == ([b"kept"], tx.address)  # nothing was taken
+
+    run(main())
+
+
 def test_async_serve_reports_connection_refused_and_goes_on(impl, run):
     class Collect(datagrams.DatagramHandler):
         def __init__(self, sock):
