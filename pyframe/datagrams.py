@@ -104,7 +104,7 @@ class DatagramTooLargeError(FrameTooLargeError):
 
     ``size``: its real size when ``exact`` is True (Linux), else a lower bound
     (``max_size + 1``: the system said only that it did not fit). ``limit``: ``max_size``.
-    ``address``: the sender's address.
+    ``address``: the sender's address (None where the system does not give it: Windows).
     """
 
     def __init__(
@@ -161,9 +161,10 @@ def pack_frames(
     """Encode each payload with ``framer`` and pack the frames into datagrams of at most
     ``max_datagram_size`` bytes: greedily, in order (a datagram takes frames until the next
     one would not fit, which gives the fewest datagrams that keep the order). A frame is
-    never split. A frame (header, payload and trailer) larger than ``max_datagram_size``
-    raises ``FrameTooLargeError`` (``size``: its encoded size), as does any encoding error of
-    the framer, before a datagram is returned."""
+    never split. Every payload is encoded before a datagram is returned, so nothing is
+    returned if one fails: a frame (header, payload and trailer) larger than
+    ``max_datagram_size`` raises ``FrameTooLargeError`` (``size``: its encoded size), a
+    payload the framer refuses raises the framer's error."""
     limit = _limit("max_datagram_size", max_datagram_size, 1)
     datagrams: list[bytes] = []
     group: list[bytes] = []
