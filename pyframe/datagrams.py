@@ -485,6 +485,7 @@ def _open(
     local: Optional[_SockAddr],
     remote: Optional[_SockAddr],
     framer: Optional[Framer],
+    *,
     broadcast: bool,
     reuse_port: bool,
     max_size: int,
@@ -540,10 +541,10 @@ def bind(
         local,
         None,
         framer,
-        broadcast,
-        reuse_port,
-        max_size,
-        max_datagram_size,
+        broadcast=broadcast,
+        reuse_port=reuse_port,
+        max_size=max_size,
+        max_datagram_size=max_datagram_size,
     )
 
 
@@ -567,10 +568,10 @@ def connect(
         local,
         remote,
         framer,
-        broadcast,
-        False,
-        max_size,
-        max_datagram_size,
+        broadcast=broadcast,
+        reuse_port=False,
+        max_size=max_size,
+        max_datagram_size=max_datagram_size,
     )
 
 
@@ -827,10 +828,10 @@ async def bind_async(
         local,
         None,
         framer,
-        broadcast,
-        reuse_port,
-        max_size,
-        max_datagram_size,
+        broadcast=broadcast,
+        reuse_port=reuse_port,
+        max_size=max_size,
+        max_datagram_size=max_datagram_size,
     )
 
 
@@ -852,8 +853,8 @@ async def connect_async(
         local,
         remote,
         framer,
-        broadcast,
-        False,
-        max_size,
-        max_datagram_size,
+        broadcast=broadcast,
+        reuse_port=False,
+        max_size=max_size,
+        max_datagram_size=max_datagram_size,
     )
