@@ -611,6 +611,25 @@ class DatagramHandler:
         raise exc
 
 
+def _check_handler(handler: DatagramHandler, needed: str) -> None:
+    """Refuse, before anything is read, a handler with which serve() would lose datagrams."""
+    name = type(handler).__name__
+    if getattr(type(handler), needed, None) in (None, getattr(DatagramHandler, needed)):
+        # the default does nothing: a handler defining only the other callback (the socket
+        # has, or has not, a framer) would drop every datagram without a word
+        raise TypeError(
+            f"{name} does not define {needed}(), which serve() calls on this socket (it has "
+            f"{'a' if needed == 'frames_received' else 'no'} framer)"
+        )
+    for method in ("frames_received", "datagram_received", "error_received"):
+        if inspect.iscoroutinefunction(getattr(handler, method, None)):
+            # its coroutines would never run: every datagram lost, with a mere warning
+            raise TypeError(
+                f"{name}.{method} is a coroutine function: serve() calls it without "
+                "awaiting; make it a plain method (start a task from it if it must await)"
+            )
+
+
 class AsyncDatagramSocket:
     """``DatagramSocket`` for asyncio (and uvloop): the same arguments, and coroutines
     ``recv()``, ``recv_frames()``, ``send()`` and ``send_frames()`` with the same results and
@@ -748,16 +767,11 @@ class AsyncDatagramSocket:
         ``max_size`` (DatagramTooLargeError), a malformed one (MalformedDatagramError) or an
         OSError of the socket (such as ConnectionRefusedError on a connected UDP socket).
         Returns once the socket is closed (``close()`` from a callback or another task).
-        The callbacks are called, not awaited: a coroutine function is refused (TypeError)."""
-        for name in ("frames_received", "datagram_received", "error_received"):
-            if inspect.iscoroutinefunction(getattr(protocol, name)):
-                # its coroutines would never run: every datagram lost, with a mere warning
-                raise TypeError(
-                    f"{type(protocol).__name__}.{name} is a coroutine function: serve() calls "
-                    "it without awaiting; make it a plain method (start a task from it if "
-                    "it must await)"
-                )
+        Refused with TypeError before anything is read: a handler that does not define the
+        callback this socket needs, or whose callbacks are coroutine functions (they are
+        called, not awaited)."""
         framed = self.framer is not None
+        _check_handler(protocol, "frames_received" if framed else "datagram_received")
         while not self.closed:
             try:
                 if framed:
