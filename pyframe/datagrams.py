@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
 import socket
 import sys
@@ -103,7 +104,7 @@ class DatagramTooLargeError(FrameTooLargeError):
 
     ``size``: its real size when ``exact`` is True (Linux), else a lower bound
     (``max_size + 1``: the system said only that it did not fit). ``limit``: ``max_size``.
-    ``address``: the sender's address.
+    ``address``: the sender's address (None where the system does not give it: Windows).
     """
 
     def __init__(
@@ -160,9 +161,10 @@ def pack_frames(
     """Encode each payload with ``framer`` and pack the frames into datagrams of at most
     ``max_datagram_size`` bytes: greedily, in order (a datagram takes frames until the next
     one would not fit, which gives the fewest datagrams that keep the order). A frame is
-    never split. A frame (header, payload and trailer) larger than ``max_datagram_size``
-    raises ``FrameTooLargeError`` (``size``: its encoded size), as does any encoding error of
-    the framer, before a datagram is returned."""
+    never split. Every payload is encoded before a datagram is returned, so nothing is
+    returned if one fails: a frame (header, payload and trailer) larger than
+    ``max_datagram_size`` raises ``FrameTooLargeError`` (``size``: its encoded size), a
+    payload the framer refuses raises the framer's error."""
     limit = _limit("max_datagram_size", max_datagram_size, 1)
     datagrams: list[bytes] = []
     group: list[bytes] = []
@@ -483,6 +485,7 @@ def _open(
     local: Optional[_SockAddr],
     remote: Optional[_SockAddr],
     framer: Optional[Framer],
+    *,
     broadcast: bool,
     reuse_port: bool,
     max_size: int,
@@ -538,10 +541,10 @@ def bind(
         local,
         None,
         framer,
-        broadcast,
-        reuse_port,
-        max_size,
-        max_datagram_size,
+        broadcast=broadcast,
+        reuse_port=reuse_port,
+        max_size=max_size,
+        max_datagram_size=max_datagram_size,
     )
 
 
@@ -565,10 +568,10 @@ def connect(
         local,
         remote,
         framer,
-        broadcast,
-        False,
-        max_size,
-        max_datagram_size,
+        broadcast=broadcast,
+        reuse_port=False,
+        max_size=max_size,
+        max_datagram_size=max_datagram_size,
     )
 
 
@@ -606,6 +609,25 @@ class DatagramHandler:
     def error_received(self, exc: Exception) -> None:
         """A datagram over ``max_size``, a malformed one, or an OSError of the socket."""
         raise exc
+
+
+def _check_handler(handler: DatagramHandler, needed: str) -> None:
+    """Refuse, before anything is read, a handler with which serve() would lose datagrams."""
+    name = type(handler).__name__
+    if getattr(type(handler), needed, None) in (None, getattr(DatagramHandler, needed)):
+        # the default does nothing: a handler defining only the other callback (the socket
+        # has, or has not, a framer) would drop every datagram without a word
+        raise TypeError(
+            f"{name} does not define {needed}(), which serve() calls on this socket (it has "
+            f"{'a' if needed == 'frames_received' else 'no'} framer)"
+        )
+    for method in ("frames_received", "datagram_received", "error_received"):
+        if inspect.iscoroutinefunction(getattr(handler, method, None)):
+            # its coroutines would never run: every datagram lost, with a mere warning
+            raise TypeError(
+                f"{name}.{method} is a coroutine function: serve() calls it without "
+                "awaiting; make it a plain method (start a task from it if it must await)"
+            )
 
 
 class AsyncDatagramSocket:
@@ -744,8 +766,12 @@ class AsyncDatagramSocket:
         ``datagram_received(payload, address)``; ``error_received(exc)`` for a datagram over
         ``max_size`` (DatagramTooLargeError), a malformed one (MalformedDatagramError) or an
         OSError of the socket (such as ConnectionRefusedError on a connected UDP socket).
-        Returns once the socket is closed (``close()`` from a callback or another task)."""
+        Returns once the socket is closed (``close()`` from a callback or another task).
+        Refused with TypeError before anything is read: a handler that does not define the
+        callback this socket needs, or whose callbacks are coroutine functions (they are
+        called, not awaited)."""
         framed = self.framer is not None
+        _check_handler(protocol, "frames_received" if framed else "datagram_received")
         while not self.closed:
             try:
                 if framed:
@@ -816,10 +842,10 @@ async def bind_async(
         local,
         None,
         framer,
-        broadcast,
-        reuse_port,
-        max_size,
-        max_datagram_size,
+        broadcast=broadcast,
+        reuse_port=reuse_port,
+        max_size=max_size,
+        max_datagram_size=max_datagram_size,
     )
 
 
@@ -841,8 +867,8 @@ async def connect_async(
         local,
         remote,
         framer,
-        broadcast,
-        False,
-        max_size,
-        max_datagram_size,
+        broadcast=broadcast,
+        reuse_port=False,
+        max_size=max_size,
+        max_datagram_size=max_datagram_size,
     )

@@ -216,6 +216,12 @@ def _releases_buffer(framer: Framer) -> bool:
     return False
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """A timeout, or a send that one broke part-way: an idle or stalled peer, routine for a
+    server (not a bug of its handler)."""
+    return isinstance(exc, socket.timeout) or isinstance(exc.__cause__, socket.timeout)
+
+
 def _check_stream(sock: _Socket) -> None:
     if not isinstance(sock, socket.socket):
         raise TypeError(f"FramedSocket needs a socket.socket, not {type(sock).__name__}")
@@ -1029,7 +1035,9 @@ class FramedServer:
         try:
             with conn:
                 handler(conn)
-        except socket.timeout as exc:  # an idle or stalled peer: routine for a server
+        except (socket.timeout, BrokenStreamError) as exc:
+            if not _timed_out(exc):
+                raise
             logger.debug("pyframe server %s: connection closed: %s", self._where(), exc)
         finally:
             with self._lock:

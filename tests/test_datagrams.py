@@ -927,6 +927,53 @@ def test_async_close_ends_a_send_waiting_for_room(impl, run, unix_dir, connected
             os.unlink(path + "-tx")
 
 
+@pytest.mark.parametrize("method", ["frames_received", "datagram_received", "error_received"])
+def test_async_serve_refuses_coroutine_callbacks(impl, run, method):
+    """Its callbacks are called, not awaited (as DatagramProtocol's): an async one would
+    drop every datagram with only a RuntimeWarning."""
+
+    class Framed(datagrams.DatagramHandler):
+        def frames_received(self, frames, address):
+            pass
+
+    async def callback(self, *args):
+        pass
+
+    handler = type("Handler", (Framed,), {method: callback})()
+
+    async def main():
+        rx, tx = await apair(Places("ipv4", None), impl.LineFramer(), impl.LineFramer())
+        async with rx, tx:
+            await tx.send_frames([b"kept"], rx.address)
+            with pytest.raises(TypeError, match=method):
+                await rx.serve(handler)
+            assert await rx.recv_frames() == ([b"kept"], tx.address)  # nothing was taken
+
+    run(main())
+
+
+@pytest.mark.parametrize("framed", [True, False])
+def test_async_serve_refuses_a_handler_without_the_callback_it_needs(impl, run, framed):
+    """With a framer serve() calls frames_received, without one datagram_received: a
+    handler defining only the other would drop every datagram without a word."""
+    needed, other = "frames_received", "datagram_received"
+    if not framed:
+        needed, other = other, needed
+    wrong = type("Wrong", (datagrams.DatagramHandler,), {other: lambda self, data, address: 0})
+
+    async def main():
+        framer = impl.LineFramer() if framed else None
+        rx, tx = await apair(Places("ipv4", None), framer, impl.LineFramer())
+        async with rx, tx:
+            await tx.send_frames([b"kept"], rx.address)
+            for handler in (wrong(), datagrams.DatagramHandler()):
+                with pytest.raises(TypeError, match=needed):
+                    await rx.serve(handler)
+            assert (await rx.recv())[0] == b"kept\n"  # nothing was taken
+
+    run(main())
+
+
 def test_async_serve_reports_connection_refused_and_goes_on(impl, run):
     class Collect(datagrams.DatagramHandler):
         def __init__(self, sock):
@@ -999,10 +1046,15 @@ def test_async_serve_hands_datagrams_and_errors_to_the_handler(impl, places, run
                 ([b"c"], True),
                 ([b"stop"], True),
             ]
+
+            class Raw(datagrams.DatagramHandler):
+                def datagram_received(self, data, address):
+                    pass
+
             async with rx2:
                 await tx.send(b"y" * 11, rx2.address)
-                with pytest.raises(DatagramTooLargeError):  # the default handler raises it
-                    await rx2.serve(datagrams.DatagramHandler())
+                with pytest.raises(DatagramTooLargeError):  # the default error_received
+                    await rx2.serve(Raw())
 
     run(main())
 

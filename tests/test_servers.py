@@ -304,6 +304,35 @@ def test_idle_timeout_loses_nothing_and_the_connection_goes_on(impl):
         assert conn.recv() is None
 
 
+def test_send_timeout_mid_frame_ends_the_connection_quietly(impl, monkeypatch, caplog):
+    # A peer that reads nothing: the send times out part-way through a large frame
+    # (BrokenStreamError, caused by the timeout). Before: an unhandled exception in the
+    # handler's thread (a traceback on stderr), not the DEBUG line a timeout gets.
+    unhandled = []
+    monkeypatch.setattr(threading, "excepthook", unhandled.append)
+    server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer, timeout=0.3)
+
+    def reply_big(conn):
+        conn.recv()
+        try:
+            conn.send(b"x" * (4 << 20))
+        finally:
+            ended.append(conn.broken)
+
+    ended = []
+
+    with caplog.at_level(logging.DEBUG, logger="pyframe"), Serving(server, reply_big):
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(server.address)
+            sock.sendall(frame(b"go"))  # then never reads
+            assert wait_for(lambda: ended) and ended == [True]
+            assert wait_for(lambda: server.connections == 0)
+            wait_for(lambda: unhandled, timeout=0.5)  # (the thread's end reports it after)
+    assert not unhandled, unhandled[0].exc_value
+    assert "connection closed" in caplog.text and "timed out" in caplog.text
+
+
 def test_idle_timeout_none_waits(impl):
     server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer, idle_timeout=None)
     with Serving(server, echo):
