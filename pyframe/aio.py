@@ -558,25 +558,39 @@ class FrameWriter:
 class _Server:
     """What a server's connections share: the asyncio.Server (once made), and the connection
     limit: a connection past it waits, its reading paused and its handler not started, until
-    a served one ends (first come, first served)."""
+    a served one ends (first come, first served). At most ``hold`` wait (the listen backlog's
+    size: as many as would wait in the kernel had the server stopped accepting); one more is
+    refused, lest held connections use up the process's descriptors."""
 
-    def __init__(self, limit: Optional[int]) -> None:
+    def __init__(self, limit: Optional[int], hold: int) -> None:
         if limit is not None and limit < 1:
             raise ValueError(f"max_connections must be at least 1 or None, got {limit}")
         self.server: Optional[asyncio.AbstractServer] = None
         self.limit = limit
+        self.hold = hold
         self.served = 0
         self.waiting: collections.deque[_StreamProtocol] = collections.deque()
+        self.refusing = False  # logged once until the queue empties
 
     def stopped(self) -> bool:
         """True once the server was closed: connections waiting for a frame end."""
         return self.server is not None and not self.server.is_serving()
 
     def enter(self, protocol: _StreamProtocol) -> bool:
+        """True: serve ``protocol`` now; else it waits (``_held`` set), or is to be refused."""
         if self.limit is None or self.served < self.limit:
             self.served += 1
             return True
-        self.waiting.append(protocol)
+        if len(self.waiting) < self.hold:
+            protocol._held = True
+            self.waiting.append(protocol)
+        elif not self.refusing:
+            self.refusing = True
+            logger.warning(
+                "pyframe.aio server: %s connections served and %d waiting; refusing more",
+                self.limit,
+                self.hold,
+            )
         return False
 
     def leave(self, protocol: _StreamProtocol) -> None:
@@ -587,6 +601,8 @@ class _Server:
         while self.waiting and (self.limit is None or self.served < self.limit):
             self.served += 1
             self.waiting.popleft()._start()
+        if not self.waiting:
+            self.refusing = False
 
 
 class _StreamProtocol(FrameProtocol):
@@ -635,8 +651,11 @@ class _StreamProtocol(FrameProtocol):
             write_timeout=self._write_timeout,
         )
         if self._server is not None and not self._server.enter(self):
-            self._held = True
-            cast(asyncio.Transport, transport).pause_reading()  # (no read: no read buffer)
+            if self._held:
+                cast(asyncio.Transport, transport).pause_reading()  # (no read: no read buffer)
+            else:  # refused: the queue is full too
+                self._server = None
+                cast(asyncio.Transport, transport).abort()
             return
         self._start()
 
@@ -744,8 +763,9 @@ def _server_factory(
     read_timeout: Optional[float],
     write_timeout: Optional[float],
     max_connections: Optional[int],
+    backlog: int,
 ) -> tuple[Callable[[], _StreamProtocol], _Server]:
-    state = _Server(max_connections)
+    state = _Server(max_connections, backlog)
 
     def factory() -> _StreamProtocol:
         return _StreamProtocol(
@@ -783,7 +803,8 @@ async def start_server(
     ``idle_timeout``, ``read_timeout``: see the module docstring; ``write_timeout``: see
     ``FrameWriter`` (None: no limit).
     ``max_connections``: connections served at once; one more waits (accepted, reading
-    paused, ``client_connected_cb`` not called yet) until a served one ends."""
+    paused, ``client_connected_cb`` not called yet) until a served one ends; past ``backlog``
+    (default 100) waiting, more are closed at once."""
     loop = asyncio.get_running_loop()
     factory, state = _server_factory(
         client_connected_cb,
@@ -794,6 +815,7 @@ async def start_server(
         read_timeout,
         write_timeout,
         max_connections,
+        kwargs.get("backlog", 100),  # (loop.create_server's default)
     )
     # (a service name as port is passed on to getaddrinfo(), which typeshed leaves out)
     server = await loop.create_server(factory, host, port, **kwargs)  # type: ignore[arg-type]
@@ -825,6 +847,7 @@ async def start_unix_server(
         read_timeout,
         write_timeout,
         max_connections,
+        kwargs.get("backlog", 100),  # (loop.create_server's default)
     )
     server = await loop.create_unix_server(factory, path, **kwargs)
     state.server = server

@@ -757,3 +757,24 @@ def test_aio_peer_that_does_not_read_times_out(impl, run):
 
     run(main())
     assert len(outcome) == 1 and isinstance(outcome[0], socket.timeout), outcome
+
+
+def test_aio_connections_past_the_limit_and_the_queue_are_refused(impl, run, caplog):
+    # Before: every connection past max_connections was accepted and held, without bound:
+    # a flood used up the server's descriptors.
+    async def main():
+        server, _, open_ = await aio_server(aio_echo, impl, max_connections=1, backlog=2)
+        async with server:
+            clients = [await open_() for _ in range(3)]  # one served, two held
+            await asyncio.sleep(0.1)
+            refused_reader, refused_writer = await open_()
+            assert await asyncio.wait_for(refused_reader.read_frame(), WAIT) is None
+            refused_writer.close()
+            for reader, writer in clients:  # each served in turn once the one before leaves
+                writer.write_frame(b"hi")
+                assert await asyncio.wait_for(reader.read_frame(), WAIT) == b"hi"
+                writer.close()
+
+    with caplog.at_level(logging.WARNING, logger="pyframe"):
+        run(main())
+    assert "refusing more" in caplog.text
