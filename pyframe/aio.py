@@ -707,7 +707,10 @@ class _StreamProtocol(FrameProtocol):
     def eof_received(self) -> bool:
         super().eof_received()
         self.reader._feed_eof()
-        return True  # keep the writing side open (half-close), as asyncio streams do
+        # keep the writing side open (half-close), as asyncio streams do; TLS has no
+        # half-close (asking for one there only logs a warning)
+        transport = self.transport
+        return transport is None or transport.get_extra_info("sslcontext") is None
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         if exc is None:

@@ -778,3 +778,49 @@ def test_aio_connections_past_the_limit_and_the_queue_are_refused(impl, run, cap
     with caplog.at_level(logging.WARNING, logger="pyframe"):
         run(main())
     assert "refusing more" in caplog.text
+
+
+def test_aio_tls_server_serves_held_clients_without_warnings(impl, run, caplog):
+    # Over TLS too, a held client is served once a slot frees. Before: every TLS peer's
+    # close logged asyncio's WARNING "returning true from eof_received() has no effect
+    # when using ssl" (the half-close that eof_received() asks for does not exist there).
+    trustme = pytest.importorskip("trustme")
+    import ssl
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+
+    async def main():
+        server = await aio.start_server(
+            aio_echo,
+            "127.0.0.1",
+            0,
+            framer_factory=impl.LengthPrefixFramer,
+            max_connections=1,
+            ssl=server_ctx,
+        )
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            clients = [
+                await aio.open_connection(
+                    "127.0.0.1",
+                    port,
+                    framer=impl.LengthPrefixFramer(),
+                    ssl=client_ctx,
+                    server_hostname="localhost",
+                )
+                for _ in range(2)
+            ]
+            for reader, writer in clients:  # the second is held until the first leaves
+                writer.write_frame(b"hi")
+                assert await asyncio.wait_for(reader.read_frame(), WAIT) == b"hi"
+                writer.close()
+                await asyncio.wait_for(writer.wait_closed(), WAIT)
+            await asyncio.sleep(0.2)  # the server sees both closes
+
+    with caplog.at_level(logging.WARNING):
+        run(main())
+    assert "eof_received" not in caplog.text
