@@ -12,12 +12,14 @@ Protocol version 2 (4-byte big-endian length-prefixed frames, pyframe.LengthPref
 5. receiver -> sender: ``{"ok": true}`` once the SHA-256 matched and the file was renamed from
    its partial name into place, or ``{"ok": false, "error": ...}``.
 
-The receiver may send its error reply at any point of step 3 (a write that failed, the
-deadline, a shutdown); the sender looks for it between frames, and after a failed send.
+The receiver may send its error reply at any point of step 3 (a write that failed, a sender
+too slow, the deadline, a shutdown); the sender looks for it between frames, and after a failed
+send.
 
 The receiver writes into ``.NAME.XXXXXXXX.pyframe-part`` next to the destination (locked while it is
 written) and renames it only after the digest matches; a transfer cut short leaves nothing
-behind. Senders are served concurrently, each under an idle timeout and a total deadline.
+behind. Senders are served concurrently, each under an idle timeout, a total deadline and a
+minimum average rate.
 Progress: a tqdm bar (the ``progress`` extra) when tqdm is installed and stderr is a terminal,
 else plain lines.
 """
@@ -55,11 +57,16 @@ HEADER_LIMIT = 64 * 1024
 DEFAULT_LISTEN = "127.0.0.1:8765"
 #: Receiver defaults (each has a command-line option): the largest file accepted, the seconds
 #: a connection may stay silent, the seconds a whole transfer may take, the transfers served
-#: at once (one more sender is told the receiver is busy).
+#: at once (one more sender is told the receiver is busy), the slowest average rate accepted
+#: (bytes per second, 0: any; far below any real link, far above a trickle).
 DEFAULT_MAX_SIZE = 4 << 30
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 3600.0
 DEFAULT_MAX_CONNECTIONS = 8
+DEFAULT_MIN_RATE = 1024
+#: A sender may fall behind --min-rate by this many --timeout's worth of seconds (a slow
+#: start, a stall) and catch up. More than one, so that a silent sender hears "sent nothing".
+RATE_SLACK = 2
 #: The longest --timeout or --deadline accepted (about three years).
 MAX_SECONDS = 1e8
 #: Seconds the receiver keeps reading (and discarding) after an error reply, so that the
@@ -462,10 +469,21 @@ class _Link:
     """The receiver's side of one connection: frames read under an idle timeout (per read)
     and a deadline (the whole transfer), checked between system calls, so that a sender
     that trickles a byte at a time is cut off too. The header must arrive whole within the
-    idle timeout: trickled, it would hold a connection slot until the deadline."""
+    idle timeout: trickled, it would hold a connection slot until the deadline.
+
+    After the go-ahead, the sender must also keep up ``min_rate`` bytes per second (0: no
+    minimum). It starts with ``RATE_SLACK * idle`` seconds of credit; each second spent
+    waiting for it costs one, each ``min_rate`` bytes received earn one back (up to the
+    start value); at zero it is too slow. Only the time spent waiting in recv counts: a
+    receiver slowed by its own disk does not blame the sender."""
 
     def __init__(
-        self, conn: FramedSocket, idle: float, deadline: float, stop: threading.Event
+        self,
+        conn: FramedSocket,
+        idle: float,
+        deadline: float,
+        stop: threading.Event,
+        min_rate: int = 0,
     ) -> None:
         self.conn, self.idle, self.deadline, self.stop = conn, idle, deadline, stop
         now = time.monotonic()
@@ -473,6 +491,35 @@ class _Link:
         self.header_end = now + min(idle, deadline)
         # the sender may be sending when we fail: after the go-ahead, or within a frame
         self.sending = False
+        self.min_rate = min_rate
+        self.slack = RATE_SLACK * idle
+        self.credit: Optional[float] = None  # seconds; None until the go-ahead
+        # since the credit was last full: bytes received and seconds waited (for the message)
+        self.got = 0
+        self.waited = 0.0
+
+    def go_ahead(self) -> None:
+        """Tell the sender to send the content; its minimum rate counts from now."""
+        self.reply()
+        if self.min_rate > 0:
+            self.credit = self.slack
+
+    def _pace(self, n: int, waited: float) -> None:
+        """Count ``n`` bytes received after waiting ``waited`` seconds against the minimum
+        rate; TransferError once the sender has fallen too far behind."""
+        if self.credit is None:
+            return
+        self.got += n
+        self.waited += waited
+        self.credit = self.credit - waited + n / self.min_rate
+        if self.credit >= self.slack:
+            self.credit, self.got, self.waited = self.slack, 0, 0.0
+        elif self.credit <= 0:
+            rate = self.got / self.waited  # < min_rate, over more than the slack
+            raise TransferError(
+                f"too slow: {rate:.4g} bytes/s under --min-rate {self.min_rate} (the average "
+                f"over the last {self.waited:.3g} s of waiting for it); nothing was saved"
+            )
 
     def _timeout(self, header: bool = False) -> float:
         """The socket timeout for the next read; TransferError once past the deadline."""
@@ -505,13 +552,17 @@ class _Link:
             if frame is not None:
                 return frame
             timeout = self._timeout(header)
+            if self.credit is not None:  # (wake up when it runs out)
+                timeout = min(timeout, self.credit)
             sock.settimeout(timeout)
+            start = time.monotonic()
             try:
                 with framer.get_buffer(_READ_SIZE) as view:
                     n = sock.recv_into(view, min(_READ_SIZE, len(view)))
             except socket.timeout:
+                self._pace(0, time.monotonic() - start)
                 if timeout < self.idle:
-                    continue  # a deadline, reported by _timeout()
+                    continue  # a deadline, reported by _timeout(), or the rate, by _pace()
                 raise TransferError(
                     f"the sender sent nothing for {self.idle:g} s (--timeout) while the "
                     f"receiver waited for {what}; nothing was saved"
@@ -529,6 +580,7 @@ class _Link:
                 except IncompleteFrameError:
                     pass
                 return None
+            self._pace(n, time.monotonic() - start)
 
     def reply(self, error: Optional[str] = None) -> None:
         self.conn.settimeout(min(self.idle, LINGER) if error else self._timeout())
@@ -567,6 +619,8 @@ class Receiver:
     ``receive(conn)`` runs one transfer; ``serve(server)`` accepts senders and serves up to
     ``max_connections`` of them at once in threads (one more is told the receiver is busy).
     Each transfer may stay silent ``timeout`` seconds and last ``deadline`` seconds in all;
+    after the go-ahead it must keep up ``min_rate`` bytes per second on average (0: no
+    minimum), falling behind by at most ``2 * timeout`` seconds (a slow start, a stall);
     it may announce at most ``max_size`` bytes, and no more than the free space. ``force``
     overwrites existing files; ``dotfiles`` accepts names that begin with a dot.
     """
@@ -582,11 +636,12 @@ class Receiver:
         deadline: float = DEFAULT_DEADLINE,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         dotfiles: bool = False,
+        min_rate: int = DEFAULT_MIN_RATE,
     ) -> None:
         self.out_dir = os.fspath(out_dir)
         self.force, self.plain, self.dotfiles = force, plain, dotfiles
         self.max_size, self.timeout, self.deadline = max_size, timeout, deadline
-        self.max_connections = max_connections
+        self.max_connections, self.min_rate = max_connections, min_rate
         self._lock = threading.Lock()
         self._reserved = 0  # bytes the transfers in progress may still write
         self._active: dict[FramedSocket, threading.Thread] = {}
@@ -597,7 +652,7 @@ class Receiver:
     def receive(self, conn: FramedSocket) -> str:
         """Receive one file on ``conn``; its final path. TransferError (after an error reply
         to the sender, unless the connection is gone) if it fails; nothing is left behind."""
-        link = _Link(conn, self.timeout, self.deadline, self._stop)
+        link = _Link(conn, self.timeout, self.deadline, self._stop, self.min_rate)
         reserved, fd, part = 0, -1, ""
         progress: Optional[Progress] = None
         try:
@@ -606,7 +661,7 @@ class Receiver:
             dest = os.path.join(self.out_dir, name)
             reserved = self._reserve(size)
             fd, part = _create_part(self.out_dir, name)
-            link.reply()
+            link.go_ahead()
             progress = Progress(size, f"recv {name}", force_plain=self.plain)
             digest = hashlib.sha256()
             got = 0
@@ -940,6 +995,14 @@ def _recv_arguments(parser: argparse.ArgumentParser) -> None:
         help="transfers served at once; one more sender is told to retry (default %(default)s)",
     )
     parser.add_argument(
+        "--min-rate",
+        metavar="BYTES",
+        type=parse_size,
+        default=DEFAULT_MIN_RATE,
+        help="slowest average rate accepted, in bytes per second (default 1K; 0: any); a "
+        "sender may fall behind by twice --timeout (a slow start, a stall), not more",
+    )
+    parser.add_argument(
         "--dotfiles", action="store_true", help="accept file names that begin with a dot"
     )
 
@@ -972,6 +1035,7 @@ def _recv_main(args: argparse.Namespace) -> int:
         deadline=args.deadline,
         max_connections=args.max_connections,
         dotfiles=args.dotfiles,
+        min_rate=args.min_rate,
     )
     try:
         with _signals(_raise_stopped):

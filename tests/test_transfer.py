@@ -383,6 +383,111 @@ def test_a_header_trickled_byte_by_byte_must_arrive_within_the_timeout(impl, imp
     assert "the header did not arrive within 1 s (--timeout)" in reply["error"], reply
 
 
+def test_a_trickle_after_the_go_ahead_is_cut_by_the_minimum_rate(impl, impl_env, out):
+    """A content byte now and then, each within --timeout, held a connection slot until the
+    deadline (an hour by default): eight such senders blocked the receiver. A fast start buys
+    no more than the slack (2 * --timeout): the rate is not averaged over the whole transfer."""
+    receiver = Receiver(
+        impl_env, out, "--timeout", "1", "--deadline", "60", "--max-connections", "1", once=False
+    )
+    data = os.urandom(transfer.CHUNK + 1000)
+    conn, reply = raw_sender(impl, receiver.address, header_for("slow.bin", data))
+    assert reply == {"ok": True}
+    conn.send(data[: transfer.CHUNK])  # 256 KiB at once: 256 s at 1 KiB/s, if it counted
+    wire = conn.framer.encode(data[transfer.CHUNK :])
+    end = time.monotonic() + 6
+    for i in range(len(wire)):  # a byte every 0.25 s (< --timeout), until the receiver speaks
+        if select.select([conn.socket], [], [], 0.25)[0]:
+            break
+        assert time.monotonic() < end, "the receiver let the content trickle in"
+        conn.socket.sendall(wire[i : i + 1])
+    result = json.loads(conn.recv())
+    conn.close()
+    assert result["ok"] is False, result
+    assert "too slow: " in result["error"] and "under --min-rate 1024" in result["error"]
+    wait_for(lambda: not parts(out), "the partial file to go")
+    # the slot is free again: an honest sender is served
+    assert raw_transfer(impl, receiver.address, "fast.bin", b"fast") == ({"ok": True},) * 2
+    _, _, stderr = receiver.stop()
+    assert "too slow" in stderr and os.listdir(out) == ["fast.bin"]
+
+
+def test_a_slow_start_and_a_stall_are_within_the_minimum_rate(impl, impl_env, out):
+    """Honest senders that pause (less than --timeout) are not cut, even at a high rate."""
+    receiver = Receiver(impl_env, out, "--timeout", "3", "--min-rate", "1M")
+    data = os.urandom(4 << 20)
+    conn, reply = raw_sender(impl, receiver.address, header_for("stalls.bin", data))
+    with conn:
+        assert reply == {"ok": True}
+        time.sleep(1)  # a slow start
+        half = len(data) // 2
+        for i in range(0, half, transfer.CHUNK):
+            conn.send(data[i : min(i + transfer.CHUNK, half)])
+        time.sleep(1)  # a stall
+        for i in range(half, len(data), transfer.CHUNK):
+            conn.send(data[i : i + transfer.CHUNK])
+        conn.send(json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode())
+        assert json.loads(conn.recv()) == {"ok": True}
+    assert receiver.finish()[0] == 0 and (out / "stalls.bin").read_bytes() == data
+
+
+def test_a_min_rate_of_zero_accepts_any_rate(impl, tmp_path):
+    """(The deadline still applies.)"""
+    # with a minimum rate, cut after 2 s (2 * timeout); the deadline comes at 3 s
+    receiver = transfer.Receiver(tmp_path, timeout=1, deadline=3, plain=True, min_rate=0)
+    errors = []
+
+    def run(conn):
+        with conn:
+            try:
+                receiver.receive(conn)
+            except transfer.TransferError as exc:
+                errors.append(str(exc))
+
+    a, b = socket.socketpair()
+    a.settimeout(TIMEOUT)
+    sender = FramedSocket(a, impl.LengthPrefixFramer())
+    thread = threading.Thread(target=run, args=(FramedSocket(b, transfer._framer()),))
+    thread.start()
+    with sender:
+        data = b"t" * 100
+        sender.send(json.dumps(header_for("t", data)).encode())
+        assert json.loads(sender.recv()) == {"ok": True}
+        wire = sender.framer.encode(data)
+        for i in range(len(wire)):  # 5 bytes/s for the whole deadline: not too slow
+            if select.select([a], [], [], 0.2)[0]:
+                break
+            a.sendall(wire[i : i + 1])
+        reply = json.loads(sender.recv())
+    thread.join(TIMEOUT)
+    assert reply["ok"] is False and "--deadline" in reply["error"], reply
+    assert len(errors) == 1 and "deadline" in errors[0] and os.listdir(tmp_path) == []
+
+
+def test_a_receiver_slowed_by_its_disk_does_not_blame_the_sender(impl, tmp_path, monkeypatch):
+    """Only the time spent waiting for the sender counts against its rate."""
+    real_write = transfer.Receiver._write
+
+    def slow_write(fd, data, name):
+        time.sleep(0.5)  # the content waits in the socket meanwhile
+        real_write(fd, data, name)
+
+    monkeypatch.setattr(transfer.Receiver, "_write", staticmethod(slow_write))
+    # 1 s of slack (2 * timeout), 1.5 s spent writing
+    receiver = transfer.Receiver(tmp_path, timeout=0.5, plain=True, min_rate=1 << 30)
+    (sender,), threads = served(impl, receiver, 1)
+    with sender:
+        data = os.urandom(600_000)  # frames larger than a read: several reads each
+        sender.send(json.dumps(header_for("d", data)).encode())
+        assert json.loads(sender.recv()) == {"ok": True}
+        for i in range(0, len(data), 200_000):
+            sender.send(data[i : i + 200_000])
+        sender.send(json.dumps({"sha256": hashlib.sha256(data).hexdigest()}).encode())
+        assert json.loads(sender.recv()) == {"ok": True}
+    threads[0].join(TIMEOUT)
+    assert (tmp_path / "d").read_bytes() == data
+
+
 def test_a_receiver_at_its_connection_limit_says_it_is_busy(impl, impl_env, out):
     receiver = Receiver(impl_env, out, "--max-connections", "1", once=False)
     with socket.create_connection(receiver.address, timeout=TIMEOUT):  # holds the only slot
@@ -1058,6 +1163,8 @@ def test_usage_errors(capsys):
         ["send", "f", "127.0.0.1:1", "--timeout", "inf"],
         ["recv", "--out", "/nonexistent", "--timeout", "1e300"],
         ["recv", "--out", "/nonexistent", "--deadline", "inf"],
+        ["recv", "--min-rate", "-1"],
+        ["recv", "--min-rate", "fast"],
     ):
         with pytest.raises(SystemExit):
             transfer.main(argv)
