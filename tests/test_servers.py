@@ -157,6 +157,34 @@ def test_serve_forever_survives_running_out_of_descriptors(impl):
     assert "Traceback" not in err
 
 
+def test_shutdown_while_out_of_descriptors(impl):
+    # shutdown() comes while accept() keeps failing with EMFILE (the back-off) and idle
+    # clients hold every descriptor: serve_forever() returns promptly all the same.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER_UNDER_RLIMIT, impl.__name__, "40"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    attackers = []
+    try:
+        port = int(proc.stdout.readline())
+        for _ in range(60):
+            attackers.append(socket.create_connection(("127.0.0.1", port), timeout=WAIT))
+        time.sleep(0.5)  # let the server run into the limit
+        out, err = proc.communicate("", timeout=WAIT + 5)  # stdin closed: the server stops
+    finally:
+        for sock in attackers:
+            sock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert out.strip() == "returned"
+    assert "Too many open files" in err
+
+
 def test_serve_forever_survives_a_thread_that_cannot_start(impl, monkeypatch, caplog):
     server = FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer)
     original = threading.Thread.start
