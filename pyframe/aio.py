@@ -596,11 +596,11 @@ class _Server:
     def leave(self, protocol: _StreamProtocol) -> None:
         if protocol._held:
             self.waiting.remove(protocol)
-            return
-        self.served -= 1
-        while self.waiting and (self.limit is None or self.served < self.limit):
-            self.served += 1
-            self.waiting.popleft()._start()
+        else:
+            self.served -= 1
+            while self.waiting and (self.limit is None or self.served < self.limit):
+                self.served += 1
+                self.waiting.popleft()._start()
         if not self.waiting:
             self.refusing = False
 
