@@ -156,6 +156,29 @@ def test_pipelined_requests_keep_the_bytes_after_a_body(server):
     assert got[2][1]["Connection"] == "close"
 
 
+def read_head(sock):
+    """Bytes up to the end of one head (the server sends nothing more before it)."""
+    data = b""
+    while not data.endswith(b"\r\n\r\n"):
+        chunk = sock.recv(1)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("length, first", [(5, b"HTTP/1.1 100 "), (MAX_BODY + 1, b"HTTP/1.1 413 ")])
+def test_expect_100_continue(server, length, first):
+    # A client that sends "Expect: 100-continue" (curl, for big bodies) waits for the
+    # interim answer before its body; a refused body gets the final answer instead.
+    with socket.create_connection(("127.0.0.1", server), timeout=TIMEOUT) as sock:
+        sock.sendall(HEAD + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % length)
+        assert read_head(sock).startswith(first)
+        if length == 5:
+            sock.sendall(b"hello")
+            assert read_head(sock).startswith(b"HTTP/1.1 200 ")
+            assert sock.recv(5) == b"hello"
+
+
 def test_connection_close_and_http10_end_the_connection(server):
     conn = connection(server)
     try:
