@@ -264,9 +264,11 @@ class _Framer:
             frames: list[bytes] = []
             with _rules.byte_view(data) as view, view.cast("B") as chunk:
                 if self._once:  # a skipped frame's fault to raise: keep data for later
-                    self._reserve(len(chunk), writing=True)
-                    self._buf[self._end : self._end + len(chunk)] = chunk
-                    self._end += len(chunk)
+                    drop = min(self._discard, len(chunk))  # (but not the skipped frame's)
+                    self._reserve(len(chunk) - drop, writing=True)
+                    self._buf[self._end : self._end + len(chunk) - drop] = chunk[drop:]
+                    self._end += len(chunk) - drop
+                    self._discard -= drop
                     self._lent = -1
                 self._check()
                 self._lent = -1  # feed() ends the view lent by get_buffer()
@@ -571,6 +573,8 @@ class _Framer:
             finally:
                 self._final = False
                 self._restart()  # scan positions settled for the end are not for more bytes
+            if self._error is None:  # a frame being skipped ends with the stream
+                self._discard, self._discarding = 0, False
             if self._error is None and (self._end > self._pos or self._part is not None):
                 try:  # (a copy of the partial frame: if that fails, nothing was consumed)
                     if last_frame and self._tail_is_frame:
@@ -723,8 +727,9 @@ class LengthPrefixFramer(_Framer):
         self._initialising()
         limit = _rules.limit(max_frame_size)
         recover = _rules.on_error(on_error)
-        field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
-        size, off, adjust = _index(length_size), _index(offset), _index(adjustment)
+        size, off, adjust, field_max = _rules.length_prefix(
+            length_size, byteorder, offset, adjustment
+        )
         big, keep_header = byteorder == "big", bool(include_header)
         self._settle()
         self._field_max = field_max

@@ -48,25 +48,29 @@ def _int(name: str, value: object, low: int) -> int:
     return value
 
 
-def length_prefix(length_size: int, byteorder: str, offset: int, adjustment: int) -> int:
-    """Checked settings of a LengthPrefixFramer; returns the largest field value."""
+def length_prefix(
+    length_size: int, byteorder: str, offset: int, adjustment: int
+) -> tuple[int, int, int, int]:
+    """Checked settings of a LengthPrefixFramer: ``length_size``, ``offset`` and
+    ``adjustment`` as plain ints, and the largest field value."""
     if isinstance(length_size, bool) or not isinstance(length_size, int):
         raise TypeError(f"length_size must be an int, not {length_size!r}")
-    if length_size not in LENGTH_SIZES:
-        raise ValueError(f"length_size must be one of 1..8, got {length_size!r}")
+    size = int.__index__(length_size)  # a plain int: no comparison of a subclass's
+    if size not in LENGTH_SIZES:
+        raise ValueError(f"length_size must be one of 1..8, got {size!r}")
     if byteorder not in BYTEORDERS:
         raise ValueError(f"byteorder must be 'big' or 'little', got {byteorder!r}")
-    _int("offset", offset, 0)
+    offset = _int("offset", offset, 0)
     if offset > 1 << 20:
         raise ValueError(f"offset must be at most 1 MiB, got {offset}")
-    _int("adjustment", adjustment, -(1 << 62))
+    adjustment = _int("adjustment", adjustment, -(1 << 62))
     if adjustment > 1 << 62:
         raise ValueError(f"adjustment must be at most 2**62, got {adjustment}")
-    return (1 << (8 * length_size)) - 1
+    return size, offset, adjustment, (1 << (8 * size)) - 1
 
 
 def decimal_digits(digits: int) -> int:
-    _int("digits", digits, 1)
+    digits = _int("digits", digits, 1)
     if digits > 18:  # 10**18 - 1 still fits a signed 64-bit length
         raise ValueError(f"digits must be at most 18, got {digits}")
     return digits

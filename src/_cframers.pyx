@@ -469,14 +469,18 @@ cdef class _Framer:
         Append ``data`` (any bytes-like object); return every complete frame now buffered."""
         cdef Py_buffer view
         cdef list frames = []
+        cdef Py_ssize_t drop
         self._enter()
         try:
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
             try:
                 if self._once:  # a skipped frame's fault to raise: keep data for later
-                    self._reserve(view.len, True)
-                    _copy(PyByteArray_AS_STRING(self._buf) + self._end, view.buf, view.len)
-                    self._end += view.len
+                    drop = min(self._discard, view.len)  # (but not the skipped frame's)
+                    self._reserve(view.len - drop, True)
+                    _copy(PyByteArray_AS_STRING(self._buf) + self._end,
+                          <const char *>view.buf + drop, view.len - drop)
+                    self._end += view.len - drop
+                    self._discard -= drop
                     self._lent = -1
                 self._check()
                 self._lent = -1  # feed() ends the view lent by get_buffer()
@@ -812,6 +816,8 @@ cdef class _Framer:
             finally:
                 self._final = False
                 self._restart()  # scan positions settled for the end are not for more bytes
+            if self._error is None:  # a frame being skipped ends with the stream
+                self._discard, self._discarding = 0, False
             if self._error is None and (self._end > self._pos or self._part is not None):
                 try:  # (a copy of the partial frame: if that fails, nothing was consumed)
                     if tail and self._tail_is_frame:
@@ -1125,8 +1131,8 @@ cdef class LengthPrefixFramer(_Framer):
         self._initialising()
         limit = _rules.limit(max_frame_size)
         recover = _rules.on_error(on_error)
-        field_max = _rules.length_prefix(length_size, byteorder, offset, adjustment)
-        size, off, adjust = length_size, offset, adjustment
+        size, off, adjust, field_max = _rules.length_prefix(length_size, byteorder, offset,
+                                                            adjustment)
         big, keep_header = byteorder == "big", include_header
         self._settle()
         try:

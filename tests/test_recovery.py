@@ -139,3 +139,46 @@ def test_bad_settings_are_refused(impls, bad):
     for module in impls.values():
         with pytest.raises(ValueError, match="on_error must be 'fail', 'raise' or 'skip'"):
             module.LineFramer(on_error=bad)
+
+
+def test_a_skip_cut_off_by_the_end_of_the_stream_ends_with_it(impl):
+    framer = impl.LengthPrefixFramer(4, max_frame_size=16, on_error="skip")
+    framer.feed(b"\x00\x01\x00\x00" + b"z" * 100)  # a 65536-byte frame, skipped, cut off
+    assert framer.eof() == []
+    assert framer.feed(framer.encode(b"next stream")) == [b"next stream"]
+    lines = impl.LineFramer(max_frame_size=3, on_error="skip")
+    lines.feed(b"x" * 10)
+    assert lines.eof(last_frame=True) == []
+    assert lines.feed(b"hi\n") == [b"hi"]
+
+
+def test_bytes_of_a_skipped_frame_are_never_pending_nor_detached(impl):
+    framer = impl.VarintFramer(max_frame_size=3, on_error="raise")
+    assert framer.feed(b"\x01a\x0axx") == [b"a"]  # 8 more bytes of a 10-byte frame to drop
+    with pytest.raises(FrameTooLargeError):
+        framer.feed(b"yyyyyy\x01b\x01c")  # the fault, raised once; the bytes are taken
+    assert framer.pending == 2  # the skipped frame's last 8 bytes dropped: b"\x01c" is left
+    assert framer.detach() == b"\x01c"
+
+
+def test_settings_are_plain_ints(impls):
+    class Liar(int):  # says yes to every comparison
+        def __lt__(self, other):
+            return False
+
+        __gt__ = __le__ = __ge__ = __lt__
+
+        def __eq__(self, other):
+            return True
+
+        __hash__ = int.__hash__
+
+    for module in impls.values():
+        with pytest.raises(ValueError):
+            module.LengthPrefixFramer(Liar(0))
+        with pytest.raises(ValueError):
+            module.DecimalLengthFramer(Liar(19))
+        with pytest.raises(ValueError):
+            module.LengthPrefixFramer(1, adjustment=Liar(2**63))
+        with pytest.raises(ValueError):
+            module.VarintFramer(max_frame_size=Liar(2**70))
