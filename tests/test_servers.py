@@ -122,11 +122,12 @@ SERVER_UNDER_RLIMIT = textwrap.dedent(
 )
 
 
-def test_serve_forever_survives_running_out_of_descriptors(impl):
+def test_serve_forever_survives_running_out_of_descriptors(impl, tmp_path):
     # The server process may hold 40 descriptors; 80 idle clients make accept() fail with
     # EMFILE. It must log, keep serving, and serve an honest client once they leave.
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER_UNDER_RLIMIT, impl.__name__, "40"],
+        cwd=tmp_path,  # (not the checkout: its unbuilt pyframe/ would shadow the package)
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -157,11 +158,12 @@ def test_serve_forever_survives_running_out_of_descriptors(impl):
     assert "Traceback" not in err
 
 
-def test_shutdown_while_out_of_descriptors(impl):
+def test_shutdown_while_out_of_descriptors(impl, tmp_path):
     # shutdown() comes while accept() keeps failing with EMFILE (the back-off) and idle
     # clients hold every descriptor: serve_forever() returns promptly all the same.
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER_UNDER_RLIMIT, impl.__name__, "40"],
+        cwd=tmp_path,  # (not the checkout: its unbuilt pyframe/ would shadow the package)
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
