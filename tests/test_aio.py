@@ -2,6 +2,7 @@
 uvloop). All traffic on 127.0.0.1 or temporary AF_UNIX paths; every wait has a timeout."""
 
 import asyncio
+import gc
 import random
 import socket
 import struct
@@ -116,8 +117,14 @@ class Rechunker:
         self.upstream_open = upstream_open
         self.rng = random.Random(seed)
         self.writes = 0
+        # asyncio keeps only weak references to tasks, and its stream protocol one to its
+        # StreamReader: once a client has half-closed, nothing else holds a connection's
+        # handler, and the garbage collector would destroy it mid-stream (its StreamWriters'
+        # __del__ closes both connections: the client reads a frame cut short)
+        self.handlers = set()
 
     async def handle(self, down_r, down_w):
+        self.handlers.add(asyncio.current_task())
         up_r, up_w = await self.upstream_open()
         await asyncio.gather(
             self.pump(down_r, up_w, random.Random(self.rng.random())),
@@ -148,26 +155,72 @@ class Rechunker:
             writer.close()
 
 
+async def start_proxy(family, tmp_path, server, seed):
+    """A Rechunker in front of ``server`` (from start()): (proxy, its asyncio server,
+    open_proxy(framer) connecting through it)."""
+    if family == "unix":
+        upstream = lambda: asyncio.open_unix_connection(str(tmp_path / "aio.sock"))  # noqa
+    else:
+        port = server.sockets[0].getsockname()[1]
+        upstream = lambda: asyncio.open_connection("127.0.0.1", port)  # noqa: E731
+    proxy = Rechunker(upstream, seed=seed)
+    if family == "unix":
+        ppath = str(tmp_path / "proxy.sock")
+        pserver = await asyncio.start_unix_server(proxy.handle, ppath)
+        open_proxy = lambda f: aio.open_unix_connection(ppath, framer=f)  # noqa: E731
+    else:
+        pserver = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+        pport = pserver.sockets[0].getsockname()[1]
+        open_proxy = lambda f: aio.open_connection("127.0.0.1", pport, framer=f)  # noqa
+    return proxy, pserver, open_proxy
+
+
+def test_rechunking_proxy_survives_garbage_collection(impl, run, family, tmp_path):
+    """The proxy of the test below once held its connections only through a reference cycle
+    (asyncio holds tasks and a StreamReader weakly): a cyclic collection while a half-closed
+    client waited for its echo closed the connection mid-stream (a flaky IncompleteFrameError
+    under load). pyframe's own streams must survive the collection too."""
+    factory = lambda: impl.LengthPrefixFramer()  # noqa: E731
+    payload = bytes(range(256)) * 40
+
+    async def main():
+        half_closed, release = asyncio.Event(), asyncio.Event()
+
+        async def late_echo(reader, writer):
+            frame = await reader.read_frame()
+            assert await reader.read_frame() is None  # the proxy passed the client's EOF on
+            half_closed.set()
+            await release.wait()
+            writer.write_frame(frame)
+            await writer.drain()
+            writer.close()
+
+        server, _open_server = await start(family, tmp_path, late_echo, factory)
+        _proxy, pserver, open_proxy = await start_proxy(family, tmp_path, server, seed=1)
+        reader, writer = await open_proxy(factory())
+        writer.write_frame(payload)
+        await writer.drain()
+        writer.write_eof()
+        await asyncio.wait_for(half_closed.wait(), TIMEOUT)
+        gc.collect()  # the proxy's pumps now wait: the client's side is read to its end
+        release.set()
+        assert await reader.read_frame() == payload
+        assert await reader.read_frame() is None
+        writer.close()
+        await writer.wait_closed()
+        pserver.close()
+        server.close()
+
+    run(main())
+
+
 def test_concurrent_clients_through_a_rechunking_proxy(impl, run, family, tmp_path, self_checking):
     clients, count = 4, 300
     factory = lambda: impl.LengthPrefixFramer(max_frame_size=(1 << 20) + 8)  # noqa: E731
 
     async def main():
         server, _open_server = await start(family, tmp_path, echo, factory)
-        if family == "unix":
-            upstream = lambda: asyncio.open_unix_connection(str(tmp_path / "aio.sock"))  # noqa
-        else:
-            port = server.sockets[0].getsockname()[1]
-            upstream = lambda: asyncio.open_connection("127.0.0.1", port)  # noqa: E731
-        proxy = Rechunker(upstream, seed=7)
-        if family == "unix":
-            ppath = str(tmp_path / "proxy.sock")
-            pserver = await asyncio.start_unix_server(proxy.handle, ppath)
-            open_proxy = lambda f: aio.open_unix_connection(ppath, framer=f)  # noqa: E731
-        else:
-            pserver = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
-            pport = pserver.sockets[0].getsockname()[1]
-            open_proxy = lambda f: aio.open_connection("127.0.0.1", pport, framer=f)  # noqa
+        proxy, pserver, open_proxy = await start_proxy(family, tmp_path, server, seed=7)
 
         async def client(k):
             rng = random.Random(k)
