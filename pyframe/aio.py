@@ -27,15 +27,17 @@ call (a list; the default calls ``frame_received`` for each). Underneath both is
 Timeouts (servers; README "Servers under load"): while a task waits in ``read_frame()``, a
 peer that sends nothing for ``idle_timeout`` seconds between frames makes it raise
 ``IdleTimeoutError``, and one that stalls for ``read_timeout`` seconds inside a frame makes it
-raise ``socket.timeout`` (the bytes of the frame are kept); ``drain()`` waiting
-``write_timeout`` seconds for a peer that reads nothing raises ``socket.timeout``.
-``start_server`` and ``start_unix_server`` default the three to 60 s (``FrameReader`` and
-``FrameWriter`` take them too; a client's reader and writer from ``open_connection`` have
-none). A handler that lets the exception end it just closes the connection (logged at DEBUG;
-aborted if unsent bytes remain). A server's connection idle for a second while a read waits
-gives its framer's read buffer back, and once the server is closed, a read waiting for a new
-frame returns None (as at a clean end of stream) and the connection is closed when its
-handler returns.
+raise ``socket.timeout`` (the bytes of the frame are kept); a frame still not whole
+``frame_timeout`` seconds after a waiting read first held bytes of it (a peer dripping it)
+makes it raise ``FrameTimeoutError`` (bytes kept too); ``drain()`` waiting ``write_timeout``
+seconds for a peer that reads nothing raises ``socket.timeout``. ``start_server`` and
+``start_unix_server`` default ``frame_timeout`` to 120 s, the other three to 60 s
+(``FrameReader`` and ``FrameWriter`` take them too; a client's reader and writer from
+``open_connection`` have none). A handler that lets the exception end it just closes the
+connection (logged at DEBUG; aborted if unsent bytes remain). A server's connection idle for a
+second while a read waits gives its framer's read buffer back, and once the server is closed,
+a read waiting for a new frame returns None (as at a clean end of stream) and the connection
+is closed when its handler returns.
 
 Flow control: a FrameReader holds frames until ``read_frame()`` takes them; when they exceed
 ``high_water`` (bytes, counting each frame's length plus ``FRAME_OVERHEAD``) reading pauses,
@@ -56,10 +58,12 @@ from typing import Any, Callable, Optional, TypeVar, Union, cast
 from ._errors import FrameError
 from ._types import Buffer, Framer
 from .sockets import (
+    FRAME_TIMEOUT,
     IDLE_TIMEOUT,
     MAX_CONNECTIONS,
     TIMEOUT,
     BrokenStreamError,
+    FrameTimeoutError,
     IdleTimeoutError,
     _releases_buffer,
 )
@@ -69,6 +73,7 @@ __all__ = [
     "HIGH_WATER",
     "FrameProtocol",
     "FrameReader",
+    "FrameTimeoutError",
     "FrameWriter",
     "IdleTimeoutError",
     "open_connection",
@@ -278,6 +283,7 @@ class FrameReader:
         *,
         idle_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
+        frame_timeout: Optional[float] = None,
     ) -> None:
         if low_water is None:
             low_water = high_water // 4
@@ -297,7 +303,9 @@ class FrameReader:
         self._paused = False
         self._idle_timeout, self._read_timeout = idle_timeout, read_timeout
         # a waiting read's timer: only with a timeout (the fast path arms none)
-        self._timed = idle_timeout is not None or read_timeout is not None
+        self._timed = any(t is not None for t in (idle_timeout, read_timeout, frame_timeout))
+        self._frame_timeout = frame_timeout
+        self._deadline: Optional[float] = None  # loop.time() by which the frame is due
         self._timer: Optional[asyncio.TimerHandle] = None
         self._seen = 0  # the framer's pending bytes at the last tick: changes mean progress
         self._silent = 0.0  # seconds the peer has sent nothing while a read waited
@@ -374,6 +382,7 @@ class FrameReader:
                 self._seen, self._silent = self._protocol.framer.pending, 0.0
                 if self._end_if_stopped(self._seen):
                     return False
+                self._start_deadline(loop)
                 self._arm(loop)
             self._waiter = loop.create_future()
             try:
@@ -383,6 +392,7 @@ class FrameReader:
                 if self._timer is not None:
                     self._timer.cancel()
                     self._timer = None
+        self._deadline = None  # a frame came: bytes left over are timed from the next wait
         return True
 
     def _end_if_stopped(self, pending: int) -> bool:
@@ -397,9 +407,16 @@ class FrameReader:
     def _limit(self, pending: int) -> Optional[float]:
         return self._idle_timeout if pending == 0 else self._read_timeout
 
+    def _start_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The frame's deadline starts when a waiting read first holds bytes of it."""
+        if self._seen and self._deadline is None and self._frame_timeout is not None:
+            self._deadline = loop.time() + self._frame_timeout
+
     def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         limit = self._limit(self._seen)
         step = _TICK if limit is None else min(_TICK, max(limit - self._silent, 0.0))
+        if self._seen and self._deadline is not None:
+            step = min(step, max(self._deadline - loop.time(), 0.0))
         self._timer = loop.call_later(step, self._tick, step)
 
     def _tick(self, step: float) -> None:
@@ -413,12 +430,23 @@ class FrameReader:
         pending = framer.pending
         if self._end_if_stopped(pending):
             return
+        loop = asyncio.get_running_loop()
         if pending != self._seen:  # bytes arrived (not a whole frame yet)
             self._seen, self._silent = pending, 0.0
+            self._start_deadline(loop)
         else:
             self._silent += step
             if pending == 0 and _releases_buffer(framer):
                 framer.reset()  # nothing is buffered: the read buffer is given back
+        if pending and self._deadline is not None and loop.time() >= self._deadline:
+            self._deadline = None  # reading on allows another frame_timeout
+            waiter.set_exception(
+                FrameTimeoutError(
+                    f"a frame did not arrive within {self._frame_timeout} s "
+                    f"({pending} bytes of it received)"
+                )
+            )
+            return
         limit = self._limit(pending)
         if limit is not None and self._silent >= limit:
             if pending == 0:
@@ -428,7 +456,7 @@ class FrameReader:
                     socket.timeout(f"the peer sent nothing for {limit} s inside a frame")
                 )
             return
-        self._arm(asyncio.get_running_loop())
+        self._arm(loop)
 
     async def read_frame(self) -> Optional[bytes]:
         """The next frame, or None at a clean end of stream. Frames received before an error
@@ -617,13 +645,19 @@ class _StreamProtocol(FrameProtocol):
         *,
         idle_timeout: Optional[float] = None,
         read_timeout: Optional[float] = None,
+        frame_timeout: Optional[float] = None,
         write_timeout: Optional[float] = None,
         server: Optional[_Server] = None,
     ) -> None:
         super().__init__(framer)
         self._write_timeout = write_timeout
         self.reader = FrameReader(
-            self, high_water, low_water, idle_timeout=idle_timeout, read_timeout=read_timeout
+            self,
+            high_water,
+            low_water,
+            idle_timeout=idle_timeout,
+            read_timeout=read_timeout,
+            frame_timeout=frame_timeout,
         )
         if server is not None:
             self.reader._stopped = server.stopped
@@ -764,6 +798,7 @@ def _server_factory(
     low_water: Optional[int],
     idle_timeout: Optional[float],
     read_timeout: Optional[float],
+    frame_timeout: Optional[float],
     write_timeout: Optional[float],
     max_connections: Optional[int],
     backlog: int,
@@ -778,6 +813,7 @@ def _server_factory(
             client_connected_cb,
             idle_timeout=idle_timeout,
             read_timeout=read_timeout,
+            frame_timeout=frame_timeout,
             write_timeout=write_timeout,
             server=state,
         )
@@ -795,6 +831,7 @@ async def start_server(
     low_water: Optional[int] = None,
     idle_timeout: Optional[float] = IDLE_TIMEOUT,
     read_timeout: Optional[float] = TIMEOUT,
+    frame_timeout: Optional[float] = FRAME_TIMEOUT,
     write_timeout: Optional[float] = TIMEOUT,
     max_connections: Optional[int] = MAX_CONNECTIONS,
     **kwargs: Any,
@@ -803,8 +840,8 @@ async def start_server(
     is called for each connection, with a fresh ``framer_factory()``. Returns the
     ``asyncio.Server`` (other keywords go to ``loop.create_server``).
 
-    ``idle_timeout``, ``read_timeout``: see the module docstring; ``write_timeout``: see
-    ``FrameWriter`` (None: no limit).
+    ``idle_timeout``, ``read_timeout``, ``frame_timeout``: see the module docstring;
+    ``write_timeout``: see ``FrameWriter`` (None: no limit).
     ``max_connections``: connections served at once; one more waits (accepted, reading
     paused, ``client_connected_cb`` not called yet) until a served one ends; past ``backlog``
     (default 100) waiting, more are closed at once."""
@@ -816,6 +853,7 @@ async def start_server(
         low_water,
         idle_timeout,
         read_timeout,
+        frame_timeout,
         write_timeout,
         max_connections,
         kwargs.get("backlog", 100),  # (loop.create_server's default)
@@ -835,6 +873,7 @@ async def start_unix_server(
     low_water: Optional[int] = None,
     idle_timeout: Optional[float] = IDLE_TIMEOUT,
     read_timeout: Optional[float] = TIMEOUT,
+    frame_timeout: Optional[float] = FRAME_TIMEOUT,
     write_timeout: Optional[float] = TIMEOUT,
     max_connections: Optional[int] = MAX_CONNECTIONS,
     **kwargs: Any,
@@ -848,6 +887,7 @@ async def start_unix_server(
         low_water,
         idle_timeout,
         read_timeout,
+        frame_timeout,
         write_timeout,
         max_connections,
         kwargs.get("backlog", 100),  # (loop.create_server's default)

@@ -59,7 +59,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union, cast
 
 from ._types import Buffer, Framer
 
@@ -67,11 +67,13 @@ if TYPE_CHECKING:
     from typing_extensions import TypeIs
 
 __all__ = [
+    "FRAME_TIMEOUT",
     "IDLE_TIMEOUT",
     "MAX_CONNECTIONS",
     "SHUTDOWN_TIMEOUT",
     "TIMEOUT",
     "BrokenStreamError",
+    "FrameTimeoutError",
     "FramedServer",
     "FramedSocket",
     "IdleTimeoutError",
@@ -87,6 +89,9 @@ IDLE_TIMEOUT: Optional[float] = 60.0
 #: Seconds each blocking operation of a server's connection may wait otherwise: a recv()
 #: inside a frame, a send() to a peer that does not read (``socket.timeout``).
 TIMEOUT: Optional[float] = 60.0
+#: Seconds a frame may take to arrive once a receive has its first bytes, however steadily
+#: they drip in (``FrameTimeoutError``): the per-operation timeout bounds only each wait.
+FRAME_TIMEOUT: Optional[float] = 120.0
 #: Connections served at once by serve_forever(); more wait in the listen backlog.
 MAX_CONNECTIONS: Optional[int] = 512
 #: Seconds serve_forever() lets busy handlers finish after shutdown() before it shuts their
@@ -163,6 +168,12 @@ _FramedServerT = TypeVar("_FramedServerT", bound="FramedServer")
 class IdleTimeoutError(socket.timeout):
     """No frame began within the connection's ``idle_timeout`` (nothing was buffered: no
     byte is lost). A ``socket.timeout``, told apart from the end of stream (None)."""
+
+
+class FrameTimeoutError(socket.timeout):
+    """A frame did not arrive whole within the connection's ``frame_timeout`` (a peer
+    dripping it slowly). Its bytes stay buffered (``framer.pending``): nothing is lost, and
+    reading on allows the frame another ``frame_timeout``."""
 
 
 class BrokenStreamError(ConnectionError):
@@ -245,6 +256,9 @@ class FramedSocket:
     before it raises ``IdleTimeoutError`` (None: the socket's own timeout applies, as inside
     a frame). With it, the framer's read buffer is given back while the connection waits
     between frames (an idle connection then costs a few KiB, whatever ``read_size``).
+    ``frame_timeout``: seconds a blocking receive may take over one frame, counted from the
+    first of its bytes the receive holds, before it raises ``FrameTimeoutError`` (None: no
+    limit but the socket's timeout on each wait).
     """
 
     def __init__(
@@ -254,12 +268,15 @@ class FramedSocket:
         *,
         read_size: int = READ_SIZE,
         idle_timeout: Optional[float] = None,
+        frame_timeout: Optional[float] = None,
     ) -> None:
         _check_stream(sock)
         self._sock = sock
         self._framer = framer
         self._read_size = read_size
         self._idle_timeout = idle_timeout
+        self._frame_timeout = frame_timeout
+        self._deadline: Optional[float] = None  # time.monotonic() by which the frame is due
         # wait for a readable socket between frames (its buffer given back meanwhile)
         self._waits = idle_timeout is not None
         self._releases = _releases_buffer(framer)
@@ -309,6 +326,16 @@ class FramedSocket:
     def idle_timeout(self, seconds: Optional[float]) -> None:
         self._idle_timeout = seconds
         self._waits = self._waits or seconds is not None
+
+    @property
+    def frame_timeout(self) -> Optional[float]:
+        """Seconds a receive may take over one frame (None: no frame deadline)."""
+        return self._frame_timeout
+
+    @frame_timeout.setter
+    def frame_timeout(self, seconds: Optional[float]) -> None:
+        self._frame_timeout = seconds
+        self._deadline = None  # the frame under way gets the new limit from now
 
     def fileno(self) -> int:
         return self._sock.fileno()
@@ -374,6 +401,8 @@ class FramedSocket:
             return frames
         if self._waits and not framer.pending and not self._wait_for_frame():
             return frames  # the server shuts down: as at a clean end of stream
+        if self._frame_timeout is not None:
+            return self._receive_by_deadline()
         recv_into = self._sock.recv_into
         size = self._read_size
         while True:
@@ -391,6 +420,54 @@ class FramedSocket:
                 frames = framer.pop_frames()
             if frames or n == 0:
                 return frames
+
+    def _receive_by_deadline(self) -> list[bytes]:
+        """_receive() with a frame_timeout: the waits for the rest of a frame end at its
+        deadline. The deadline starts when a receive first holds bytes of the frame (time the
+        caller spends between receives is not the peer's)."""
+        framer = self._framer
+        recv_into = self._sock.recv_into
+        size = self._read_size
+        while True:
+            if framer.pending:
+                if self._deadline is None:
+                    self._deadline = time.monotonic() + cast(float, self._frame_timeout)
+                self._wait_for_rest(self._deadline)
+            with framer.get_buffer(size) as view:
+                try:
+                    n = recv_into(view, min(size, len(view)))
+                except InterruptedError:
+                    continue
+            framer.buffer_updated(n)
+            if n == 0:
+                self._eof = True
+                self._deadline = None
+                return framer.eof()  # IncompleteFrameError if a frame was cut short
+            frames = framer.pop_frames()
+            if frames:
+                self._deadline = None  # bytes left over begin a frame: timed from next receive
+                return frames
+
+    def _wait_for_rest(self, deadline: float) -> None:
+        """Inside a frame: wait until the socket is readable, or raise FrameTimeoutError at
+        ``deadline``. (A non-blocking socket's caller waits itself; a socket timeout that comes
+        first raises as it does without a deadline.)"""
+        sock = self._sock
+        timeout = sock.gettimeout()
+        if timeout == 0.0:
+            return
+        ssl_pending = getattr(sock, "pending", None)  # an ssl.SSLSocket's decrypted bytes
+        if ssl_pending is not None and ssl_pending():
+            return
+        left = deadline - time.monotonic()
+        if timeout is not None and timeout < left:
+            return
+        if self._readable(left) is None:
+            self._deadline = None  # reading on allows another frame_timeout
+            raise FrameTimeoutError(
+                f"a frame did not arrive within {self._frame_timeout} s "
+                f"({self._framer.pending} bytes of it received)"
+            )
 
     def _wait_for_frame(self) -> bool:
         """Between two frames: wait for the next one to begin, the framer's read buffer
@@ -718,8 +795,10 @@ class FramedServer:
     Limits (README "Servers under load"): ``timeout`` (default ``TIMEOUT``, 60 s): each
     blocking operation of a connection (a receive inside a frame, a send); ``idle_timeout``
     (default ``IDLE_TIMEOUT``, 60 s): the wait for a new frame to begin, after which recv()
-    raises ``IdleTimeoutError``; ``max_connections`` (default ``MAX_CONNECTIONS``, 512):
-    handlers running at once under serve_forever(), more clients wait in the backlog;
+    raises ``IdleTimeoutError``; ``frame_timeout`` (default ``FRAME_TIMEOUT``, 120 s): the
+    whole of a frame, after which recv() raises ``FrameTimeoutError``; ``max_connections``
+    (default ``MAX_CONNECTIONS``, 512): handlers running at once under serve_forever(), more
+    clients wait in the backlog;
     ``shutdown_timeout`` (default ``SHUTDOWN_TIMEOUT``, 10 s): how long serve_forever() lets
     busy handlers finish once stopped. None lifts a limit.
     """
@@ -734,6 +813,7 @@ class FramedServer:
         nodelay: bool = True,
         timeout: Optional[float] = TIMEOUT,
         idle_timeout: Optional[float] = IDLE_TIMEOUT,
+        frame_timeout: Optional[float] = FRAME_TIMEOUT,
         max_connections: Optional[int] = MAX_CONNECTIONS,
         shutdown_timeout: Optional[float] = SHUTDOWN_TIMEOUT,
     ) -> None:
@@ -743,6 +823,7 @@ class FramedServer:
         self._nodelay = nodelay
         self._timeout = timeout
         self._idle_timeout = idle_timeout
+        self._frame_timeout = frame_timeout
         self._max_connections = max_connections
         self._shutdown_timeout = shutdown_timeout
         self._unix_path: Union[str, bytes, None] = None
@@ -816,7 +897,12 @@ class FramedServer:
             if self._nodelay:
                 _nodelay(sock)
             sock.settimeout(self._timeout)
-            conn = FramedSocket(sock, self.framer_factory(), idle_timeout=self._idle_timeout)
+            conn = FramedSocket(
+                sock,
+                self.framer_factory(),
+                idle_timeout=self._idle_timeout,
+                frame_timeout=self._frame_timeout,
+            )
         except BaseException:
             sock.close()
             raise

@@ -10,6 +10,7 @@ import errno
 import inspect
 import logging
 import os
+import select
 import socket
 import struct
 import subprocess
@@ -24,12 +25,14 @@ import pytest
 import pyframe
 from pyframe import aio
 from pyframe.sockets import (
+    FRAME_TIMEOUT,
     IDLE_TIMEOUT,
     MAX_CONNECTIONS,
     SHUTDOWN_TIMEOUT,
     TIMEOUT,
     FramedServer,
     FramedSocket,
+    FrameTimeoutError,
     IdleTimeoutError,
     connect,
 )
@@ -271,12 +274,14 @@ def test_connection_limit_must_be_positive(impl):
 
 def test_server_defaults(impl):
     assert (IDLE_TIMEOUT, TIMEOUT, MAX_CONNECTIONS, SHUTDOWN_TIMEOUT) == (60.0, 60.0, 512, 10.0)
+    assert FRAME_TIMEOUT == 120.0
     with FramedServer(("127.0.0.1", 0), impl.LengthPrefixFramer) as server:
         with socket.create_connection(server.address):
             conn, _ = server.accept()
             with conn:
                 assert conn.idle_timeout == IDLE_TIMEOUT
                 assert conn.gettimeout() == TIMEOUT
+                assert conn.frame_timeout == FRAME_TIMEOUT
 
 
 def test_idle_connection_times_out(impl):
@@ -361,6 +366,86 @@ def test_send_timeout_mid_frame_ends_the_connection_quietly(impl, monkeypatch, c
             wait_for(lambda: unhandled, timeout=0.5)  # (the thread's end reports it after)
     assert not unhandled, unhandled[0].exc_value
     assert "connection closed" in caplog.text and "timed out" in caplog.text
+
+
+# -- a peer that drips a frame ----------------------------------------------------------
+
+DRIP_TIMEOUT = 1.0  # the servers' idle and read timeouts in the drip tests
+DRIP_FOR = 4.0  # seconds a dripping client goes on unless the server cuts it off
+
+
+def drip(address):
+    """Send the header of a 1000-byte frame, then a byte every 0.7 * DRIP_TIMEOUT (each
+    wait of the server shorter than its timeouts), for DRIP_FOR seconds at most. Returns
+    (bytes sent, whether the server closed the connection meanwhile)."""
+    with socket.create_connection(address) as sock:
+        sock.sendall(struct.pack(">I", 1000))
+        sent = 4
+        end = time.monotonic() + DRIP_FOR
+        while time.monotonic() < end:
+            if select.select([sock], [], [], 0.7 * DRIP_TIMEOUT)[0]:  # the server sends nothing
+                return sent, True  # but its close: EOF (or a reset)
+            try:
+                sock.send(b"x")
+            except OSError:
+                return sent, True
+            sent += 1
+        return sent, False
+
+
+def test_slow_drip_frame_times_out(impl):
+    seen = []
+
+    def handler(conn):
+        try:
+            conn.recv()
+        except socket.timeout as exc:
+            seen.append((exc, conn.framer.pending))
+            raise
+
+    server = FramedServer(
+        ("127.0.0.1", 0),
+        impl.LengthPrefixFramer,
+        timeout=DRIP_TIMEOUT,
+        idle_timeout=DRIP_TIMEOUT,
+        frame_timeout=1.5,
+    )
+    with Serving(server, handler):
+        sent, closed = drip(server.address)
+    assert closed, f"the server kept a dripping client for {DRIP_FOR} s ({sent} bytes)"
+    [(exc, pending)] = seen
+    assert isinstance(exc, FrameTimeoutError) and not isinstance(exc, IdleTimeoutError)
+    assert 4 < pending <= sent  # every byte received is kept
+
+
+@pytest.mark.parametrize("timeout", [None, WAIT])
+def test_frame_timeout_keeps_the_bytes_and_reading_goes_on(impl, timeout):
+    a, b = socket.socketpair()
+    # were the deadline ignored, recv() would wait forever: end the stream after a while
+    watchdog = threading.Timer(WAIT, b.shutdown, (socket.SHUT_WR,))
+    watchdog.start()
+    with FramedSocket(a, impl.LengthPrefixFramer(), frame_timeout=0.2) as conn, b:
+        conn.settimeout(timeout)  # no limit, or each wait far longer than the frame's
+        assert conn.frame_timeout == 0.2
+        whole = frame(b"0123456789")
+        b.sendall(whole[:7])
+        with pytest.raises(FrameTimeoutError):
+            conn.recv()
+        assert conn.framer.pending == 7
+        b.sendall(whole[7:] + whole[:2])
+        assert conn.recv() == b"0123456789"  # reading on: the frame is whole
+        with pytest.raises(FrameTimeoutError):  # the next frame, begun already, has its own
+            conn.recv()
+        conn.frame_timeout = None
+        conn.settimeout(0.2)
+        with pytest.raises(socket.timeout) as info:  # only the wait's own timeout now
+            conn.recv()
+        assert not isinstance(info.value, FrameTimeoutError)
+        b.sendall(whole[2:])
+        assert conn.recv() == b"0123456789"
+        watchdog.cancel()
+        b.close()
+        assert conn.recv() is None
 
 
 def test_idle_timeout_none_waits(impl):
@@ -583,7 +668,67 @@ def test_aio_server_defaults():
         assert params["idle_timeout"].default == IDLE_TIMEOUT
         assert params["read_timeout"].default == TIMEOUT
         assert params["write_timeout"].default == TIMEOUT
+        assert params["frame_timeout"].default == FRAME_TIMEOUT
         assert params["max_connections"].default == MAX_CONNECTIONS
+
+
+def test_aio_slow_drip_frame_times_out(impl, run):
+    seen = []
+
+    async def handler(reader, writer):
+        try:
+            await reader.read_frame()
+        except socket.timeout as exc:
+            seen.append((exc, reader.framer.pending))
+            raise
+
+    async def main():
+        server, port, _ = await aio_server(
+            handler,
+            impl,
+            idle_timeout=DRIP_TIMEOUT,
+            read_timeout=DRIP_TIMEOUT,
+            frame_timeout=1.5,
+        )
+        async with server:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, drip, ("127.0.0.1", port))
+
+    sent, closed = run(main())
+    assert closed, f"the server kept a dripping client for {DRIP_FOR} s ({sent} bytes)"
+    [(exc, pending)] = seen
+    assert isinstance(exc, FrameTimeoutError) and not isinstance(exc, IdleTimeoutError)
+    assert 4 < pending <= sent
+
+
+def test_aio_frame_timeout_can_be_caught_and_reading_goes_on(impl, run):
+    seen = []
+
+    async def handler(reader, writer):
+        try:
+            await reader.read_frame()
+        except FrameTimeoutError:
+            seen.append(reader.framer.pending)
+            timed_out.set()
+        writer.write_frame(await reader.read_frame())  # reading on: the frame, completed
+        writer.close()
+
+    async def main():
+        nonlocal timed_out
+        timed_out = asyncio.Event()
+        server, _, open_ = await aio_server(handler, impl, read_timeout=WAIT, frame_timeout=0.2)
+        async with server:
+            reader, writer = await open_()
+            whole = impl.LengthPrefixFramer().encode(b"0123456789")
+            writer.transport.write(whole[:7])
+            await asyncio.wait_for(timed_out.wait(), WAIT)
+            writer.transport.write(whole[7:])
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) == b"0123456789"
+            writer.close()
+
+    timed_out = None
+    run(main())
+    assert seen == [7]
 
 
 def test_aio_idle_connection_times_out(impl, run):
