@@ -459,7 +459,7 @@ class FramedSocket:
         ssl_pending = getattr(sock, "pending", None)  # an ssl.SSLSocket's decrypted bytes
         if ssl_pending is not None and ssl_pending():
             return
-        left = deadline - time.monotonic()
+        left = max(deadline - time.monotonic(), 0.0)  # (select() refuses a negative one)
         if timeout is not None and timeout < left:
             return
         if self._readable(left) is None:
