@@ -13,7 +13,7 @@ from .catalogue import build_workloads
 from .core import PROFILES, CompiledMissing, load_compiled, optional, select
 
 EPILOG = """\
-profiles: --quick (under a minute; what CI runs) measures smaller streams over fewer rounds
+profiles: --quick (about a minute; what CI runs) measures smaller streams over fewer rounds
 and prints the goals as indicative: its exit status says only whether every contender
 produced the right frames. --full measures every size over more rounds and judges the goals.
 
@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     )
     mode = p.add_mutually_exclusive_group()
     for name, text in (
-        ("quick", "smaller streams and fewer rounds, goals indicative: under a minute"),
+        ("quick", "smaller streams and fewer rounds, goals indicative: about a minute"),
         ("full", "the full run (default): every size, more rounds, goals judged"),
         ("smoke", "tiny sizes, to check that every contender works (seconds)"),
     ):

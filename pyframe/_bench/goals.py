@@ -8,7 +8,7 @@ the lower quartile clears the goal, FAIL when the upper quartile misses it, "wit
 in between.
 
 Only the full profile judges: ``pyframe bench --quick`` (what CI runs, on a shared 2-core
-machine, in under a minute) measures smaller streams over fewer rounds and prints the same
+machine, in about a minute) measures smaller streams over fewer rounds and prints the same
 goals as *indicative*; its exit status says only whether every contender produced the right
 frames. ``--full`` (or ``--judge``) makes the goals decide the exit status; see
 :func:`exit_status`.
