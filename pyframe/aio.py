@@ -339,6 +339,7 @@ class FrameReader:
         """Hold ``frames`` (a non-empty list, kept as it is), wake the task waiting for
         frames, and pause reading once the frames held cost more than ``high_water``."""
         self._batches.append(frames)
+        self._deadline = None  # a frame came: bytes left over are timed from the next wait
         self._size += sum(map(len, frames)) + FRAME_OVERHEAD * len(frames)
         if self._waiter is not None:
             self._wake()
@@ -382,17 +383,23 @@ class FrameReader:
                 self._seen, self._silent = self._protocol.framer.pending, 0.0
                 if self._end_if_stopped(self._seen):
                     return False
+                if not self._seen:
+                    self._deadline = None  # nothing is buffered: no frame is under way
                 self._start_deadline(loop)
                 self._arm(loop)
             self._waiter = loop.create_future()
             try:
                 await self._waiter
+            except BaseException:
+                # a timeout or a cancellation: the time until the next read is not the
+                # peer's, so that read gives the frame a fresh frame_timeout
+                self._deadline = None
+                raise
             finally:
                 self._waiter = None
                 if self._timer is not None:
                     self._timer.cancel()
                     self._timer = None
-        self._deadline = None  # a frame came: bytes left over are timed from the next wait
         return True
 
     def _end_if_stopped(self, pending: int) -> bool:
@@ -436,8 +443,10 @@ class FrameReader:
             self._start_deadline(loop)
         else:
             self._silent += step
-            if pending == 0 and _releases_buffer(framer):
-                framer.reset()  # nothing is buffered: the read buffer is given back
+            if pending == 0:
+                self._deadline = None  # nothing is buffered: no frame is under way
+                if _releases_buffer(framer):
+                    framer.reset()  # the read buffer is given back
         if pending and self._deadline is not None and loop.time() >= self._deadline:
             self._deadline = None  # reading on allows another frame_timeout
             waiter.set_exception(

@@ -97,6 +97,7 @@ MAX_CONNECTIONS: Optional[int] = 512
 #: Seconds serve_forever() lets busy handlers finish after shutdown() before it shuts their
 #: sockets down (idle connections are closed at once).
 SHUTDOWN_TIMEOUT: Optional[float] = 10.0
+_LAST_LOOK = 0.001  # seconds a read past a frame's deadline waits for bytes already sent
 
 #: Most bytes taken from the kernel by one ``recv_into`` (the room asked of the framer). Reads
 #: of many hundred KiB cost more than they save: each returns tens of thousands of small frames
@@ -422,52 +423,61 @@ class FramedSocket:
                 return frames
 
     def _receive_by_deadline(self) -> list[bytes]:
-        """_receive() with a frame_timeout: the waits for the rest of a frame end at its
-        deadline. The deadline starts when a receive first holds bytes of the frame (time the
-        caller spends between receives is not the peer's)."""
+        """_receive() with a frame_timeout: the reads for the rest of a frame end at its
+        deadline. The deadline starts when a receive first holds bytes of the frame, and any
+        exception that leaves (a timeout, a framer error) clears it: time the caller spends
+        between receives is not the peer's, so the next receive times the frame afresh."""
         framer = self._framer
         recv_into = self._sock.recv_into
         size = self._read_size
-        while True:
-            if framer.pending:
-                if self._deadline is None:
-                    self._deadline = time.monotonic() + cast(float, self._frame_timeout)
-                self._wait_for_rest(self._deadline)
-            with framer.get_buffer(size) as view:
-                try:
-                    n = recv_into(view, min(size, len(view)))
-                except InterruptedError:
-                    continue
-            framer.buffer_updated(n)
-            if n == 0:
-                self._eof = True
-                self._deadline = None
-                return framer.eof()  # IncompleteFrameError if a frame was cut short
-            frames = framer.pop_frames()
-            if frames:
-                self._deadline = None  # bytes left over begin a frame: timed from next receive
-                return frames
+        if not framer.pending:
+            self._deadline = None  # no frame under way (one an error skipped, say)
+        try:
+            while True:
+                with framer.get_buffer(size) as view:
+                    try:
+                        if framer.pending:
+                            n = self._recv_by_deadline(view, min(size, len(view)))
+                        else:
+                            n = recv_into(view, min(size, len(view)))
+                    except InterruptedError:
+                        continue
+                framer.buffer_updated(n)
+                if n == 0:
+                    self._eof = True
+                    self._deadline = None
+                    return framer.eof()  # IncompleteFrameError if a frame was cut short
+                frames = framer.pop_frames()
+                if frames:
+                    self._deadline = None  # bytes left over begin a frame: timed from next read
+                    return frames
+        except BaseException:
+            self._deadline = None
+            raise
 
-    def _wait_for_rest(self, deadline: float) -> None:
-        """Inside a frame: wait until the socket is readable, or raise FrameTimeoutError at
-        ``deadline``. (A non-blocking socket's caller waits itself; a socket timeout that comes
-        first raises as it does without a deadline.)"""
+    def _recv_by_deadline(self, view: memoryview, nbytes: int) -> int:
+        """recv_into() inside a frame, its wait cut to what is left of the frame's deadline
+        (then FrameTimeoutError). The socket's timeout bounds the read itself, not a poll
+        before it: an ssl.SSLSocket is readable with part of a TLS record, and its read then
+        waits for the rest of the record (a retried read loses nothing: OpenSSL keeps it)."""
         sock = self._sock
+        if self._deadline is None:
+            self._deadline = time.monotonic() + cast(float, self._frame_timeout)
         timeout = sock.gettimeout()
-        if timeout == 0.0:
-            return
-        ssl_pending = getattr(sock, "pending", None)  # an ssl.SSLSocket's decrypted bytes
-        if ssl_pending is not None and ssl_pending():
-            return
-        left = max(deadline - time.monotonic(), 0.0)  # (select() refuses a negative one)
-        if timeout is not None and timeout < left:
-            return
-        if self._readable(left) is None:
-            self._deadline = None  # reading on allows another frame_timeout
+        left = self._deadline - time.monotonic()
+        if timeout == 0.0 or (timeout is not None and timeout <= left):
+            return sock.recv_into(view, nbytes)  # non-blocking, or its own timeout comes first
+        # a deadline already past still takes the bytes that are there (0 would not block)
+        sock.settimeout(max(left, _LAST_LOOK))
+        try:
+            return sock.recv_into(view, nbytes)
+        except socket.timeout:
             raise FrameTimeoutError(
                 f"a frame did not arrive within {self._frame_timeout} s "
                 f"({self._framer.pending} bytes of it received)"
-            )
+            ) from None
+        finally:
+            sock.settimeout(timeout)
 
     def _wait_for_frame(self) -> bool:
         """Between two frames: wait for the next one to begin, the framer's read buffer

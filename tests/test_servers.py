@@ -618,6 +618,174 @@ def test_unix_server_closes_idle_connections_on_shutdown(impl, tmp_path):
             assert client.recv() is None
 
 
+def later(delay, func, *args):
+    """Call func(*args) in delay seconds from a timer thread (started; returned to join)."""
+    timer = threading.Timer(delay, func, args)
+    timer.start()
+    return timer
+
+
+def test_frame_deadline_starts_at_the_first_byte(impl):
+    # A receive waiting longer than frame_timeout for a frame to begin is not the peer's
+    # fault: the deadline counts from the first byte the receive holds.
+    a, b = socket.socketpair()
+    with FramedSocket(a, impl.LengthPrefixFramer(), frame_timeout=1.0) as conn, b:
+        conn.settimeout(WAIT)
+        whole = frame(b"0123456789")
+        timers = [later(1.5, b.sendall, whole[:5]), later(1.7, b.sendall, whole[5:])]
+        assert conn.recv() == b"0123456789"
+        for timer in timers:
+            timer.join()
+
+
+def test_frame_deadline_resets_for_each_frame(impl):
+    # Two frames, each whole within frame_timeout, the second ending later than the
+    # first's deadline: each frame has a deadline of its own.
+    a, b = socket.socketpair()
+    with FramedSocket(a, impl.LengthPrefixFramer(), frame_timeout=1.0) as conn, b:
+        conn.settimeout(WAIT)
+        first, second = frame(b"first....."), frame(b"second....")
+        b.sendall(first[:5])
+        timers = [
+            later(0.7, b.sendall, first[5:] + second[:5]),
+            later(1.4, b.sendall, second[5:]),
+        ]
+        assert conn.recv() == b"first....."
+        assert conn.recv() == b"second...."
+        for timer in timers:
+            timer.join()
+
+
+def test_frame_deadline_is_not_left_over_from_a_framer_error(impl):
+    # Before: a frame refused with on_error="raise" left its deadline set, and the next
+    # frame, sent promptly long after, timed out at once.
+    a, b = socket.socketpair()
+    framer = impl.LengthPrefixFramer(max_frame_size=16, on_error="raise")
+    with FramedSocket(a, framer, frame_timeout=0.5) as conn, b:
+        conn.settimeout(WAIT)
+        bad = struct.pack(">I", 100) + b"z" * 100
+        b.sendall(bad[:2])
+        timer = later(0.1, b.sendall, bad[2:])
+        with pytest.raises(pyframe.FrameError):
+            conn.recv()
+        timer.join()
+        time.sleep(0.7)  # past the refused frame's deadline
+        whole = frame(b"0123456789")
+        b.sendall(whole[:5])
+        timer = later(0.1, b.sendall, whole[5:])
+        assert conn.recv() == b"0123456789"
+        timer.join()
+
+
+def test_frame_deadline_does_not_run_after_a_socket_timeout(impl):
+    # After the socket's own timeout, the time the caller spends before it reads on is not
+    # the peer's (README): the frame's deadline starts again with the next receive.
+    a, b = socket.socketpair()
+    with FramedSocket(a, impl.LengthPrefixFramer(), frame_timeout=1.0) as conn, b:
+        conn.settimeout(0.3)
+        whole = frame(b"0123456789")
+        b.sendall(whole[:5])
+        with pytest.raises(socket.timeout) as info:
+            conn.recv()
+        assert not isinstance(info.value, FrameTimeoutError)
+        time.sleep(1.2)  # the handler does something else: past the frame's first deadline
+        conn.settimeout(WAIT)
+        timer = later(0.1, b.sendall, whole[5:])
+        assert conn.recv() == b"0123456789"
+        timer.join()
+
+
+def test_frame_deadline_holds_after_shutdown(impl):
+    # Before: once the server shut down, a receive inside a frame waited for the socket's
+    # timeout only, so a dripping peer kept the handler (and serve_forever) going.
+    seen, conns = [], []
+
+    def handler(conn):
+        conns.append(conn)
+        try:
+            conn.recv()
+        except Exception as exc:
+            seen.append(exc)
+
+    server = FramedServer(
+        ("127.0.0.1", 0),
+        impl.LengthPrefixFramer,
+        timeout=WAIT,
+        frame_timeout=0.5,
+        shutdown_timeout=None,
+    )
+    with Serving(server, handler):
+        with socket.create_connection(server.address) as client:
+            client.sendall(struct.pack(">I", 100) + b"x")
+            assert wait_for(lambda: conns and conns[0].framer.pending)
+            stopper = threading.Thread(target=server.shutdown)
+            stopper.start()
+            end = time.monotonic() + 3.0
+            while not seen and time.monotonic() < end:  # a byte every 0.2 s
+                time.sleep(0.2)
+                try:
+                    client.sendall(b"y")
+                except OSError:
+                    break
+        stopper.join(WAIT)
+    [exc] = seen
+    assert isinstance(exc, FrameTimeoutError), repr(exc)
+
+
+def tls_pair():
+    """A connected (server ssl.SSLSocket, client raw socket, client TLS object, its out
+    BIO): the client writes records into the BIO and sends their bytes as it likes."""
+    trustme = pytest.importorskip("trustme")
+    import ssl
+
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    a, raw = socket.socketpair()
+    a.settimeout(WAIT)
+    raw.settimeout(WAIT)
+    accepted = []
+    thread = threading.Thread(
+        target=lambda: accepted.append(server_ctx.wrap_socket(a, server_side=True))
+    )
+    thread.start()
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = client_ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+    raw.sendall(outgoing.read())
+    thread.join(WAIT)
+    [server] = accepted
+    return server, raw, tls, outgoing
+
+
+def test_frame_deadline_bounds_a_partial_tls_record(impl):
+    # Before: part of a TLS record made the raw socket readable, and the TLS read then
+    # waited for the rest of the record up to the socket's timeout, deadline or not (a peer
+    # dripping records kept a frame open). After: FrameTimeoutError at the deadline, and a
+    # read that goes on loses nothing of the record.
+    server, raw, tls, outgoing = tls_pair()
+    with FramedSocket(server, impl.LengthPrefixFramer(), frame_timeout=0.5) as conn, raw:
+        whole = frame(b"0123456789")
+        tls.write(whole[:7])
+        raw.sendall(outgoing.read())  # the frame begins
+        tls.write(whole[7:])
+        record = outgoing.read()
+        raw.sendall(record[:5])  # part of the next record only
+        with pytest.raises(FrameTimeoutError):
+            conn.recv()  # (before: socket.timeout after WAIT s)
+        assert conn.framer.pending == 7
+        raw.sendall(record[5:])
+        assert conn.recv() == b"0123456789"
+
+
 # -- the asyncio servers ------------------------------------------------------------------
 
 
@@ -729,6 +897,98 @@ def test_aio_frame_timeout_can_be_caught_and_reading_goes_on(impl, run):
     timed_out = None
     run(main())
     assert seen == [7]
+
+
+@pytest.mark.parametrize("ended_by", ["cancellation", "read_timeout"])
+def test_aio_frame_deadline_is_not_left_over_from_an_ended_wait(impl, run, ended_by):
+    # Before: a wait ended by an exception kept its frame's deadline; that frame then came
+    # while nobody waited, and the next frame, sent promptly, inherited the old deadline.
+    seen = []
+
+    async def handler(reader, writer):
+        while reader.framer.pending < 7:  # the wait below begins inside the first frame
+            await asyncio.sleep(0.01)
+        try:
+            if ended_by == "cancellation":
+                await asyncio.wait_for(reader.read_frame(), 0.3)
+            else:
+                await reader.read_frame()
+        except (asyncio.TimeoutError, socket.timeout):
+            first_ended.set()
+        await asyncio.wait_for(first_sent.wait(), WAIT)
+        await asyncio.sleep(1.2)  # busy: the first frame comes, its deadline passes
+        seen.append(await reader.read_frame())
+        second_wanted.set()
+        try:
+            seen.append(await reader.read_frame())
+        except socket.timeout as exc:
+            seen.append(exc)
+        writer.close()
+
+    async def main():
+        nonlocal first_ended, first_sent, second_wanted
+        first_ended, first_sent, second_wanted = (asyncio.Event() for _ in range(3))
+        read_timeout = 0.3 if ended_by == "read_timeout" else WAIT
+        server, _, open_ = await aio_server(
+            handler, impl, read_timeout=read_timeout, frame_timeout=1.0
+        )
+        async with server:
+            reader, writer = await open_()
+            first, second = frame(b"first....."), frame(b"second....")
+            writer.transport.write(first[:7])
+            await asyncio.wait_for(first_ended.wait(), WAIT)
+            writer.transport.write(first[7:] + second[:7])  # the second frame begins
+            first_sent.set()
+            await asyncio.wait_for(second_wanted.wait(), WAIT)
+            await asyncio.sleep(0.2)
+            writer.transport.write(second[7:])
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) is None
+            writer.close()
+
+    first_ended = first_sent = second_wanted = None
+    run(main())
+    assert seen == [b"first.....", b"second...."]
+
+
+def test_aio_frame_deadline_does_not_run_after_a_read_timeout(impl, run):
+    # As for FramedSocket: after a read_timeout the handler caught, the time it spends
+    # before it reads on is not the peer's; the frame gets a fresh frame_timeout.
+    seen = []
+
+    async def handler(reader, writer):
+        while reader.framer.pending < 7:  # the wait below begins inside the frame
+            await asyncio.sleep(0.01)
+        try:
+            await reader.read_frame()
+        except socket.timeout as exc:
+            seen.append(exc)
+        await asyncio.sleep(1.2)  # busy: past the frame's first deadline
+        reading_on.set()
+        try:
+            seen.append(await reader.read_frame())
+        except socket.timeout as exc:
+            seen.append(exc)
+        writer.close()
+
+    async def main():
+        nonlocal reading_on
+        reading_on = asyncio.Event()
+        server, _, open_ = await aio_server(handler, impl, read_timeout=0.3, frame_timeout=1.0)
+        async with server:
+            reader, writer = await open_()
+            whole = frame(b"0123456789")
+            writer.transport.write(whole[:7])
+            await asyncio.wait_for(reading_on.wait(), WAIT)
+            await asyncio.sleep(0.2)
+            writer.transport.write(whole[7:])
+            assert await asyncio.wait_for(reader.read_frame(), WAIT) is None
+            writer.close()
+
+    reading_on = None
+    run(main())
+    [timeout, got] = seen
+    assert isinstance(timeout, socket.timeout) and not isinstance(timeout, FrameTimeoutError)
+    assert got == b"0123456789"
 
 
 def test_aio_idle_connection_times_out(impl, run):
