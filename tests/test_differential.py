@@ -662,25 +662,36 @@ recovering = pick(
 
 def drive_recovering(framer, chunks, eof):
     """Feed ``chunks`` (and eof()), catching every fault and going on: the frames and
-    faults in order, and then the framer's skipped count and pending bytes. A fault
-    raised twice in a row with nothing skipped between is the end (the stream failed)."""
+    faults in order, and then the framer's skipped count and pending bytes. A feed()
+    that raises has taken its bytes: on to the next chunk; after the chunks (and after
+    eof()), pop_frames() and eof() are called again until they return nothing and raise
+    nothing. A fault raised twice in a row with nothing skipped between is the end (the
+    stream failed)."""
     events, last = [], None
-    calls = [lambda c=c: framer.feed(c) for c in chunks] + [framer.pop_frames] * 3
-    if eof:
-        calls += [framer.eof] * 2 + [framer.pop_frames]
-    for call in calls:
-        for _ in range(len(chunks) + 4):  # each call again until it raises no more
+
+    def until_dry(call, feeding=False):
+        nonlocal last
+        while True:
             try:
-                events += call()
-                break
+                got = call()
             except FrameError as exc:
                 key = (type(exc).__name__, str(exc), framer.skipped)
                 if key == last:  # raised again: the stream failed for good
-                    return events, framer.skipped, framer.pending
+                    return False
                 events.append(key[:2])
                 last = key
-                if call is not framer.eof and call is not framer.pop_frames:
-                    break  # feed(): its bytes were taken even so
+                if feeding:
+                    return True
+                continue
+            events.extend(got)
+            if feeding or not got:
+                return True
+
+    for chunk in chunks:
+        if not until_dry(lambda chunk=chunk: framer.feed(chunk), feeding=True):
+            return events, framer.skipped, framer.pending
+    if until_dry(framer.pop_frames) and eof:
+        until_dry(framer.eof) and until_dry(framer.pop_frames)
     return events, framer.skipped, framer.pending
 
 
