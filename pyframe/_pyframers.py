@@ -980,16 +980,22 @@ class VarintFramer(_Framer):
         self._settle()
         self._open(limit, recover)
 
-    def _header(self, at: int) -> tuple[int, int]:
-        """``(size, length)`` of the varint at ``_buf[at]``; ``(0, 0)`` if it is not whole
-        yet; ``(-1, 0)`` if it is too long, over 64 bits or over the limit."""
+    def _varint(self, at: int) -> tuple[int, int]:
+        """``(size, value)`` of the varint at ``_buf[at]``; ``(0, 0)`` if it is not whole
+        yet; ``(-1, 0)`` if it is longer than 10 bytes or over 64 bits."""
         value = 0
         for i in range(min(10, self._end - at)):
             byte = self._buf[at + i]
             value |= (byte & 0x7F) << (7 * i)
             if byte < 0x80:
-                return (i + 1, value) if value <= self._limit else (-1, 0)
+                return (i + 1, value) if value < 1 << 64 else (-1, 0)
         return (-1, 0) if self._end - at >= 10 else (0, 0)
+
+    def _header(self, at: int) -> tuple[int, int]:
+        """``(size, length)`` of the varint at ``_buf[at]``, as _varint(), and ``(-1, 0)``
+        for a length over the limit too."""
+        size, value = self._varint(at)
+        return (-1, 0) if size > 0 and value > self._limit else (size, value)
 
     def _next(self) -> Optional[tuple[int, int]]:
         start = self._pos
@@ -1020,13 +1026,8 @@ class VarintFramer(_Framer):
         return size + length if size > 0 else -1
 
     def _skip(self) -> bool:
-        value = 0
-        for i in range(min(10, self._end - self._pos)):
-            byte = self._buf[self._pos + i]
-            value |= (byte & 0x7F) << (7 * i)
-            if byte < 0x80:  # too large, not over 64 bits: skipped
-                return value < 1 << 64 and self._skip_bytes(i + 1 + value)
-        return False  # over 10 bytes
+        size, value = self._varint(self._pos)  # too large: skipped; malformed: not
+        return size > 0 and self._skip_bytes(size + value)
 
     def _refuse(self, payload: Buffer, size: int) -> None:
         if size > self._limit:

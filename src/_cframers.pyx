@@ -1530,25 +1530,36 @@ cdef class VarintFramer(_Framer):
             self._leave()
 
     @cython.final
-    cdef inline Py_ssize_t _header(self, const char *data, Py_ssize_t at,
-                                   Py_ssize_t end, Py_ssize_t *length) noexcept:
-        """The size of the varint at ``data[at]``, setting ``length``; 0 if it is not whole
-        yet; -1 if it is too long, over 64 bits or over the limit."""
+    cdef inline Py_ssize_t _varint(self, const char *data, Py_ssize_t at, Py_ssize_t end,
+                                   uint64_t *value) noexcept:
+        """The size of the varint at ``data[at]``, setting ``value``; 0 if it is not whole
+        yet; -1 if it is longer than 10 bytes or over 64 bits."""
         cdef const unsigned char *field = <const unsigned char *>data + at
         cdef Py_ssize_t n = min(10, end - at), i
-        cdef uint64_t value = 0
-        if n > 0 and field[0] < 0x80:  # a frame under 128 bytes
+        value[0] = 0
+        for i in range(n):
+            value[0] |= <uint64_t>(field[i] & 0x7F) << (7 * i)
+            if field[i] < 0x80:
+                # the 10th byte holds bit 63 only: more is over 64 bits
+                return -1 if i == 9 and field[i] > 1 else i + 1
+        return -1 if end - at >= 10 else 0
+
+    @cython.final
+    cdef inline Py_ssize_t _header(self, const char *data, Py_ssize_t at,
+                                   Py_ssize_t end, Py_ssize_t *length) noexcept:
+        """The size of the varint at ``data[at]``, setting ``length``, as _varint(); -1
+        for a length over the limit too."""
+        cdef const unsigned char *field = <const unsigned char *>data + at
+        cdef uint64_t value
+        cdef Py_ssize_t size
+        if end > at and field[0] < 0x80:  # a frame under 128 bytes
             length[0] = field[0]
             return 1 if field[0] <= <uint64_t>self._limit else -1
-        for i in range(n):
-            value |= <uint64_t>(field[i] & 0x7F) << (7 * i)
-            if field[i] < 0x80:
-                # the 10th byte holds bit 63 only: more is over 64 bits (and over the limit)
-                if (i == 9 and field[i] > 1) or value > <uint64_t>self._limit:
-                    return -1
-                length[0] = <Py_ssize_t>value
-                return i + 1
-        return -1 if end - at >= 10 else 0
+        size = self._varint(data, at, end, &value)
+        if size > 0 and value > <uint64_t>self._limit:
+            return -1
+        length[0] = <Py_ssize_t>value
+        return size
 
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         cdef Py_ssize_t pos = self._pos, length = 0, body
@@ -1598,16 +1609,12 @@ cdef class VarintFramer(_Framer):
         return size + length if 0 < size and length <= PY_SSIZE_T_MAX - size else -1
 
     cdef bint _skip(self, const char *data) noexcept:
-        cdef const unsigned char *field = <const unsigned char *>data + self._pos
-        cdef Py_ssize_t n = min(10, self._end - self._pos), i
-        cdef uint64_t value = 0
-        for i in range(n):
-            value |= <uint64_t>(field[i] & 0x7F) << (7 * i)
-            if field[i] < 0x80:  # too large, and not over 64 bits: skipped
-                if (i == 9 and field[i] > 1) or value > <uint64_t>(PY_SSIZE_T_MAX - i - 1):
-                    return False
-                return self._skip_bytes(value + <uint64_t>(i + 1))
-        return False  # over 10 bytes
+        cdef uint64_t value
+        cdef Py_ssize_t size = self._varint(data, self._pos, self._end, &value)
+        # too large: skipped (if its size fits); malformed: not
+        if size <= 0 or value > <uint64_t>(PY_SSIZE_T_MAX - size):
+            return False
+        return self._skip_bytes(value + <uint64_t>size)
 
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if size > self._limit:
