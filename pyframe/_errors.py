@@ -166,3 +166,10 @@ def busy(framer: object) -> RuntimeError:
 
 def no_room(size: int, live: int) -> MemoryError:
     return MemoryError(f"cannot make room for {size} more bytes beside {live} buffered")
+
+
+def not_verbatim(framer: object) -> TypeError:
+    return TypeError(
+        f"{type(framer).__name__} changes the payload's bytes on the wire, so there is no "
+        "header and trailer to send around it: use encode() (see the verbatim attribute)"
+    )

@@ -115,6 +115,9 @@ class _Framer:
     _once: bool
 
     _trailer: bytes = b""  # encoding: what follows each payload (see _refuse, _make_head)
+    # encoding: whether the payload goes out unchanged between header and trailer (if
+    # not, _transform() encodes it and encode_parts() refuses)
+    _verbatim = True
 
     # __init__ in three steps: _initialising(); check and convert every argument into
     # locals (the caller's code may run there: __bool__, __index__, __eq__ ...); then
@@ -209,6 +212,14 @@ class _Framer:
     @property
     def on_error(self) -> Literal["fail", "raise", "skip"]:
         return _rules.ON_ERROR[self._on_error]
+
+    @property
+    def verbatim(self) -> bool:
+        """Whether encode() puts the payload unchanged between a header and a trailer,
+        which encode_parts() gives (so that a large payload is sent without a copy);
+        False when the framing changes the payload's bytes (COBS, SLIP, escaped
+        markers): encode() then writes them, and encode_parts() refuses."""
+        return self._verbatim
 
     @property
     def skipped(self) -> int:
@@ -474,8 +485,7 @@ class _Framer:
         while True:
             span = self._next()
             if span is not None:
-                with memoryview(self._buf) as view:
-                    return bytes(view[span[0] : span[1]])
+                return self._frame(*span)
             if self._error is None or not self._on_error or not self._skip():
                 return None
             self._skipped += 1
@@ -602,12 +612,17 @@ class _Framer:
             return self._encoded(payload, view)
 
     def _encoded(self, payload: Buffer, view: memoryview) -> bytes:
-        return b"".join((self._checked_head(payload, view), view, self._trailer))
+        head = self._checked_head(payload, view)
+        if not self._verbatim:
+            return b"".join((head, self._transform(view), self._trailer))
+        return b"".join((head, view, self._trailer))
 
     def encode_parts(self, payload: Buffer) -> tuple[bytes, bytes]:
         """``(header, trailer)``: the bytes encode() puts before and after ``payload``,
         checked as encode() checks them (for sending the payload without copying it)."""
         self._require()
+        if not self._verbatim:
+            raise _errors.not_verbatim(self)
         with _rules.byte_view(payload) as view:
             return self._checked_head(payload, view), self._trailer
 
@@ -640,6 +655,10 @@ class _Framer:
     def _make_head(self, size: int) -> bytes:
         """The header of a payload of ``size`` bytes."""
         return b""
+
+    def _transform(self, view: memoryview) -> bytes:
+        """A transforming framing: the payload's bytes ``view`` as they go on the wire."""
+        return bytes(view)
 
     def _expected(self) -> int:
         """The size of the frame pending (header and trailer included) as its header
@@ -684,6 +703,12 @@ class _Framer:
         that the frame pending there can be cut (too few or too many is only slower). By
         default all of them."""
         return len(data)
+
+    def _frame(self, start: int, stop: int) -> bytes:
+        """The frame whose wire bytes _next() found at ``_buf[start:stop]``: those bytes,
+        or (a transforming framing) the payload they encode."""
+        with memoryview(self._buf) as view:
+            return bytes(view[start:stop])
 
     def _next(self) -> Optional[tuple[int, int]]:
         """Cut the next frame: advance ``_pos`` past it and return (start, stop) of the bytes

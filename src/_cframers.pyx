@@ -28,6 +28,7 @@ from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromMemory, PyMemoryView_FromObject
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_DECREF
 from libc.stdint cimport int64_t, uint64_t
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
@@ -41,6 +42,9 @@ __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "NetstringFramer", "Vari
 _NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
 
 cdef extern from "Python.h":
+    # A new bytes object as a pointer, for _PyBytes_Resize() (which may replace it)
+    PyObject *_new_bytes "PyBytes_FromStringAndSize"(const char *, Py_ssize_t) except NULL
+    int _PyBytes_Resize(PyObject **, Py_ssize_t) except -1
     ctypedef struct PyByteArrayObject:
         Py_ssize_t ob_exports  # views alive: while > 0 the array cannot change size
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -260,6 +264,10 @@ cdef class _Framer:
     cdef bint _ready  # __init__ ran to its end; until then every call refuses
     cdef Py_ssize_t _head_size  # encoding: the header's size (-1: _varhead() tells it)
     cdef bytes _trailer  # encoding: what follows each payload
+    # encoding: whether the payload goes out unchanged between header and trailer; if
+    # not, _framed() is an upper bound, _write() tells where the frame ends, and
+    # encode_parts() refuses
+    cdef bint _verbatim
     cdef long _busy  # a call is under way (see pyframe_enter)
     # A big frame that spans reads is filled in place: _part is its bytes object (nobody
     # else holds it until it is whole), _filled how much of it has arrived, _head the
@@ -283,6 +291,7 @@ cdef class _Framer:
         self._buf = bytearray()
         self._lent = -1
         self._head_size, self._trailer = 0, b""
+        self._verbatim = True
 
     # __init__ in three steps: _initialising(); check and convert every argument into
     # locals (the caller's code may run there: __bool__, __index__, __eq__ ...); then
@@ -399,6 +408,15 @@ cdef class _Framer:
     def on_error(self):
         self._require()
         return _rules.ON_ERROR[self._on_error]
+
+    @property
+    def verbatim(self):
+        """Whether encode() puts the payload unchanged between a header and a trailer,
+        which encode_parts() gives (so that a large payload is sent without a copy);
+        False when the framing changes the payload's bytes (COBS, SLIP, escaped
+        markers): encode() then writes them, and encode_parts() refuses."""
+        self._require()
+        return self._verbatim
 
     @property
     def skipped(self):
@@ -860,9 +878,22 @@ cdef class _Framer:
     @cython.final
     cdef bytes _encoded(self, object payload, const char *data, Py_ssize_t size):
         cdef bytes wire
+        cdef PyObject *raw
+        cdef char *out
+        cdef Py_ssize_t used
         self._refuse(payload, data, size)
-        wire = PyBytes_FromStringAndSize(NULL, self._framed(size, 0))
-        self._write(PyBytes_AS_STRING(wire), data, size)
+        if self._verbatim:
+            wire = PyBytes_FromStringAndSize(NULL, self._framed(size, 0))
+            self._write(PyBytes_AS_STRING(wire), data, size)
+            return wire
+        # A transformed payload: _framed() is an upper bound, the rest is given back
+        # (a new bytes object nobody else holds may be resized).
+        raw = _new_bytes(NULL, self._framed(size, 0))
+        out = PyBytes_AS_STRING(<object>raw)
+        used = self._write(out, data, size) - out
+        _PyBytes_Resize(&raw, used)  # on failure raw is freed
+        wire = <bytes>raw
+        Py_DECREF(wire)  # the reference _new_bytes() returned
         return wire
 
     @cython.binding(False)
@@ -876,6 +907,8 @@ cdef class _Framer:
         cdef Py_buffer view
         cdef bytes header
         self._require()
+        if not self._verbatim:
+            raise _errors.not_verbatim(self)
         if type(payload) is bytes:  # the usual payload: no buffer to ask for
             view.len = PyBytes_GET_SIZE(payload)
             self._refuse(payload, PyBytes_AS_STRING(payload), view.len)
@@ -953,8 +986,7 @@ cdef class _Framer:
                             _copy(grown, out, total)
                             result = None
                         spill = out = grown
-                    self._write(out + total, <const char *>view.buf, view.len)
-                    total = need
+                    total = self._write(out + total, <const char *>view.buf, view.len) - out
                 finally:
                     PyBuffer_Release(&view)
             if spill != NULL or total != capacity:
@@ -967,6 +999,8 @@ cdef class _Framer:
     cdef Py_ssize_t _framed(self, Py_ssize_t size, Py_ssize_t before) except -1:
         """``before`` plus the size of ``size`` bytes framed, if that fits a Py_ssize_t."""
         cdef Py_ssize_t extra = self._head_len(size) + PyBytes_GET_SIZE(self._trailer)
+        if not self._verbatim:
+            size = self._bound(size)
         if size > PY_SSIZE_T_MAX - extra - before:
             raise MemoryError()
         return before + extra + size
@@ -976,14 +1010,32 @@ cdef class _Framer:
         """Write ``payload`` framed at ``out``; return where it ends."""
         self._write_head(out, size)
         out += self._head_len(size)
-        _copy(out, payload, size)
-        out += size
+        if not self._verbatim:
+            out = self._transform(out, payload, size)
+        else:
+            _copy(out, payload, size)
+            out += size
         _copy(out, PyBytes_AS_STRING(self._trailer), PyBytes_GET_SIZE(self._trailer))
         return out + PyBytes_GET_SIZE(self._trailer)
 
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         """Raise (as the twin's checks do) if ``payload`` would not decode back."""
         return 0
+
+    cdef Py_ssize_t _bound(self, Py_ssize_t size) except -1:
+        """A transforming framing: the most bytes ``size`` payload bytes become (raise
+        MemoryError if that does not fit a Py_ssize_t)."""
+        return size
+
+    cdef char *_transform(self, char *out, const char *payload, Py_ssize_t size) noexcept:
+        """A transforming framing: write the ``size`` bytes at ``payload`` encoded at
+        ``out`` (at most ``_bound(size)`` bytes); return where they end."""
+        return out
+
+    cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
+        """The frame whose wire bytes _next() found at ``data[start:stop]``: those bytes,
+        or (a transforming framing) the payload they encode."""
+        return PyBytes_FromStringAndSize(data + start, stop - start)
 
     @cython.final
     cdef inline Py_ssize_t _head_len(self, Py_ssize_t size) noexcept:
@@ -1025,7 +1077,7 @@ cdef class _Framer:
             return self._fill(data)
         while True:
             if self._next(data, &start, &stop):
-                return PyBytes_FromStringAndSize(data + start, stop - start)
+                return self._frame(data, start, stop)
             if self._error is None or not self._on_error or not self._skip(data):
                 return None
             self._skipped += 1
