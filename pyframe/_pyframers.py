@@ -35,9 +35,9 @@ __all__ = [
     "FixedLengthFramer",
     "LengthPrefixFramer",
     "LineFramer",
+    "MarkerFramer",
     "NetstringFramer",
     "VarintFramer",
-    "MarkerFramer",
 ]
 
 READ_SIZE = 65536  # room get_buffer() offers when given no size hint

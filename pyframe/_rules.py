@@ -220,9 +220,7 @@ def markers(start: object, end: object, escape: object) -> tuple[bytes, bytes, O
     if head == tail:
         raise ValueError(f"the start and end markers must differ, both are {head!r}")
     if head in tail or tail in head:
-        raise ValueError(
-            f"neither marker may contain the other: start {head!r}, end {tail!r}"
-        )
+        raise ValueError(f"neither marker may contain the other: start {head!r}, end {tail!r}")
     if escape is None:
         return head, tail, None
     if not isinstance(escape, (bytes, bytearray, memoryview)):
