@@ -248,15 +248,14 @@ def check_markers(payload: Buffer, start: bytes, end: bytes) -> None:
                     "an escape byte (escape=) lets payloads hold the markers"
                 )
         # The payload's last bytes and the end marker after them: a marker that begins
-        # there (whole, or cut off by what follows) would end the frame early.
+        # there would end the frame early. (None can be cut off by what follows: the
+        # bytes from there on hold the whole end marker, which no other marker holds.)
         tail = bytes(view[max(0, size - max(len(start), len(end)) + 1) :])
         wire = tail + end
         for at in range(len(tail)):
-            rest = wire[at:]
             for name, marker in (("start", start), ("end", end)):
-                if rest.startswith(marker) or marker.startswith(rest):
-                    how = "makes" if rest.startswith(marker) else "could begin"
+                if wire.startswith(marker, at):
                     raise ValueError(
-                        f"payload end {tail[at:]!r} plus the end marker {end!r} {how} "
-                        f"the {name} marker {marker!r}"
+                        f"payload end {tail[at:]!r} plus the end marker {end!r} makes the "
+                        f"{name} marker {marker!r}"
                     )
