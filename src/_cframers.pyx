@@ -2370,9 +2370,12 @@ cdef class MarkerFramer(_Framer):
         return True
 
     cdef int _cut_all(self, const char *data, list frames) except -1:
-        # Without an escape a frame is its wire bytes: the base's tight loop. With one,
-        # each frame is decoded by _frame().
+        # The plain frames first, in one tight loop; then the general _next() settles the
+        # rest as the twin does (the tail, a fault, a frame with escapes): without an
+        # escape a frame is its wire bytes (the base's loop), with one _frame() decodes it.
         cdef bytes frame
+        if self._error is None and not self._discarding and not self._opened:
+            self._cut_plain(data, frames)
         if self._esc < 0:
             return _Framer._cut_all(self, data, frames)
         while True:
@@ -2380,6 +2383,28 @@ cdef class MarkerFramer(_Framer):
             if frame is None:
                 return 0
             frames.append(frame)
+
+    @cython.final
+    cdef int _cut_plain(self, const char *data, list frames) except -1:
+        """Cut the frames at ``data[_pos:]`` that are a start marker, bytes holding no
+        escape byte and no start marker, and the end marker, within the limit: what
+        _next() would cut there, found with memchr (the end marker first, then a start
+        marker or an escape before it). Stops at anything else, for _next()."""
+        cdef Py_ssize_t begin = self._pos, end = self._end, body, stop
+        while end - begin >= self._slen and memcmp(data + begin, self._sm, self._slen) == 0:
+            body = begin + self._slen
+            stop = _find(data, body, end, self._em, self._elen)
+            if stop < 0 or stop - body > self._limit:
+                break
+            # (a start marker that begins before the end marker may run over it)
+            if _find(data, body, min(end, stop + self._slen - 1), self._sm, self._slen) >= 0:
+                break
+            if self._esc >= 0 and memchr(data + body, self._esc, stop - body) != NULL:
+                break
+            frames.append(PyBytes_FromStringAndSize(data + body, stop - body))
+            begin = stop + self._elen
+        self._pos = begin
+        return 0
 
     cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
         # The escapes in data[start:stop] were checked by _next(), which counted the
