@@ -2374,11 +2374,13 @@ cdef class MarkerFramer(_Framer):
         # rest as the twin does (the tail, a fault, a frame with escapes): without an
         # escape a frame is its wire bytes (the base's loop), with one _frame() decodes it.
         cdef bytes frame
-        if self._error is None and not self._discarding and not self._opened:
-            self._cut_plain(data, frames)
         if self._esc < 0:
+            if self._error is None and not self._discarding and not self._opened:
+                self._cut_plain(data, frames)
             return _Framer._cut_all(self, data, frames)
         while True:
+            if self._error is None and not self._discarding and not self._opened:
+                self._cut_plain(data, frames)  # (again after each frame with escapes)
             frame = self._one(data)
             if frame is None:
                 return 0
@@ -2446,7 +2448,7 @@ cdef class MarkerFramer(_Framer):
         explain a refusal, the shared check decides."""
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
-        if self._esc >= 0:
+        if self._esc >= 0 or size == 0:
             return 0
         if memchr(data, self._sm[0], size) == NULL and memchr(data, self._em[0], size) == NULL:
             return 0
