@@ -1430,7 +1430,12 @@ class MarkerFramer(_Framer):
             wire = bytes(view[start:stop])
         if self._escape is None:
             return wire
-        return re.sub(re.escape(self._escape) + b"(.)", rb"\1", wire, flags=re.DOTALL)
+        # _next() checked the escapes and counted the bytes they decode to. (A stale view
+        # may have changed bytes scanned in an earlier call: as the compiled twin, an
+        # escape as the last byte is dropped, and the frame is cut or padded with zeros
+        # to the size counted.)
+        frame = re.sub(re.escape(self._escape) + b"(.?)", rb"\1", wire, flags=re.DOTALL)
+        return frame[: self._decoded].ljust(self._decoded, b"\0")
 
     def _wanted(self, data: memoryview) -> int:
         # Up to the first end marker in data (one that is escaped only makes this short).

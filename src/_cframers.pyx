@@ -2410,7 +2410,9 @@ cdef class MarkerFramer(_Framer):
 
     cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
         # The escapes in data[start:stop] were checked by _next(), which counted the
-        # bytes they decode to: copy the runs between them (never more than counted).
+        # bytes they decode to: copy the runs between them, never more than counted. (A
+        # stale view may have changed bytes scanned in an earlier call, as the twin
+        # tells: an escape as the last byte is dropped, the rest is zeros.)
         cdef Py_ssize_t left = self._decoded, run
         cdef bytes frame
         cdef char *out
@@ -2429,11 +2431,13 @@ cdef class MarkerFramer(_Framer):
             out += run
             left -= run
             start += run
-            if hit != NULL and left > 0 and start + 1 < stop:  # the escaped byte
+            if hit == NULL or left == 0:
+                break
+            if start + 1 < stop:  # the escaped byte
                 out[0] = data[start + 1]
                 out += 1
                 left -= 1
-                start += 2
+            start += 2
         memset(out, 0, left)  # (nothing left unless a stale view changed the bytes)
         return frame
 

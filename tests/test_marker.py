@@ -325,3 +325,30 @@ def test_max_frame_size_between_frames(impl):
     framer.feed(b"\x02ab")
     framer.max_frame_size = None
     assert framer.feed(b"cd\x03") == [b"abcd"]
+
+
+@pytest.mark.parametrize(
+    "change, frame",
+    [
+        (b"wxyz", b"awx"),  # more bytes than counted: cut to the size counted
+        (b"\x10\x10\x10\x10", b"a\x10\x10"),
+        (b"q\x10\x10\x10", b"aq\x10"),  # (the last escape escapes nothing: dropped)
+        (b"\x10\x02q\x10", b"a\x02q"),
+    ],
+)
+def test_a_stale_view_rewriting_scanned_escapes(impls, change, frame):
+    """Bytes written through a view kept past buffer_updated() (asyncio's contract broken)
+    after the decoder scanned them: both twins trust what they counted then, and return
+    the same frame of that size, never memory they did not write."""
+    for module in impls.values():
+        framer = module.MarkerFramer(escape=b"\x10")
+        first = framer.get_buffer(64)
+        first[:6] = b"\x02a\x10\x02\x10\x03"
+        framer.buffer_updated(6)
+        assert framer.pop_frames() == []  # scanned: 3 payload bytes so far
+        first[2:6] = change  # a stale view: the bytes are still in its room
+        second = framer.get_buffer(64)
+        second[:1] = b"\x03"
+        framer.buffer_updated(1)
+        assert framer.pop_frames() == [frame], module.__name__
+        del first, second
