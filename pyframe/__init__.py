@@ -92,6 +92,7 @@ if TYPE_CHECKING:
         FixedLengthFramer,
         LengthPrefixFramer,
         LineFramer,
+        MarkerFramer,
         NetstringFramer,
         VarintFramer,
     )
@@ -103,6 +104,7 @@ else:
     FixedLengthFramer = _impl.FixedLengthFramer
     DelimiterFramer = _impl.DelimiterFramer
     LineFramer = _impl.LineFramer
+    MarkerFramer = _impl.MarkerFramer
 
     def __getattr__(name: str) -> _Any:
         # ``pyframe.aio`` without importing asyncio for every user of pyframe: the submodule
@@ -125,6 +127,7 @@ __all__ = [
     "LengthPrefixFramer",
     "LineFramer",
     "MalformedFrameError",
+    "MarkerFramer",
     "NetstringFramer",
     "VarintFramer",
 ]

@@ -20,6 +20,7 @@ FRAMERS = [
     ("FixedLengthFramer", {"size": 3}, ["size"]),
     ("DelimiterFramer", {}, ["delimiters", "keep_delimiter"]),
     ("LineFramer", {}, ["delimiters", "keep_delimiter"]),
+    ("MarkerFramer", {}, ["start", "end", "escape", "garbage"]),
 ]
 
 
@@ -65,6 +66,7 @@ def test_bad_input_same_error_everywhere(impls, name, kw, settings, bad, error, 
         ("VarintFramer", {}),
         ("DelimiterFramer", {}),
         ("LineFramer", {}),
+        ("MarkerFramer", {}),
     ],
 )
 def test_encode_parts_does_not_copy_the_payload(impl, name, kw):

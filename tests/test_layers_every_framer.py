@@ -23,6 +23,8 @@ SAMPLES = {
     "FixedLengthFramer": ({"size": 5000}, [b"a" * 5000, b"b" * 5000]),
     "DelimiterFramer": ({"delimiter": (b"\r\n", b"\0")}, [b"", b"a", b"x" * 70000]),
     "LineFramer": ({}, [b"", b"a", b"x" * 70000]),
+    # Escaped: not verbatim, so the layers must send it with encode().
+    "MarkerFramer": ({"escape": b"\x10"}, [b"", b"\x02a\x03\x10", b"x\x03" * 35000]),
 }
 
 CLASSES = sorted(n for n in pyframe.__all__ if n.endswith("Framer") and n != "Framer")

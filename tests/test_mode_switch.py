@@ -119,6 +119,7 @@ def test_lower_limit_with_delimiters(impl):
         ("FixedLengthFramer(4)", b"abc", 4),
         ("LineFramer()", b"abc", None),
         ("DelimiterFramer(b'END')", b"abcEN", None),
+        ("MarkerFramer(b'<m>', b'</m>', escape=b'\\x10')", b"<m>ab\x10", None),
     ],
 )
 def test_incomplete_frame_tells_its_expected_size(impl, make, wire, expected):

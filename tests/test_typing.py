@@ -35,6 +35,7 @@ FRAMERS = (
     "FixedLengthFramer",
     "DelimiterFramer",
     "LineFramer",
+    "MarkerFramer",
 )
 
 #: Each line a classic mistake, with the mypy error code it must get (after ``# E:``).
@@ -68,6 +69,7 @@ pyframe._pyframers.LengthPrefixFramer
 pyframe._pyframers.DecimalLengthFramer
 pyframe._pyframers.FixedLengthFramer
 pyframe._pyframers.DelimiterFramer
+pyframe._pyframers.MarkerFramer
 """
 
 

@@ -26,6 +26,8 @@ length = pyframe.LengthPrefixFramer(
 decimal = pyframe.DecimalLengthFramer(4, max_frame_size=pyframe.DEFAULT_MAX_FRAME_SIZE)
 delimited = pyframe.DelimiterFramer((b"\r\n", bytearray(b"\n")), keep_delimiter=True)
 lines = pyframe.LineFramer(line_ending=b"\r\n", max_frame_size=1024)
+marked = pyframe.MarkerFramer(b"{", bytearray(b"}"), on_error="skip")
+escaped = pyframe.MarkerFramer(escape=b"\x10")  # not verbatim: no encode_parts()
 implementation: str = pyframe.IMPLEMENTATION
 version: str = pyframe.__version__
 
@@ -39,6 +41,12 @@ delimiters: tuple[bytes, ...] = delimited.delimiters
 keep: bool = delimited.keep_delimiter
 limit: Optional[int] = lines.max_frame_size
 line_delimiters: tuple[bytes, ...] = lines.delimiters
+start_marker: bytes = marked.start
+end_marker: bytes = marked.end
+escape: Optional[bytes] = escaped.escape
+garbage: int = marked.garbage
+verbatim: bool = escaped.verbatim
+stuffed: bytes = escaped.encode(b"\x02\x03") + escaped.encode_many([b"\x10"])
 
 
 def use(framer: pyframe.Framer) -> list[bytes]:
@@ -64,9 +72,9 @@ def use(framer: pyframe.Framer) -> list[bytes]:
     return frames
 
 
-for framer in (length, decimal, delimited, lines):
+for framer in (length, decimal, delimited, lines, marked):
     use(framer)
-concrete: list[pyframe.Framer] = [length, decimal, delimited, lines]
+concrete: list[pyframe.Framer] = [length, decimal, delimited, lines, marked]
 
 
 class CountingFramer(pyframe.LengthPrefixFramer):

@@ -225,6 +225,8 @@ class Framing:
             return lambda p: b"%d:" % len(p) + p + b","
         if self.name == "varint":
             return lambda p: varint(len(p)) + p
+        if self.name == "markers":
+            return lambda p: b"\x02" + p + b"\x03"
         return lambda p: p + b"\n"
 
     def head(self, frame_size: int) -> int:
@@ -287,6 +289,14 @@ FRAMINGS = {
         0,  # (see head())
         0,
         lambda mod, size: mod.VarintFramer(max_frame_size=limit(size)),
+    ),
+    "markers": Framing(
+        "markers",
+        "STX/ETX start and end markers",
+        True,  # (text payloads never hold b"\x02" or b"\x03")
+        1,
+        1,
+        lambda mod, size: mod.MarkerFramer(b"\x02", b"\x03", max_frame_size=limit(size)),
     ),
 }
 
