@@ -24,11 +24,16 @@ The end of the stream is anyio's: a peer that closes between two frames makes ``
 raise ``anyio.EndOfStream`` (``async for`` stops); one that closes inside a frame raises
 ``pyframe.IncompleteFrameError`` (``.partial`` holds the bytes received). The framer's errors
 (``FrameTooLargeError``, ``MalformedFrameError``) come through unchanged, after the frames
-received before them; every later ``receive()`` raises the same error again.
+received before them; every later ``receive()`` raises the same error again, except a fault
+the framer skipped (``on_error="raise"``): raised once at its place, then frames go on.
+
+``receive()`` cuts one frame at a time (``framer.next_frame()``), so the bytes after it stay
+raw: ``receive_exactly(n)`` returns the next ``n`` bytes, and ``switch_framer(new)`` frames
+the rest with another framer (``receive_many()`` cuts every frame held).
 
 Receiving: each read takes at most ``read_size`` bytes from the byte stream (``receive``) and
-hands them to the framer (``feed``: a copy, into the framer's buffer; anyio's byte streams
-have no ``receive_into``). anyio's socket streams on trio (TCP, AF_UNIX) are read without
+copies them into the framer's buffer (``get_buffer``; anyio's byte streams have no
+``receive_into``). anyio's socket streams on trio (TCP, AF_UNIX) are read without
 that copy: they read their socket only when asked, so the FramedStream reads it itself,
 straight into the room the framer offers (``get_buffer(read_size)``, which may be more).
 Frames already buffered are returned without a checkpoint, as ``BufferedByteReceiveStream``
