@@ -134,6 +134,10 @@ def _readable_socket(stream: AnyByteStream) -> Optional[socket.socket]:
     return None
 
 
+def _none() -> None:
+    return None
+
+
 def _check_read_size(read_size: int) -> None:
     if read_size < 1:
         raise ValueError(f"read_size must be at least 1, got {read_size}")
@@ -159,6 +163,9 @@ class FramedStream(ObjectStream[bytes]):
         self._raw_at = 0
         self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
         self._verbatim = getattr(framer, "verbatim", True)  # else large payloads use encode()
+        # receive()'s fast path: the framer's next_frame bound once (a stub returning None
+        # once closed). While raw bytes are kept the framer holds none: it returns None.
+        self._next_frame: Callable[[], Optional[bytes]] = framer.next_frame
         self._chunk: Callable[[int], Awaitable[bytes]]
         if isinstance(stream, ByteReceiveStream):
             self._chunk = stream.receive
@@ -210,10 +217,9 @@ class FramedStream(ObjectStream[bytes]):
         A fault the framer skipped (``on_error="raise"``) is raised once, at its place;
         the next receive() goes on. Only the frame returned is cut (see
         receive_exactly())."""
-        if not self._raw and not self._closed:
-            frame = self._framer.next_frame()
-            if frame is not None:
-                return frame
+        frame = self._next_frame()
+        if frame is not None:
+            return frame
         return (await self._fill(False))[0]
 
     async def receive_many(self) -> list[bytes]:
@@ -246,6 +252,7 @@ class FramedStream(ObjectStream[bytes]):
             return self._from_tail(many)
         read = self._read
         self._receiving = True
+        self._next_frame = _none  # another task's receive() goes to _fill(): busy
         try:
             while True:
                 try:
@@ -262,6 +269,7 @@ class FramedStream(ObjectStream[bytes]):
                     return frames
         finally:
             self._receiving = False
+            self._next_frame = _none if self._closed else self._framer.next_frame
 
     def _from_tail(self, many: bool) -> list[bytes]:
         if not self._tail:
@@ -293,6 +301,7 @@ class FramedStream(ObjectStream[bytes]):
             raise anyio.BusyResourceError("receiving from")
         framer = self._framer
         self._receiving = True
+        self._next_frame = _none  # another task's receive() goes to _fill(): busy
         try:
             while len(self._raw) - self._raw_at + framer.pending < nbytes:
                 try:
@@ -311,6 +320,7 @@ class FramedStream(ObjectStream[bytes]):
                     ) from None
         finally:
             self._receiving = False
+            self._next_frame = _none if self._closed else self._framer.next_frame
         if len(self._raw) - self._raw_at < nbytes:
             self._take_held()
         raw, at = self._raw, self._raw_at
@@ -327,6 +337,7 @@ class FramedStream(ObjectStream[bytes]):
             raise anyio.BusyResourceError("receiving from")
         self._take_held()
         self._framer = framer
+        self._next_frame = framer.next_frame
         self._verbatim = getattr(framer, "verbatim", True)
         self._give_back()
 
@@ -462,6 +473,7 @@ class FramedStream(ObjectStream[bytes]):
             await checkpoint()
             return
         self._closed = True
+        self._next_frame = _none
         self._tail.clear()
         if self._broken is not None:
             await anyio.aclose_forcefully(self._stream)

@@ -504,3 +504,27 @@ def test_anyio_raises_a_skipped_frames_fault_at_its_place(impl):
         assert [frame async for frame in stream] == [b"gh"]
 
     anyio.run(main)
+
+
+def test_anyio_a_second_receiver_is_busy_while_receive_exactly_waits(impl):
+    import anyio
+
+    async def main():
+        stream, to_us, _ = anyio_pair(impl.LineFramer())
+        await to_us.send(b"a\nb\n")
+        async with anyio.create_task_group() as tg:
+            got = []
+
+            async def exact():
+                got.append(await stream.receive_exactly(10))
+
+            tg.start_soon(exact)
+            await anyio.wait_all_tasks_blocked()
+            with pytest.raises(anyio.BusyResourceError):
+                await stream.receive()  # the bytes are receive_exactly()'s
+            await to_us.send(b"12345678")
+        assert got == [b"a\nb\n123456"]
+        await to_us.send(b"\n")
+        assert await stream.receive() == b"78"
+
+    anyio.run(main)
