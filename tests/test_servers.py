@@ -507,6 +507,10 @@ class NumberingFramer:
     def pop_frames(self):
         return self._number(self._inner.pop_frames())
 
+    def next_frame(self):  # (FramedSocket.recv() and iteration take one frame at a time)
+        frame = self._inner.next_frame()
+        return None if frame is None else self._number([frame])[0]
+
     def eof(self):
         return self._number(self._inner.eof())
 
