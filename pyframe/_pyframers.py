@@ -1266,7 +1266,8 @@ class MarkerFramer(_Framer):
     drop the garbage or the broken frame and go on; ``garbage`` counts the bytes dropped
     outside frames). With ``escape`` (one byte, DLE style), the encoder puts it before
     every payload byte that is the escape byte or the first byte of a marker, so payloads
-    may hold anything; without it, the encoder refuses a payload that holds a marker.
+    may hold anything; without it, the encoder refuses a payload that would not decode
+    back: one that holds a marker, or whose last bytes and the end marker make one.
 
     The scan of a frame keeps how far it went, so no byte is scanned twice.
     """

@@ -2161,7 +2161,8 @@ cdef class MarkerFramer(_Framer):
     drop the garbage or the broken frame and go on; ``garbage`` counts the bytes dropped
     outside frames). With ``escape`` (one byte, DLE style), the encoder puts it before
     every payload byte that is the escape byte or the first byte of a marker, so payloads
-    may hold anything; without it, the encoder refuses a payload that holds a marker.
+    may hold anything; without it, the encoder refuses a payload that would not decode
+    back: one that holds a marker, or whose last bytes and the end marker make one.
 
     The scan of a frame keeps how far it went, so no byte is scanned twice.
     """
@@ -2171,7 +2172,7 @@ cdef class MarkerFramer(_Framer):
     cdef bytes _specials  # the bytes an escape may precede: the escape byte, the markers' first
     cdef const char *_sm  # the markers' bytes (kept alive by the bytes objects) and sizes
     cdef const char *_em
-    cdef Py_ssize_t _slen, _elen, _longest
+    cdef Py_ssize_t _slen, _elen
     cdef int _esc  # the escape byte, or -1
     # The bytes a scan stops at (the markers' first bytes, the escape byte): one byte for
     # memchr, else a set for pyframe_scan (AVX2) or a table.
@@ -2199,7 +2200,6 @@ cdef class MarkerFramer(_Framer):
             self._specials = specials
             self._sm, self._slen = PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head)
             self._em, self._elen = PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail)
-            self._longest = max(self._slen, self._elen)
             self._esc = -1 if esc is None else <unsigned char>PyBytes_AS_STRING(esc)[0]
             memset(&self._set, 0, sizeof(pyframe_set))
             memset(self._table, 0, sizeof(self._table))

@@ -4,6 +4,7 @@ escape byte, limits and hostile input. (tests/test_differential.py holds it to a
 decode-by-definition reference too.)"""
 
 import gc
+import itertools
 
 import pytest
 
@@ -116,6 +117,46 @@ def test_without_escape_a_payload_that_would_not_decode_back_is_refused(impl):
     assert impl.MarkerFramer(b"ab", b"bc", escape=b"\\").encode(b"a") == b"ab\\abc"
     with pytest.raises(FrameTooLargeError, match="payload of 4 bytes"):
         impl.MarkerFramer(max_frame_size=3).encode(b"abcd")
+
+
+def _words(alphabet, most):
+    """Every byte string of up to ``most`` bytes over ``alphabet``, shortest first."""
+    return [bytes(w) for n in range(most + 1) for w in itertools.product(alphabet, repeat=n)]
+
+
+@pytest.mark.parametrize("escape", [None, b"E"])
+def test_encode_accepts_exactly_the_payloads_that_decode_back(impl, escape):
+    """Every pair of markers of up to 2 bytes over "AB", every payload of up to 4 bytes
+    over "ABx" (and the escape byte): encode() accepts a payload exactly when sending it
+    between the markers, followed by another frame, decodes back to it (with an escape,
+    every payload), and then sends exactly that (or its escaped form, which decodes back
+    too). A refusal of a payload that would decode back fails this, as would an accepted
+    one that comes back different."""
+    markers = _words(b"AB", 2)[1:]
+    payloads = _words(b"ABx" + (escape or b""), 4)
+    checked = 0
+    for start in markers:
+        for end in markers:
+            if start in end or end in start:
+                continue
+            encoder = impl.MarkerFramer(start, end, escape=escape)
+            for payload in payloads:
+                try:
+                    wire = encoder.encode(payload)
+                except ValueError:
+                    wire = None
+                if escape is None:
+                    sent = start + payload + end
+                    decoder = impl.MarkerFramer(start, end, on_error="skip")
+                    back = decoder.feed(sent + start + end) == [payload, b""]
+                    assert (wire is not None) == back, (start, end, payload)
+                    assert wire in (None, sent), (start, end, payload)
+                else:
+                    assert wire is not None, (start, end, payload)
+                    decoder = impl.MarkerFramer(start, end, escape=escape)
+                    assert decoder.feed(wire + start + end) == [payload, b""]
+                checked += 1
+    assert checked > 1000
 
 
 @pytest.mark.parametrize(
