@@ -26,6 +26,8 @@ _OnError = Literal["fail", "raise", "skip"]
 # What a delimiter may be given as (exactly these types; the framer keeps bytes).
 _Delimiter = Union[bytes, bytearray, memoryview]
 
+def _vector_scan(on: Optional[bool] = None) -> bool: ...
+
 @disjoint_base
 class _Framer:
     @property

@@ -155,6 +155,17 @@ cdef Py_ssize_t PART_MIN = 4096  # a frame this big that spans reads is filled i
 cdef Py_ssize_t PART_EAGER = 1024 * 1024  # at once up to this size, and a bigger one once
 cdef Py_ssize_t PART_SHARE = 16  # 1/PART_SHARE of it has arrived
 cdef bint CAN_SCAN = pyframe_can_scan()  # this CPU runs pyframe_scan (AVX2)
+
+
+def _vector_scan(on=None):
+    """For tests: whether framers scan for several bytes at once with AVX2. ``False``
+    makes every framer made from now on (and MarkerFramer's next scan) use the portable
+    loop, as on a CPU without AVX2; ``True`` gives back what this CPU runs."""
+    global CAN_SCAN
+    if on is not None:
+        CAN_SCAN = bool(on) and pyframe_can_scan()
+    return CAN_SCAN
+
 cdef int RAISE = _rules.RAISE  # on_error: a skipped frame's fault is raised once
 
 
