@@ -227,6 +227,13 @@ class _Framer:
         return self._verbatim
 
     @property
+    def failed(self) -> bool:
+        """Whether a fault the framer cannot go past has been met: every call that cuts
+        frames raises it until reset() (a skipped frame's fault, raised once with on_error
+        "raise", does not fail the framer)."""
+        return self._error is not None and not self._once
+
+    @property
     def skipped(self) -> int:
         """Bad frames skipped so far in this stream (with on_error "raise" or "skip")."""
         return self._skipped

@@ -266,16 +266,8 @@ def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
 def _went_on(framer: Framer) -> bool:
     """After a framer's call raised a FrameError: True if that was a skipped frame's fault,
     raised once (``on_error="raise"``), and the framer goes on; False if it stays failed
-    (it then refuses get_buffer(), as every call that takes bytes in)."""
-    if getattr(framer, "on_error", "fail") != "raise":
-        return False
-    try:
-        with framer.get_buffer(1):
-            pass
-    except FrameError:
-        return False
-    framer.buffer_updated(0)
-    return True
+    (as a framer of one's own without ``failed`` is taken to)."""
+    return not getattr(framer, "failed", True)
 
 
 def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:

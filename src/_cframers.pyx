@@ -433,6 +433,14 @@ cdef class _Framer:
         return self._verbatim
 
     @property
+    def failed(self):
+        """Whether a fault the framer cannot go past has been met: every call that cuts
+        frames raises it until reset() (a skipped frame's fault, raised once with on_error
+        "raise", does not fail the framer)."""
+        self._require()
+        return self._error is not None and not self._once
+
+    @property
     def skipped(self):
         """Bad frames skipped so far in this stream (with on_error "raise" or "skip")."""
         self._require()

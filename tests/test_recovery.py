@@ -233,3 +233,25 @@ def test_markers_at_eof_in_a_dropped_frame_end_cleanly(impl):
     assert framer.pending <= 1
     assert framer.eof() == [] and framer.skipped == 1
     assert framer.feed(b"\x02ok\x03") == [b"ok"]
+
+
+def test_failed_tells_a_fault_the_framer_cannot_go_past(impl):
+    lines = impl.LineFramer(max_frame_size=4, on_error="raise")
+    assert lines.feed(b"ab\n" + b"x" * 10 + b"\ncd\n") == [b"ab"]
+    assert not lines.failed  # a skipped frame's fault, raised once: decoding goes on
+    with pytest.raises(FrameTooLargeError):
+        lines.pop_frames()
+    assert not lines.failed
+    assert lines.pop_frames() == [b"cd"]
+
+    fail = impl.LineFramer(max_frame_size=4)
+    assert not fail.failed
+    assert fail.feed(b"ab\n" + b"x" * 10 + b"\n") == [b"ab"]
+    assert fail.failed  # already, behind the frame returned before it
+    with pytest.raises(FrameTooLargeError):
+        fail.pop_frames()
+    assert fail.failed
+    fail.reset()
+    assert not fail.failed
+    with pytest.raises(RuntimeError, match="not initialised"):
+        _ = impl.LineFramer.__new__(impl.LineFramer).failed
