@@ -87,12 +87,14 @@ if TYPE_CHECKING:
     # same signatures. At run time the names are bound to the implementation chosen above.
     from . import aio as aio
     from ._cframers import (
+        COBSFramer,
         DecimalLengthFramer,
         DelimiterFramer,
         FixedLengthFramer,
         LengthPrefixFramer,
         LineFramer,
         NetstringFramer,
+        SLIPFramer,
         VarintFramer,
     )
 else:
@@ -103,6 +105,8 @@ else:
     FixedLengthFramer = _impl.FixedLengthFramer
     DelimiterFramer = _impl.DelimiterFramer
     LineFramer = _impl.LineFramer
+    COBSFramer = _impl.COBSFramer
+    SLIPFramer = _impl.SLIPFramer
 
     def __getattr__(name: str) -> _Any:
         # ``pyframe.aio`` without importing asyncio for every user of pyframe: the submodule
@@ -115,6 +119,7 @@ else:
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
     "IMPLEMENTATION",
+    "COBSFramer",
     "DecimalLengthFramer",
     "DelimiterFramer",
     "FixedLengthFramer",
@@ -126,6 +131,7 @@ __all__ = [
     "LineFramer",
     "MalformedFrameError",
     "NetstringFramer",
+    "SLIPFramer",
     "VarintFramer",
 ]
 

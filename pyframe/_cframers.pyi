@@ -9,12 +9,14 @@ from typing import Literal, Optional, SupportsIndex, Union
 from typing_extensions import Buffer, disjoint_base
 
 __all__ = [
+    "COBSFramer",
     "DecimalLengthFramer",
     "DelimiterFramer",
     "FixedLengthFramer",
     "LengthPrefixFramer",
     "LineFramer",
     "NetstringFramer",
+    "SLIPFramer",
     "VarintFramer",
 ]
 
@@ -132,3 +134,20 @@ class LineFramer(DelimiterFramer):
         max_frame_size: Optional[int] = ...,
         on_error: _OnError = ...,
     ) -> None: ...
+
+class COBSFramer(_Framer):
+    def __init__(
+        self, *, max_frame_size: Optional[int] = ..., on_error: _OnError = ...
+    ) -> None: ...
+
+@disjoint_base
+class SLIPFramer(_Framer):
+    def __init__(
+        self,
+        *,
+        leading_end: bool = False,
+        max_frame_size: Optional[int] = ...,
+        on_error: _OnError = ...,
+    ) -> None: ...
+    @property
+    def leading_end(self) -> bool: ...
