@@ -135,6 +135,7 @@ class LineFramer(DelimiterFramer):
         on_error: _OnError = ...,
     ) -> None: ...
 
+@disjoint_base
 class COBSFramer(_Framer):
     def __init__(
         self, *, max_frame_size: Optional[int] = ..., on_error: _OnError = ...

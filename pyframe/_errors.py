@@ -206,6 +206,13 @@ def slip_escape(got: int, offset: int) -> MalformedFrameError:
     )
 
 
+def empty_slip_payload() -> ValueError:
+    return ValueError(
+        "an empty payload cannot be sent with SLIP: END END is an empty frame, which "
+        "receivers skip (RFC 1055)"
+    )
+
+
 def changed_under_scan() -> MalformedFrameError:
     """A frame whose wire bytes no longer decode as they were scanned: only a write
     through a stale view from get_buffer() can do that."""

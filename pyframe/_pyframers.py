@@ -1407,9 +1407,10 @@ class SLIPFramer(_Framer):
     """SLIP (RFC 1055): each frame ends with END (0xC0); END and ESC (0xDB) in the payload
     are sent as ESC ESC_END (0xDB 0xDC) and ESC ESC_ESC (0xDB 0xDD). With ``leading_end``,
     encode() also sends END before each frame (RFC 1055's advice: it ends any line noise
-    received before as a frame of its own). Empty frames are skipped; an ESC followed by
-    any other byte (END included) is malformed. ``max_frame_size`` limits the decoded
-    payload, counted as the bytes come; recovery skips to the next END."""
+    received before as a frame of its own). Empty frames are skipped (so encode() refuses
+    an empty payload); an ESC followed by any other byte (END included) is malformed.
+    ``max_frame_size`` limits the decoded payload, counted as the bytes come; recovery
+    skips to the next END."""
 
     _trailer = b"\xc0"
     _verbatim = False
@@ -1524,6 +1525,8 @@ class SLIPFramer(_Framer):
     def _refuse(self, payload: Buffer, size: int) -> None:
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
+        if size == 0:  # it would never arrive
+            raise _errors.empty_slip_payload()
 
     def _make_head(self, size: int) -> bytes:
         return b"\xc0" if self._leading_end else b""

@@ -2348,9 +2348,10 @@ cdef class SLIPFramer(_Framer):
     SLIP (RFC 1055): each frame ends with END (0xC0); END and ESC (0xDB) in the payload
     are sent as ESC ESC_END (0xDB 0xDC) and ESC ESC_ESC (0xDB 0xDD). With ``leading_end``,
     encode() also sends END before each frame (RFC 1055's advice: it ends any line noise
-    received before as a frame of its own). Empty frames are skipped; an ESC followed by
-    any other byte (END included) is malformed. ``max_frame_size`` limits the decoded
-    payload, counted as the bytes come; recovery skips to the next END."""
+    received before as a frame of its own). Empty frames are skipped (so encode() refuses
+    an empty payload); an ESC followed by any other byte (END included) is malformed.
+    ``max_frame_size`` limits the decoded payload, counted as the bytes come; recovery
+    skips to the next END."""
 
     cdef bint _leading_end
     # The frame at _pos is scanned as its bytes come, each byte once: data[_pos:_seen]
@@ -2499,6 +2500,8 @@ cdef class SLIPFramer(_Framer):
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
         if size > self._limit:
             raise _errors.too_large(size, self._limit, "payload")
+        if size == 0:  # it would never arrive
+            raise _errors.empty_slip_payload()
         return 0
 
     cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:

@@ -35,6 +35,8 @@ FRAMERS = (
     "FixedLengthFramer",
     "DelimiterFramer",
     "LineFramer",
+    "COBSFramer",
+    "SLIPFramer",
 )
 
 #: Each line a classic mistake, with the mypy error code it must get (after ``# E:``).
@@ -68,6 +70,8 @@ pyframe._pyframers.LengthPrefixFramer
 pyframe._pyframers.DecimalLengthFramer
 pyframe._pyframers.FixedLengthFramer
 pyframe._pyframers.DelimiterFramer
+pyframe._pyframers.COBSFramer
+pyframe._pyframers.SLIPFramer
 """
 
 

@@ -26,6 +26,8 @@ length = pyframe.LengthPrefixFramer(
 decimal = pyframe.DecimalLengthFramer(4, max_frame_size=pyframe.DEFAULT_MAX_FRAME_SIZE)
 delimited = pyframe.DelimiterFramer((b"\r\n", bytearray(b"\n")), keep_delimiter=True)
 lines = pyframe.LineFramer(line_ending=b"\r\n", max_frame_size=1024)
+cobs = pyframe.COBSFramer(max_frame_size=1024, on_error="skip")
+slip = pyframe.SLIPFramer(leading_end=True, on_error="raise")
 implementation: str = pyframe.IMPLEMENTATION
 version: str = pyframe.__version__
 
@@ -39,6 +41,8 @@ delimiters: tuple[bytes, ...] = delimited.delimiters
 keep: bool = delimited.keep_delimiter
 limit: Optional[int] = lines.max_frame_size
 line_delimiters: tuple[bytes, ...] = lines.delimiters
+leading_end: bool = slip.leading_end
+transformed: bool = cobs.verbatim or slip.verbatim  # False: encode() only, no encode_parts()
 
 
 def use(framer: pyframe.Framer) -> list[bytes]:
@@ -66,7 +70,7 @@ def use(framer: pyframe.Framer) -> list[bytes]:
 
 for framer in (length, decimal, delimited, lines):
     use(framer)
-concrete: list[pyframe.Framer] = [length, decimal, delimited, lines]
+concrete: list[pyframe.Framer] = [length, decimal, delimited, lines, cobs, slip]
 
 
 class CountingFramer(pyframe.LengthPrefixFramer):
