@@ -1322,6 +1322,9 @@ class COBSFramer(_Framer):
                     return None
                 code += buf[code]
             self._code, self._size, self._short = code, size, short
+            if size > self._limit:  # (a limit lowered since the code bytes were read)
+                self._error = _errors.decoded_too_large(size, self._limit)
+                return None
             if zero < 0:
                 return None
             if code > zero:  # the last code's group runs past the 0x00
@@ -1331,10 +1334,6 @@ class COBSFramer(_Framer):
             if zero == start:  # an empty frame: skipped
                 self._pos = zero + 1
                 continue
-            if size > self._limit:  # (a limit lowered since the code bytes were read)
-                self._last = start
-                self._error = _errors.decoded_too_large(size, self._limit)
-                return None
             self._out = self._decode(start, zero, size)
             if self._error is not None:
                 return None

@@ -2229,6 +2229,9 @@ cdef class COBSFramer(_Framer):
                     return 0
                 code += buf[code]
             self._code, self._size, self._short, self._last = code, size, short, last
+            if size > self._limit:  # (a limit lowered since the code bytes were read)
+                self._error = _errors.decoded_too_large(size, self._limit)
+                return 0
             if zero < 0:
                 return 0
             if code > zero:  # the last code's group runs past the 0x00
@@ -2237,10 +2240,6 @@ cdef class COBSFramer(_Framer):
             if zero == begin:  # an empty frame: skipped
                 self._pos = zero + 1
                 continue
-            if size > self._limit:  # (a limit lowered since the code bytes were read)
-                self._last = begin
-                self._error = _errors.decoded_too_large(size, self._limit)
-                return 0
             if not self._decode(data, begin, zero, size):
                 return 0
             self._pos = zero + 1
