@@ -2192,9 +2192,33 @@ cdef class COBSFramer(_Framer):
         self._last -= shift
 
     cdef int _cut_all(self, const char *data, list frames) except -1:
-        # The base's tight loop returns the wire bytes: here each frame is decoded (by
-        # _one(), as in the twin: _next() is not called again after a fault).
-        cdef bytes frame = self._one(data)
+        # Fast path: whole, well-formed frames one after the other, each found, checked
+        # and decoded in one tight loop (no scan state kept: a frame not whole yet, an
+        # empty one or a fault is left to _next(), which tells the fault as the twin
+        # does). The rest as in the twin: by _one(), since the base's tight loop returns
+        # the wire bytes and _next() is not called again after a fault.
+        cdef const unsigned char *buf = <const unsigned char *>data
+        cdef Py_ssize_t pos = self._pos, end = self._end, seen, zero, code, size
+        cdef int short
+        cdef bytes frame
+        if not self._discarding and self._code <= pos:  # no code byte read at _pos yet
+            seen = max(self._seen, pos)  # (no 0x00 before it)
+            while True:
+                zero = _find_byte(data, seen, end, 0)
+                if zero <= pos:  # none, or an empty frame
+                    break
+                code, size, short = pos, 0, 0
+                while code < zero:
+                    size += buf[code] - 1 + short
+                    short = buf[code] < 255
+                    code += buf[code]
+                if code != zero or size > self._limit:
+                    break
+                if not self._decode(data, pos, zero, size):
+                    return 0  # (bytes changed since the scan, by another thread: a fault)
+                frames.append(self._frame(data, pos, zero))
+                self._pos = pos = seen = zero + 1
+        frame = self._one(data)
         while frame is not None:
             frames.append(frame)
             frame = self._one(data)
