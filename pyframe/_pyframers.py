@@ -1265,14 +1265,14 @@ class COBSFramer(_Framer):
     _verbatim = False
     # The frame at _pos is scanned as its bytes come, each byte once: no 0x00 is in
     # _buf[_pos:_seen]; _code is where the next code byte is, _last where the last one
-    # read is, _size how many payload bytes the codes read so far give (with the zero
-    # implied after the last one's group, if _short, only once another group follows).
+    # read is, _size how many payload bytes the codes read so far give; _short: the last
+    # one was under 255, so a zero follows its group if another group does.
     _seen: int
     _code: int
     _last: int
     _size: int
     _short: bool
-    _out: bytes  # the frame _next() decoded, for _frame()
+    _out: bytes  # the frame _next() decoded (see _decode), for _frame()
 
     def __init__(
         self,
@@ -1342,7 +1342,8 @@ class COBSFramer(_Framer):
 
     def _decode(self, start: int, stop: int, size: int) -> bytes:
         """The payload of the frame at ``_buf[start:stop]``, checked to be ``size`` bytes
-        again (a stale view may have changed its bytes since they were scanned)."""
+        again (a stale view may have changed its bytes since they were scanned: decoding
+        here, in _next(), makes that a fault like any other, never a wrong frame)."""
         buf, out = self._buf, bytearray(size)
         filled = 0
         while start < stop:
@@ -1418,7 +1419,7 @@ class SLIPFramer(_Framer):
     # holds no END and decodes to _size bytes (an ESC at _seen waits for its next byte).
     _seen: int
     _size: int
-    _out: bytes  # the frame _next() decoded, for _frame()
+    _out: bytes  # the frame _next() decoded (see _decode), for _frame()
 
     leading_end = _setting("_leading_end")
 

@@ -2162,11 +2162,11 @@ cdef class COBSFramer(_Framer):
 
     # The frame at _pos is scanned as its bytes come, each byte once: no 0x00 is in
     # data[_pos:_seen]; _code is where the next code byte is, _last where the last one
-    # read is, _size how many payload bytes the codes read so far give (with the zero
-    # implied after the last one's group, if _short, only once another group follows).
+    # read is, _size how many payload bytes the codes read so far give; _short: the last
+    # one was under 255, so a zero follows its group if another group does.
     cdef Py_ssize_t _seen, _code, _last, _size
     cdef bint _short
-    cdef bytes _out  # the frame _next() decoded, for _frame()
+    cdef bytes _out  # the frame _next() decoded (see _decode), for _frame()
 
     @cython.embedsignature(False)
     def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE, on_error="fail"):
@@ -2274,8 +2274,9 @@ cdef class COBSFramer(_Framer):
     cdef int _decode(self, const char *data, Py_ssize_t start, Py_ssize_t stop,
                      Py_ssize_t size) except -1:
         """Decode the frame at ``data[start:stop]`` into ``_out``, checked to be ``size``
-        bytes again (a stale view may have changed its bytes since they were scanned):
-        one allocation, one copy of each run."""
+        bytes again (a stale view may have changed its bytes since they were scanned:
+        decoding here, in _next(), makes that a fault like any other, never a wrong
+        frame): one allocation, one copy of each run."""
         cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
         cdef char *to = PyBytes_AS_STRING(out)
         cdef Py_ssize_t filled = 0, code
@@ -2380,7 +2381,7 @@ cdef class SLIPFramer(_Framer):
     # The frame at _pos is scanned as its bytes come, each byte once: data[_pos:_seen]
     # holds no END and decodes to _size bytes (an ESC at _seen waits for its next byte).
     cdef Py_ssize_t _seen, _size
-    cdef bytes _out  # the frame _next() decoded, for _frame()
+    cdef bytes _out  # the frame _next() decoded (see _decode), for _frame()
 
     @cython.embedsignature(False)
     def __init__(self, *, leading_end=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
