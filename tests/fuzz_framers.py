@@ -74,6 +74,8 @@ CLASSES = (
     "FixedLengthFramer",
     "DelimiterFramer",
     "LineFramer",
+    "COBSFramer",
+    "SLIPFramer",
 )
 SETTINGS = {
     "LengthPrefixFramer": (
@@ -90,6 +92,8 @@ SETTINGS = {
     "FixedLengthFramer": ("size", "max_frame_size"),
     "DelimiterFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
     "LineFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
+    "COBSFramer": ("max_frame_size", "verbatim"),
+    "SLIPFramer": ("leading_end", "max_frame_size", "verbatim"),
 }
 
 # and what every framer has: its recovery setting, and what it skipped
@@ -376,6 +380,9 @@ class _Session:
                 kw["line_ending"] = inp.pick(
                     (b"\n", b"\r\n", b"\n", b"\r\n", b"\r", "\n", None, bytearray(b"\n"))
                 )
+        elif cls == "SLIPFramer":
+            if inp.chance(100):
+                kw["leading_end"] = inp.pick((True, False, True, False, 1, None, "no"))
         if inp.chance(190):
             kw["max_frame_size"] = self.limit()
         if inp.chance(90):
@@ -397,6 +404,8 @@ class _Session:
             extra = b""
             if cls == "DelimiterFramer":
                 extra = b"".join(bytes(d) for d in self.framers["python"].delimiters)
+            elif cls in ("COBSFramer", "SLIPFramer"):  # zeros and codes; END and escapes
+                extra = b"\x03\x04\xfe\xc0\xdb\xdc\xdd"
             self.alphabet = bytes(sorted(set(extra + b"0123456789\x00\x01\x02\xffab\n\r:,\x80")))
             for name in SETTINGS[cls]:
                 self.both(f"f.{name}", lambda t, name=name: getattr(self.framers[t], name))
