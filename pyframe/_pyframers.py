@@ -1399,7 +1399,7 @@ class COBSFramer(_Framer):
         return bytes(out)
 
 
-_END, _ESC, _ESC_END, _ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
+_SLIP_END, _SLIP_ESC, _SLIP_ESC_END, _SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 _SLIP_SPECIAL = re.compile(b"[\xc0\xdb]")  # END or ESC
 
 
@@ -1448,7 +1448,7 @@ class SLIPFramer(_Framer):
     def _next(self) -> Optional[tuple[int, int]]:
         buf, end = self._buf, self._end
         if self._discarding:  # the rest of a skipped frame: up to its END
-            stop = buf.find(_END, self._pos, end)
+            stop = buf.find(_SLIP_END, self._pos, end)
             if stop < 0:
                 self._pos = end
                 return None
@@ -1465,13 +1465,13 @@ class SLIPFramer(_Framer):
                 if size > self._limit:
                     self._too_large(at)
                     return None
-                if special == end or buf[special] == _END:
+                if special == end or buf[special] == _SLIP_END:
                     at = special
                     break
                 if special + 1 == end:  # an ESC whose next byte has not come yet
                     at = special
                     break
-                if buf[special + 1] not in (_ESC_END, _ESC_ESC):
+                if buf[special + 1] not in (_SLIP_ESC_END, _SLIP_ESC_ESC):
                     self._seen = special
                     self._error = _errors.slip_escape(buf[special + 1], special - start)
                     return None
@@ -1481,7 +1481,7 @@ class SLIPFramer(_Framer):
                     return None
                 at = special + 2
             self._seen, self._size = at, size
-            if at == end or buf[at] != _END:
+            if at == end or buf[at] != _SLIP_END:
                 return None
             if at == start:  # an empty frame: skipped
                 self._pos = at + 1
