@@ -93,6 +93,7 @@ if TYPE_CHECKING:
         FixedLengthFramer,
         LengthPrefixFramer,
         LineFramer,
+        MarkerFramer,
         NetstringFramer,
         SLIPFramer,
         VarintFramer,
@@ -107,6 +108,7 @@ else:
     LineFramer = _impl.LineFramer
     COBSFramer = _impl.COBSFramer
     SLIPFramer = _impl.SLIPFramer
+    MarkerFramer = _impl.MarkerFramer
 
     def __getattr__(name: str) -> _Any:
         # ``pyframe.aio`` without importing asyncio for every user of pyframe: the submodule
@@ -130,6 +132,7 @@ __all__ = [
     "LengthPrefixFramer",
     "LineFramer",
     "MalformedFrameError",
+    "MarkerFramer",
     "NetstringFramer",
     "SLIPFramer",
     "VarintFramer",

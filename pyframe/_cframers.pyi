@@ -15,6 +15,7 @@ __all__ = [
     "FixedLengthFramer",
     "LengthPrefixFramer",
     "LineFramer",
+    "MarkerFramer",
     "NetstringFramer",
     "SLIPFramer",
     "VarintFramer",
@@ -134,6 +135,26 @@ class LineFramer(DelimiterFramer):
         max_frame_size: Optional[int] = ...,
         on_error: _OnError = ...,
     ) -> None: ...
+
+@disjoint_base
+class MarkerFramer(_Framer):
+    def __init__(
+        self,
+        start: _Delimiter = b"\x02",
+        end: _Delimiter = b"\x03",
+        *,
+        escape: Optional[_Delimiter] = None,
+        max_frame_size: Optional[int] = ...,
+        on_error: _OnError = ...,
+    ) -> None: ...
+    @property
+    def start(self) -> bytes: ...
+    @property
+    def end(self) -> bytes: ...
+    @property
+    def escape(self) -> Optional[bytes]: ...
+    @property
+    def garbage(self) -> int: ...
 
 @disjoint_base
 class COBSFramer(_Framer):

@@ -175,6 +175,37 @@ def not_verbatim(framer: object) -> TypeError:
     )
 
 
+def marker_garbage(got: Union[bytes, bytearray], start: bytes) -> MalformedFrameError:
+    """Bytes outside a frame where a start marker was expected."""
+    return MalformedFrameError(
+        f"garbage outside a frame: expected the start marker {start!r}, got {bytes(got)!r}"
+    )
+
+
+def marker_inside(start: bytes, after: int) -> MalformedFrameError:
+    """A start marker inside a frame whose end marker has not come: the frame is broken."""
+    return MalformedFrameError(
+        f"start marker {start!r} inside a frame, after {after} bytes of it (its end marker "
+        "is missing)"
+    )
+
+
+def bad_escape(escape: bytes, got: int, allowed: bytes) -> MalformedFrameError:
+    return MalformedFrameError(
+        f"escape byte {escape!r} followed by {bytes([got])!r} in a frame: only one of "
+        f"{allowed!r} may follow it"
+    )
+
+
+def no_end_marker(scanned: int, limit: int) -> FrameTooLargeError:
+    return FrameTooLargeError(
+        f"no end marker within max_frame_size={limit} bytes ({scanned} bytes of a frame "
+        "scanned without one)",
+        scanned,
+        limit,
+    )
+
+
 # -- COBS and SLIP: framings that decode the payload from its wire bytes ------------------
 
 

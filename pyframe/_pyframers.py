@@ -36,6 +36,7 @@ __all__ = [
     "FixedLengthFramer",
     "LengthPrefixFramer",
     "LineFramer",
+    "MarkerFramer",
     "NetstringFramer",
     "SLIPFramer",
     "VarintFramer",
@@ -109,13 +110,16 @@ class _Framer:
     _head: bytes
     # Recovery (on_error "raise" or "skip"): a bad frame is skipped. _discard bytes of it
     # are still to come and be dropped (length framings), or with _discarding every byte
-    # up to the next delimiter is; _skipped counts the frames skipped; _once says the
-    # fault in _error is raised once, then decoding goes on.
+    # up to the next delimiter is (a framing may tell several kinds of dropping apart by
+    # its value); _skipped counts the frames skipped; _once says the fault in _error is
+    # raised once, then decoding goes on. _garbage counts the bytes dropped between frames
+    # (framings that tell frames from what lies between them: markers).
     _on_error: int
     _discard: int
-    _discarding: bool
+    _discarding: int
     _skipped: int
     _once: bool
+    _garbage: int
 
     _trailer: bytes = b""  # encoding: what follows each payload (see _refuse, _make_head)
     # encoding: whether the payload goes out unchanged between header and trailer (if
@@ -250,6 +254,7 @@ class _Framer:
         self._error = None
         self._part, self._filled, self._head = None, 0, b""
         self._discard, self._discarding, self._skipped, self._once = 0, False, 0, False
+        self._garbage = 0
         self._restart()
 
     def __reduce__(self) -> NoReturn:
@@ -497,7 +502,7 @@ class _Framer:
                 return None
             self._error = None
 
-    def _mark(self) -> tuple[int, Optional[bytearray], int, bytes, int, bool, int]:
+    def _mark(self) -> tuple[int, Optional[bytearray], int, bytes, int, int, int, int]:
         """The state a failed call goes back to (see _undo)."""
         return (
             self._pos,
@@ -507,14 +512,15 @@ class _Framer:
             self._discard,
             self._discarding,
             self._skipped,
+            self._garbage,
         )
 
-    def _undo(self, mark: tuple[int, Optional[bytearray], int, bytes, int, bool, int]) -> None:
+    def _undo(self, mark: tuple[int, Optional[bytearray], int, bytes, int, int, int, int]) -> None:
         """Back to the state of ``mark``, with no fault: frames cut since then were not
         delivered (a part only ever grows, so its bytes up to the filled mark are still
         the same)."""
         self._pos, self._part, self._filled, self._head = mark[:4]
-        self._discard, self._discarding, self._skipped = mark[4:]
+        self._discard, self._discarding, self._skipped, self._garbage = mark[4:]
         self._error, self._once = None, False
         self._restart()
 
@@ -1247,6 +1253,210 @@ class LineFramer(DelimiterFramer):
         ending = _rules.line_ending(line_ending)
         other = b"\r\n" if ending == b"\n" else b"\n"
         super().__init__((ending, other), max_frame_size=max_frame_size, on_error=on_error)
+
+
+# MarkerFramer: what a scan inside a frame stops at, and what _discarding drops.
+_TAIL, _END, _START, _BAD = 0, 1, 2, 3  # undecided yet; end marker; start marker; bad escape
+_GARBAGE, _BROKEN = 1, 2  # a garbage run (to a start marker); a broken frame (to either)
+
+
+class MarkerFramer(_Framer):
+    """Frames between a start and an end marker (STX/ETX, ``{``/``}``, ``<msg>``/``</msg>``):
+    the frame is what lies between them. Bytes outside a frame are garbage, and an
+    (unescaped) start marker inside a frame that has not ended breaks it, the new frame
+    beginning at that marker: faults reported as ``on_error`` says ("raise" and "skip"
+    drop the garbage or the broken frame and go on; ``garbage`` counts the bytes dropped
+    outside frames). With ``escape`` (one byte, DLE style), the encoder puts it before
+    every payload byte that is the escape byte or the first byte of a marker, so payloads
+    may hold anything; without it, the encoder refuses a payload that holds a marker.
+
+    The scan of a frame keeps how far it went, so no byte is scanned twice.
+    """
+
+    _start_marker: bytes
+    _end_marker: bytes
+    _escape: Optional[bytes]
+    _specials: bytes  # the bytes an escape may precede: the escape byte, the markers' first
+    # Scan state of the frame whose start marker is at _pos (when _opened): no marker
+    # begins in _buf[_pos + len(start):_seen], which decodes to _decoded bytes.
+    _opened: bool
+    _seen: int
+    _decoded: int
+
+    start = _setting("_start_marker")
+    end = _setting("_end_marker")
+    escape = _setting("_escape")
+
+    def __init__(
+        self,
+        start: _Delimiter = b"\x02",
+        end: _Delimiter = b"\x03",
+        *,
+        escape: Optional[_Delimiter] = None,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
+    ) -> None:
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
+        head, tail, esc = _rules.markers(start, end, escape)
+        self._settle()
+        self._start_marker, self._end_marker, self._escape = head, tail, esc
+        self._trailer = tail
+        self._verbatim = esc is None
+        self._specials = b"" if esc is None else bytes(dict.fromkeys(esc + head[:1] + tail[:1]))
+        self._open(limit, recover)
+
+    @property
+    def garbage(self) -> int:
+        """Bytes dropped outside frames so far in this stream (with on_error "raise" or
+        "skip"; "fail" drops nothing)."""
+        return self._garbage
+
+    def _restart(self) -> None:
+        self._opened, self._seen, self._decoded = False, 0, 0
+
+    def _rebase(self, shift: int) -> None:
+        self._seen -= shift
+
+    def _may_begin(self, at: int) -> bool:
+        """Whether a marker may begin at ``_buf[at]``, cut off by the end of the bytes."""
+        if self._final:
+            return False
+        rest = self._buf[at : self._end]
+        return self._end_marker.startswith(rest) or self._start_marker.startswith(rest)
+
+    def _first(self, lo: int, hi: int) -> tuple[int, int]:
+        """The earliest marker wholly in ``_buf[lo:hi]``: (offset, _END or _START), or
+        (-1, _TAIL). (Neither marker holds the other: they never match at one offset.)"""
+        buf = self._buf
+        at = buf.find(self._end_marker, lo, hi)
+        if at >= 0:  # a start marker that begins before it
+            hi = min(hi, at + len(self._start_marker) - 1)
+        first = buf.find(self._start_marker, lo, hi)
+        if first >= 0 and (at < 0 or first < at):
+            return first, _START
+        return (at, _END) if at >= 0 else (-1, _TAIL)
+
+    def _scan(self, at: int, check: bool) -> tuple[int, int, int]:
+        """Scan the inside of a frame from ``_buf[at]``: ``(offset, kind, decoded)``, the
+        first marker (_END, _START), bad escape (_BAD; only if ``check``) or the place
+        where more bytes must decide (_TAIL: a marker may begin there, or an escape is the
+        last byte, or the end), and the bytes ``_buf[at:offset]`` decode to."""
+        buf, end, esc = self._buf, self._end, self._escape
+        decoded = 0
+        while True:
+            escaped = -1 if esc is None else buf.find(esc, at, end)
+            # No marker runs over an escape byte: one that begins before it ends before it.
+            first, kind = self._first(at, end if escaped < 0 else escaped)
+            if first >= 0:
+                return first, kind, decoded + first - at
+            if escaped < 0:
+                tail = max(at, end - max(len(self._start_marker), len(self._end_marker)) + 1)
+                while tail < end and not self._may_begin(tail):
+                    tail += 1
+                return tail, _TAIL, decoded + tail - at
+            decoded += escaped - at
+            if escaped + 1 == end:
+                return escaped, _TAIL, decoded
+            if check and buf[escaped + 1] not in self._specials:
+                return escaped, _BAD, decoded
+            decoded += 1
+            at = escaped + 2
+
+    def _next(self) -> Optional[tuple[int, int]]:
+        buf, end, start_marker = self._buf, self._end, self._start_marker
+        while True:
+            pos = self._pos
+            if self._discarding == _GARBAGE:  # dropped up to a start marker
+                at = buf.find(start_marker, pos, end)
+                if at < 0:
+                    at = max(pos, end - len(start_marker) + 1)
+                    while at < end and (self._final or not start_marker.startswith(buf[at:end])):
+                        at += 1
+                self._garbage += at - pos
+                self._pos = at
+                if not buf.startswith(start_marker, at, end):
+                    return None
+                self._discarding = 0
+                continue
+            if self._discarding == _BROKEN:  # the rest of a broken frame: to either marker
+                at, kind, _ = self._scan(pos, False)
+                if kind == _TAIL:
+                    self._pos = end if self._final else at
+                    return None
+                self._pos = at + len(self._end_marker) if kind == _END else at
+                self._discarding = 0
+                continue
+            if not self._opened or self._seen < pos + len(start_marker):
+                # Outside a frame: a start marker must begin here.
+                if not buf.startswith(start_marker, pos, end):
+                    if pos == end or (not self._final and start_marker.startswith(buf[pos:end])):
+                        return None  # (may begin a start marker)
+                    got = buf[pos : min(end, pos + len(start_marker))]
+                    self._error = _errors.marker_garbage(got, start_marker)
+                    return None
+                self._opened, self._seen, self._decoded = True, pos + len(start_marker), 0
+            at, kind, decoded = self._scan(self._seen, True)
+            self._seen = at
+            self._decoded += decoded
+            if self._decoded > self._limit:
+                self._error = (
+                    _errors.too_large(self._decoded, self._limit)
+                    if kind == _END
+                    else _errors.no_end_marker(self._decoded, self._limit)
+                )
+                return None
+            if kind == _END:
+                self._pos, self._opened = at + len(self._end_marker), False
+                return pos + len(start_marker), at
+            if kind == _START:
+                self._error = _errors.marker_inside(start_marker, at - pos - len(start_marker))
+            elif kind == _BAD:
+                assert self._escape is not None
+                self._error = _errors.bad_escape(self._escape, buf[at + 1], self._specials)
+            return None
+
+    def _skip(self) -> bool:
+        # Garbage: dropped up to the next start marker. A broken frame: dropped up to
+        # where the scan stopped, then up to the next end marker (dropped too) or start
+        # marker (which begins the next frame).
+        if self._opened:
+            self._pos, self._opened, self._discarding = self._seen, False, _BROKEN
+        else:
+            self._discarding = _GARBAGE
+        return True
+
+    def _frame(self, start: int, stop: int) -> bytes:
+        with memoryview(self._buf) as view:
+            wire = bytes(view[start:stop])
+        if self._escape is None:
+            return wire
+        # _next() checked the escapes and counted the bytes they decode to. (A stale view
+        # may have changed bytes scanned in an earlier call: as the compiled twin, an
+        # escape as the last byte is dropped, and the frame is cut or padded with zeros
+        # to the size counted.)
+        frame = re.sub(re.escape(self._escape) + b"(.?)", rb"\1", wire, flags=re.DOTALL)
+        return frame[: self._decoded].ljust(self._decoded, b"\0")
+
+    def _wanted(self, data: memoryview) -> int:
+        # Up to the first end marker in data (one that is escaped only makes this short).
+        found = re.search(re.escape(self._end_marker), data)
+        return found.end() if found else len(data)
+
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        if self._escape is None:
+            _rules.check_markers(payload, self._start_marker, self._end_marker)
+
+    def _make_head(self, size: int) -> bytes:
+        return self._start_marker
+
+    def _transform(self, view: memoryview) -> bytes:
+        assert self._escape is not None
+        special = b"[" + b"".join(re.escape(bytes([b])) for b in self._specials) + b"]"
+        return re.sub(special, self._escape.replace(b"\\", b"\\\\") + rb"\g<0>", bytes(view))
 
 
 # -- COBS and SLIP: the payload's bytes are transformed on the wire ----------------------

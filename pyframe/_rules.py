@@ -201,3 +201,68 @@ def _search(payload: Buffer, view: memoryview, needle: bytes) -> int:
         return payload.find(needle)
     match = re.search(re.escape(needle), view)
     return match.start() if match else -1
+
+
+#: The longest start or end marker of a MarkerFramer (markers are short tokens; a bound
+#: keeps every check of the bytes around a position cheap).
+MAX_MARKER = 64
+
+
+def _marker(name: str, value: object) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise TypeError(f"the {name} marker must be bytes, not {type(value).__name__}")
+    marker = bytes(value)
+    if not marker:
+        raise ValueError(f"the {name} marker must not be empty")
+    if len(marker) > MAX_MARKER:
+        raise ValueError(f"the {name} marker must be at most {MAX_MARKER} bytes, got {len(marker)}")
+    return marker
+
+
+def markers(start: object, end: object, escape: object) -> tuple[bytes, bytes, Optional[bytes]]:
+    """Checked settings of a MarkerFramer: the start and end markers, and the escape byte
+    (or None). Each marker must be told apart from the other wherever it occurs, and the
+    escape byte from both."""
+    head, tail = _marker("start", start), _marker("end", end)
+    if head == tail:
+        raise ValueError(f"the start and end markers must differ, both are {head!r}")
+    if head in tail or tail in head:
+        raise ValueError(f"neither marker may contain the other: start {head!r}, end {tail!r}")
+    if escape is None:
+        return head, tail, None
+    if not isinstance(escape, (bytes, bytearray, memoryview)):
+        raise TypeError(f"escape must be one byte (bytes) or None, not {type(escape).__name__}")
+    esc = bytes(escape)
+    if len(esc) != 1:
+        raise ValueError(f"escape must be exactly one byte, got {esc!r}")
+    if esc in head or esc in tail:
+        raise ValueError(f"the escape byte {esc!r} must not occur in the markers")
+    return head, tail, esc
+
+
+def check_markers(payload: Buffer, start: bytes, end: bytes) -> None:
+    """Refuse ``payload`` unless, sent between ``start`` and ``end`` with no escape, it
+    decodes back to exactly itself whatever bytes follow: no marker may begin inside it,
+    nor where its last bytes and the end marker meet. The payload is searched, not copied."""
+    with byte_view(payload) as view:
+        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+        size = view.nbytes
+        for name, marker in (("start", start), ("end", end)):
+            at = _search(payload, view, marker)
+            if at >= 0:
+                raise ValueError(
+                    f"payload contains the {name} marker {marker!r} (at offset {at}); "
+                    "an escape byte (escape=) lets payloads hold the markers"
+                )
+        # The payload's last bytes and the end marker after them: a marker that begins
+        # there would end the frame early. (None can be cut off by what follows: the
+        # bytes from there on hold the whole end marker, which no other marker holds.)
+        tail = bytes(view[max(0, size - max(len(start), len(end)) + 1) :])
+        wire = tail + end
+        for at in range(len(tail)):
+            for name, marker in (("start", start), ("end", end)):
+                if wire.startswith(marker, at):
+                    raise ValueError(
+                        f"payload end {tail[at:]!r} plus the end marker {end!r} makes the "
+                        f"{name} marker {marker!r}"
+                    )

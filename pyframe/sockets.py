@@ -24,7 +24,13 @@ system call; ``None`` means the peer closed the stream cleanly between two frame
 payload is a valid frame, ``b""``). A stream that ends inside a frame raises
 ``IncompleteFrameError`` (its ``.partial`` holds the bytes received). A timeout, or
 ``BlockingIOError`` on a non-blocking socket, keeps every byte received so far: the next
-call continues the same frame.
+call continues the same frame. A framer with ``on_error="raise"`` has its skipped frame's
+fault raised by recv() at its place among the frames, once; the next recv() goes on.
+
+Switching framing mid-stream: recv() cuts one frame at a time (``framer.next_frame()``), so
+the bytes after the frame it returned are still raw in the framer. ``read_exactly(n)``
+returns the next ``n`` raw bytes (an HTTP body after its head), and ``switch_framer(new)``
+hands every byte held to another framer; recv() goes on with it.
 
 Sending: ``send()`` returns once the whole frame is handed to the kernel. On a blocking
 socket (with or without a timeout) a send that fails part-way through a frame leaves the
@@ -47,7 +53,6 @@ both send, on the same FramedSocket at the same time.
 
 from __future__ import annotations
 
-import collections
 import errno
 import logging
 import os
@@ -59,8 +64,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from operator import index as _index
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union, cast
 
+from ._errors import IncompleteFrameError
 from ._types import Buffer, Framer
 
 if TYPE_CHECKING:
@@ -283,7 +290,13 @@ class FramedSocket:
         self._releases = _releases_buffer(framer)
         self._wake: Optional[_Socket] = None  # FramedServer's: readable once it shuts down
         self._poller: Any = None  # select.poll() of the socket (and _wake), made once
-        self._frames: collections.deque[bytes] = collections.deque()  # cut, not returned yet
+        # Raw bytes read_exactly() took from the framer or the socket and has not returned
+        # yet: _raw[_raw_at:]. (While they are here the framer holds nothing: they go back
+        # into it when a frame is asked for, or to the next framer.)
+        self._raw = b""
+        self._raw_at = 0
+        self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
+        self._verbatim = getattr(framer, "verbatim", True)  # else large payloads use encode()
         self._eof = False  # the peer closed its side cleanly
         self._broken: Optional[str] = None  # the error that broke the sending side
         self._unsent: Optional[bytes] = None  # non-blocking: the rest the kernel refused
@@ -364,46 +377,57 @@ class FramedSocket:
         """The next frame (``bytes``), or None once the peer has closed cleanly between
         frames. Raises IncompleteFrameError if the stream ended inside a frame, and the
         framer's error (FrameTooLargeError, MalformedFrameError) on a bad stream (frames
-        received before the fault are returned first)."""
-        if not self._frames:
-            frames = self._receive()
-            if not frames:
-                return None
-            self._frames.extend(frames)
-        return self._frames.popleft()
+        received before the fault are returned first). A fault the framer skipped
+        (``on_error="raise"``) is raised once, at its place; the next recv() goes on. Only
+        the frame returned is cut: the bytes after it stay raw in the framer (see
+        read_exactly() and switch_framer())."""
+        frame = self._framer.next_frame()
+        if frame is None:
+            frames = self._receive(False)
+            return frames[0] if frames else None
+        return frame
 
     def recv_many(self) -> list[bytes]:
         """Every frame buffered, receiving once if none is (a list; [] at a clean EOF).
-        Cheaper per frame than recv() for streams of small frames."""
-        if not self._frames:
-            return self._receive()  # the framer's list, handed over as it is
-        frames = list(self._frames)
-        self._frames.clear()
-        return frames
+        Cheaper per frame than recv() for streams of small frames; it cuts every frame the
+        framer holds (switch framing after recv() instead)."""
+        frames = self._framer.pop_frames()
+        return frames if frames else self._receive(True)
 
     def __iter__(self) -> Iterator[bytes]:
-        """Yield frames until the peer closes cleanly. Stopping early loses nothing: the
-        frames not yet yielded stay buffered for the next recv()."""
-        frames = self._frames
+        """Yield frames until the peer closes cleanly, as recv() returns them (one at a
+        time: stopping early, or switching framing inside the loop, loses nothing)."""
         while True:
-            while frames:
-                yield frames.popleft()
-            new = self._receive()
-            if not new:
-                return
-            frames.extend(new)
+            frame = self._framer.next_frame()
+            if frame is None:
+                frames = self._receive(False)
+                if not frames:
+                    return
+                frame = frames[0]
+            yield frame
 
-    def _receive(self) -> list[bytes]:
-        """The frames the framer holds, receiving until there is at least one; [] at a
-        clean EOF. Timeouts and BlockingIOError propagate with every byte kept."""
+    def _receive(self, many: bool) -> list[bytes]:
+        """The frames the framer holds (all, or with ``many`` false the next one), receiving
+        until there is at least one; [] at a clean EOF. Timeouts and BlockingIOError
+        propagate with every byte kept."""
         framer = self._framer
-        frames = framer.pop_frames()  # raises a fault left over from the last call
-        if frames or self._eof:
+        if self._raw_at < len(self._raw):
+            self._give_back()  # raw bytes read_exactly() left: frames again from here
+        cut = framer.pop_frames if many else self._next_frames
+        frames = cut()  # raises a fault left over from the last call
+        if frames:
+            return frames
+        if self._eof:
+            if many:
+                frames, self._tail = self._tail, []
+            else:
+                frames = self._tail[:1]
+                del self._tail[:1]
             return frames
         if self._waits and not framer.pending and not self._wait_for_frame():
             return frames  # the server shuts down: as at a clean end of stream
         if self._frame_timeout is not None:
-            return self._receive_by_deadline()
+            return self._receive_by_deadline(cut)
         recv_into = self._sock.recv_into
         size = self._read_size
         while True:
@@ -415,14 +439,28 @@ class FramedSocket:
                     continue
             framer.buffer_updated(n)
             if n == 0:
-                self._eof = True
-                frames = framer.eof()  # IncompleteFrameError if a frame was cut short
-            else:
-                frames = framer.pop_frames()
-            if frames or n == 0:
+                return self._ended(cut)
+            frames = cut()
+            if frames:
                 return frames
 
-    def _receive_by_deadline(self) -> list[bytes]:
+    def _next_frames(self) -> list[bytes]:
+        """The next frame as a list of one, or []: recv()'s cut, one frame at a time."""
+        frame = self._framer.next_frame()
+        return [] if frame is None else [frame]
+
+    def _ended(self, cut: Callable[[], list[bytes]]) -> list[bytes]:
+        """The peer closed: the frames left (IncompleteFrameError if one was cut short)."""
+        self._eof = True
+        frames = cut()
+        if frames:
+            return frames
+        self._tail = self._framer.eof()  # (what only the end tells: a delimiter's tail)
+        frames = self._tail[:1]
+        del self._tail[:1]
+        return frames
+
+    def _receive_by_deadline(self, cut: Callable[[], list[bytes]]) -> list[bytes]:
         """_receive() with a frame_timeout: the reads for the rest of a frame end at its
         deadline. The deadline starts when a receive first holds bytes of the frame, and any
         exception that leaves (a timeout, a framer error) clears it: time the caller spends
@@ -444,10 +482,9 @@ class FramedSocket:
                         continue
                 framer.buffer_updated(n)
                 if n == 0:
-                    self._eof = True
                     self._deadline = None
-                    return framer.eof()  # IncompleteFrameError if a frame was cut short
-                frames = framer.pop_frames()
+                    return self._ended(cut)
+                frames = cut()
                 if frames:
                     self._deadline = None  # bytes left over begin a frame: timed from next read
                     return frames
@@ -523,8 +560,115 @@ class FramedSocket:
 
     @property
     def at_eof(self) -> bool:
-        """True once the peer closed cleanly and every frame has been returned."""
-        return self._eof and not self._frames and self._framer.pending == 0
+        """True once the peer closed cleanly and every frame and byte has been returned."""
+        return (
+            self._eof
+            and not self._tail
+            and self._framer.pending == 0
+            and self._raw_at == len(self._raw)
+        )
+
+    # -- switching framing ------------------------------------------------------------
+
+    def read_exactly(self, n: int) -> bytes:
+        """The next ``n`` raw bytes of the stream, after the last frame returned: those the
+        framer holds first (taken with ``framer.detach()``), then from the socket. Raw bytes
+        read past them are kept, and framed again by the next recv().
+
+        A stream that ends first raises ``IncompleteFrameError`` (``.partial``: the bytes
+        that came, ``.expected``: ``n``), as a frame cut short does. A timeout
+        (``socket.timeout``, ``FrameTimeoutError`` with a ``frame_timeout``, counted over the
+        whole read) or ``BlockingIOError`` keeps the bytes that arrived: the next call with
+        the same ``n`` goes on from them."""
+        n = _index(n)
+        if n < 0:
+            raise ValueError(f"n must be at least 0, got {n}")
+        self._take_held()
+        raw, at = self._raw, self._raw_at
+        have = len(raw) - at
+        if have >= n:
+            self._raw_at = at + n
+            if self._raw_at == len(raw):
+                self._raw, self._raw_at = b"", 0
+            return raw if n == len(raw) else raw[at : at + n]
+        # Read the rest: a large n exactly into its own buffer, a small one with a whole
+        # read (the bytes past n stay raw for the next call).
+        size = max(n, self._read_size)
+        buf = bytearray(size)
+        buf[:have] = memoryview(raw)[at:]
+        got = have
+        timed = self._frame_timeout is not None and self._sock.gettimeout() != 0.0
+        try:
+            with memoryview(buf) as view:
+                while got < n:
+                    try:
+                        if timed:
+                            count = self._recv_by_deadline(view[got:], size - got)
+                        else:
+                            count = self._sock.recv_into(view[got:], size - got)
+                    except InterruptedError:
+                        continue
+                    if count == 0:
+                        self._eof = True
+                        partial = bytes(view[:got])
+                        got = 0
+                        raise IncompleteFrameError(
+                            f"stream ended after {len(partial)} of {n} bytes read exactly",
+                            partial,
+                            n,
+                        )
+                    got += count
+                self._deadline = None
+                if got > n:
+                    self._raw, self._raw_at = bytes(view[n:got]), 0
+                else:
+                    self._raw, self._raw_at = b"", 0
+                return bytes(view[:n]) if size > n else bytes(buf)
+        except BaseException:
+            self._deadline = None
+            if got:  # what arrived stays for the next call
+                self._raw, self._raw_at = bytes(buf[:got]), 0
+            else:
+                self._raw, self._raw_at = b"", 0
+            raise
+
+    def switch_framer(self, framer: Framer) -> None:
+        """Frame the rest of the stream with ``framer`` (both directions): every byte the
+        old framer holds (and any raw byte read_exactly() kept) moves into it, uncut
+        (``get_buffer``/``buffer_updated``). The old framer is left empty, its state (a
+        fault, ``skipped``) forgotten."""
+        self._take_held()
+        self._framer = framer
+        self._verbatim = getattr(framer, "verbatim", True)
+        self._releases = _releases_buffer(framer)
+        self._deadline = None
+        self._give_back()
+
+    def _take_held(self) -> None:
+        """Move the bytes the framer holds to the raw bytes (one copy: detach())."""
+        framer = self._framer
+        if not framer.pending:
+            return
+        detach = getattr(framer, "detach", None)
+        if detach is None:
+            raise TypeError(
+                f"{type(framer).__name__} has no detach(): its held bytes cannot be taken out"
+            )
+        held = detach()
+        raw, at = self._raw, self._raw_at
+        self._raw, self._raw_at = (raw[at:] + held if at < len(raw) else held), 0
+
+    def _give_back(self) -> None:
+        """Put the raw bytes kept back into the framer, uncut."""
+        raw, at = self._raw, self._raw_at
+        size = len(raw) - at
+        if not size:
+            return
+        framer = self._framer
+        with framer.get_buffer(size) as room:
+            room[:size] = memoryview(raw)[at:]
+        framer.buffer_updated(size)
+        self._raw, self._raw_at = b"", 0
 
     # -- sending --------------------------------------------------------------------
 
@@ -534,7 +678,7 @@ class FramedSocket:
         trailer go out together in one ``sendmsg``."""
         framer = self._framer
         size = len(payload) if isinstance(payload, bytes) else _nbytes(payload)
-        if size <= _JOIN_BELOW:
+        if size <= _JOIN_BELOW or not self._verbatim:  # (a transforming framer: encode())
             self._send_one(framer.encode(payload))
             return
         header, trailer = framer.encode_parts(payload)
@@ -553,6 +697,9 @@ class FramedSocket:
         if not isinstance(payloads, (list, tuple)):
             payloads = list(payloads)
         if not payloads:
+            return
+        if not self._verbatim:  # a framing that transforms payloads copies them anyway
+            self._send_one(self._framer.encode_many(payloads))
             return
         # pyframe's framers tell in the pass that encodes whether a payload is large
         encode_below = getattr(self._framer, "_encode_many_below", None)

@@ -37,7 +37,8 @@ from operator import index as _index
 from pyframe import _errors, _rules
 
 __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "NetstringFramer", "VarintFramer",
-           "FixedLengthFramer", "DelimiterFramer", "LineFramer", "COBSFramer", "SLIPFramer"]
+           "FixedLengthFramer", "DelimiterFramer", "LineFramer", "MarkerFramer",
+           "COBSFramer", "SLIPFramer"]
 
 _NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
 
@@ -160,8 +161,8 @@ cdef int RAISE = _rules.RAISE  # on_error: a skipped frame's fault is raised onc
 
 cdef struct _Mark:
     # What a failed call goes back to (see _Framer._undo), with the part and head objects.
-    Py_ssize_t pos, filled, discard, skipped
-    bint discarding
+    Py_ssize_t pos, filled, discard, skipped, garbage
+    int discarding
 
 
 cdef inline Py_ssize_t _find(const char *buf, Py_ssize_t start, Py_ssize_t end,
@@ -279,13 +280,16 @@ cdef class _Framer:
     cdef Py_ssize_t _part_tail  # trailer bytes after a frame filled in place (_tail_ok)
     # Recovery (on_error "raise" or "skip"): a bad frame is skipped. _discard bytes of it
     # are still to come and be dropped (length framings), or with _discarding every byte
-    # up to the next delimiter is; _skipped counts the frames skipped; _once says the
-    # fault in _error is raised once, then decoding goes on.
+    # up to the next delimiter is (a framing may tell several kinds of dropping apart by
+    # its value); _skipped counts the frames skipped; _once says the fault in _error is
+    # raised once, then decoding goes on. _garbage counts the bytes dropped between frames
+    # (framings that tell frames from what lies between them: markers).
     cdef int _on_error
     cdef Py_ssize_t _discard
-    cdef bint _discarding
+    cdef int _discarding
     cdef Py_ssize_t _skipped
     cdef bint _once
+    cdef Py_ssize_t _garbage
 
     def __cinit__(self, *args, **kwargs):
         self._buf = bytearray()
@@ -448,6 +452,7 @@ cdef class _Framer:
         self._error = None
         self._part, self._filled, self._head = None, 0, b""
         self._discard, self._discarding, self._skipped, self._once = 0, False, 0, False
+        self._garbage = 0
         self._restart()
         return 0
 
@@ -761,7 +766,7 @@ cdef class _Framer:
     cdef inline void _mark(self, _Mark *mark) noexcept:
         """Keep the state a failed call goes back to (see _undo), with _part and _head."""
         mark.pos, mark.filled, mark.discard = self._pos, self._filled, self._discard
-        mark.discarding, mark.skipped = self._discarding, self._skipped
+        mark.discarding, mark.skipped, mark.garbage = self._discarding, self._skipped, self._garbage
 
     @cython.final
     cdef void _undo(self, _Mark *mark, bytes part, bytes head) noexcept:
@@ -771,6 +776,7 @@ cdef class _Framer:
         self._pos, self._part, self._filled, self._head = mark.pos, part, mark.filled, head
         self._discard, self._discarding = mark.discard, mark.discarding
         self._skipped, self._error, self._once = mark.skipped, None, False
+        self._garbage = mark.garbage
         self._restart()
 
     @cython.final
@@ -2134,6 +2140,353 @@ cdef class LineFramer(DelimiterFramer):
         ending = _rules.line_ending(line_ending)
         other = b"\r\n" if ending == b"\n" else b"\n"
         super().__init__((ending, other), max_frame_size=max_frame_size, on_error=on_error)
+
+
+# MarkerFramer: what a scan inside a frame stops at, and what _discarding drops.
+cdef enum:
+    _TAIL, _END, _START, _BAD  # undecided yet; end marker; start marker; bad escape
+cdef enum:
+    _GARBAGE = 1  # a garbage run, dropped up to a start marker
+    _BROKEN = 2  # the rest of a broken frame, dropped up to either marker
+
+
+cdef class MarkerFramer(_Framer):
+    """MarkerFramer(start=b'\\x02', end=b'\\x03', *, escape=None,
+    max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE, on_error='fail')
+--
+
+    Frames between a start and an end marker (STX/ETX, ``{``/``}``, ``<msg>``/``</msg>``):
+    the frame is what lies between them. Bytes outside a frame are garbage, and an
+    (unescaped) start marker inside a frame that has not ended breaks it, the new frame
+    beginning at that marker: faults reported as ``on_error`` says ("raise" and "skip"
+    drop the garbage or the broken frame and go on; ``garbage`` counts the bytes dropped
+    outside frames). With ``escape`` (one byte, DLE style), the encoder puts it before
+    every payload byte that is the escape byte or the first byte of a marker, so payloads
+    may hold anything; without it, the encoder refuses a payload that holds a marker.
+
+    The scan of a frame keeps how far it went, so no byte is scanned twice.
+    """
+
+    cdef bytes _start_marker, _end_marker
+    cdef object _escape  # None or the escape byte as bytes
+    cdef bytes _specials  # the bytes an escape may precede: the escape byte, the markers' first
+    cdef const char *_sm  # the markers' bytes (kept alive by the bytes objects) and sizes
+    cdef const char *_em
+    cdef Py_ssize_t _slen, _elen, _longest
+    cdef int _esc  # the escape byte, or -1
+    # The bytes a scan stops at (the markers' first bytes, the escape byte): one byte for
+    # memchr, else a set for pyframe_scan (AVX2) or a table.
+    cdef int _only  # the one such byte, or -1
+    cdef pyframe_set _set
+    cdef unsigned char _table[256]
+    # Scan state of the frame whose start marker is at _pos (when _opened): no marker
+    # begins in data[_pos + len(start):_seen], which decodes to _decoded bytes.
+    cdef bint _opened
+    cdef Py_ssize_t _seen, _decoded
+
+    @cython.embedsignature(False)
+    def __init__(self, start=b"\x02", end=b"\x03", *, escape=None,
+                 max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE, on_error="fail"):
+        cdef int count = 0
+        cdef unsigned char byte
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
+        head, tail, esc = _rules.markers(start, end, escape)
+        specials = b"" if esc is None else bytes(dict.fromkeys(esc + head[:1] + tail[:1]))
+        self._settle()
+        try:
+            self._start_marker, self._end_marker, self._escape = head, tail, esc
+            self._specials = specials
+            self._sm, self._slen = PyBytes_AS_STRING(head), PyBytes_GET_SIZE(head)
+            self._em, self._elen = PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail)
+            self._longest = max(self._slen, self._elen)
+            self._esc = -1 if esc is None else <unsigned char>PyBytes_AS_STRING(esc)[0]
+            memset(&self._set, 0, sizeof(pyframe_set))
+            memset(self._table, 0, sizeof(self._table))
+            for byte in (head[:1] + tail[:1] + (b"" if esc is None else esc)):
+                count = pyframe_set_add(&self._set, count, byte)
+                self._table[byte] = 1
+            self._only = <unsigned char>self._sm[0] if count == 1 else -1
+            self._head_size = self._slen
+            self._trailer = tail
+            self._verbatim = esc is None
+            self._open(limit, recover)
+        finally:
+            self._leave()
+
+    @property
+    def start(self):
+        self._require()
+        return self._start_marker
+
+    @property
+    def end(self):
+        self._require()
+        return self._end_marker
+
+    @property
+    def escape(self):
+        self._require()
+        return self._escape
+
+    @property
+    def garbage(self):
+        """Bytes dropped outside frames so far in this stream (with on_error "raise" or
+        "skip"; "fail" drops nothing)."""
+        self._require()
+        return self._garbage
+
+    cdef void _restart(self) noexcept:
+        self._opened, self._seen, self._decoded = False, 0, 0
+
+    cdef void _rebase(self, Py_ssize_t shift) noexcept:
+        self._seen -= shift
+
+    @cython.final
+    cdef inline Py_ssize_t _stop(self, const char *data, Py_ssize_t at,
+                                 Py_ssize_t end) noexcept:
+        """The offset of the first byte in ``data[at:end]`` that a scan stops at, or end."""
+        cdef const char *hit
+        if at >= end:
+            return end
+        if self._only >= 0:
+            hit = <const char *>memchr(data + at, self._only, end - at)
+            return end if hit == NULL else hit - data
+        if CAN_SCAN:
+            return pyframe_scan(data, at, end, &self._set)
+        while at < end and not self._table[<unsigned char>data[at]]:
+            at += 1
+        return at
+
+    @cython.final
+    cdef inline bint _may_begin(self, const char *data, Py_ssize_t at) noexcept:
+        """Whether a marker may begin at ``data[at]``, cut off by the end of the bytes."""
+        cdef Py_ssize_t rest = self._end - at
+        if self._final:
+            return False
+        return ((rest < self._elen and memcmp(data + at, self._em, rest) == 0)
+                or (rest < self._slen and memcmp(data + at, self._sm, rest) == 0))
+
+    @cython.final
+    cdef int _scan(self, const char *data, Py_ssize_t at, bint check, Py_ssize_t *found,
+                   Py_ssize_t *decoded) noexcept:
+        """Scan the inside of a frame from ``data[at]``: return what it stops at, the first
+        marker (_END, _START), bad escape (_BAD; only if ``check``) or the place where more
+        bytes must decide (_TAIL: a marker may begin there, or an escape is the last byte,
+        or the end); set ``found`` to its offset and ``decoded`` to the size the bytes
+        ``data[at:found]`` decode to."""
+        cdef Py_ssize_t end = self._end, p, n = 0
+        cdef int byte
+        while True:
+            p = self._stop(data, at, end)
+            n += p - at
+            found[0], decoded[0] = p, n
+            if p >= end:
+                return _TAIL
+            byte = <unsigned char>data[p]
+            if byte == self._esc:
+                if p + 1 == end:
+                    return _TAIL
+                if check and not self._table[<unsigned char>data[p + 1]]:
+                    return _BAD
+                n += 1
+                at = p + 2
+                continue
+            if end - p >= self._elen and memcmp(data + p, self._em, self._elen) == 0:
+                return _END
+            if end - p >= self._slen and memcmp(data + p, self._sm, self._slen) == 0:
+                return _START
+            if self._may_begin(data, p):
+                return _TAIL
+            n += 1
+            at = p + 1
+
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+        cdef Py_ssize_t end = self._end, pos, at, decoded
+        cdef int kind
+        while True:
+            pos = self._pos
+            if self._discarding == _GARBAGE:  # dropped up to a start marker
+                at = _find(data, pos, end, self._sm, self._slen)
+                if at < 0:
+                    at = max(pos, end - self._slen + 1)
+                    while at < end and (self._final
+                                        or memcmp(data + at, self._sm, end - at) != 0):
+                        at += 1
+                self._garbage += at - pos
+                self._pos = at
+                if end - at < self._slen or memcmp(data + at, self._sm, self._slen) != 0:
+                    return 0
+                self._discarding = 0
+                continue
+            if self._discarding == _BROKEN:  # the rest of a broken frame: to either marker
+                kind = self._scan(data, pos, False, &at, &decoded)
+                if kind == _TAIL:
+                    self._pos = end if self._final else at
+                    return 0
+                self._pos = at + self._elen if kind == _END else at
+                self._discarding = 0
+                continue
+            if not self._opened or self._seen < pos + self._slen:
+                # Outside a frame: a start marker must begin here.
+                if end - pos < self._slen or memcmp(data + pos, self._sm, self._slen) != 0:
+                    if pos == end or (not self._final and end - pos < self._slen
+                                      and memcmp(data + pos, self._sm, end - pos) == 0):
+                        return 0  # (may begin a start marker)
+                    self._error = _errors.marker_garbage(
+                        PyBytes_FromStringAndSize(data + pos, min(end - pos, self._slen)),
+                        self._start_marker)
+                    return 0
+                self._opened, self._seen, self._decoded = True, pos + self._slen, 0
+            kind = self._scan(data, self._seen, True, &at, &decoded)
+            self._seen = at
+            self._decoded += decoded
+            if self._decoded > self._limit:
+                self._error = (
+                    _errors.too_large(self._decoded, self._limit)
+                    if kind == _END
+                    else _errors.no_end_marker(self._decoded, self._limit)
+                )
+                return 0
+            if kind == _END:
+                self._pos, self._opened = at + self._elen, False
+                start[0], stop[0] = pos + self._slen, at
+                return 1
+            if kind == _START:
+                self._error = _errors.marker_inside(self._start_marker, at - pos - self._slen)
+            elif kind == _BAD:
+                self._error = _errors.bad_escape(self._escape, <unsigned char>data[at + 1],
+                                                 self._specials)
+            return 0
+
+    cdef bint _skip(self, const char *data) noexcept:
+        # Garbage: dropped up to the next start marker. A broken frame: dropped up to
+        # where the scan stopped, then up to the next end marker (dropped too) or start
+        # marker (which begins the next frame).
+        if self._opened:
+            self._pos, self._opened, self._discarding = self._seen, False, _BROKEN
+        else:
+            self._discarding = _GARBAGE
+        return True
+
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        # The plain frames first, in one tight loop; then the general _next() settles the
+        # rest as the twin does (the tail, a fault, a frame with escapes): without an
+        # escape a frame is its wire bytes (the base's loop), with one _frame() decodes it.
+        cdef bytes frame
+        if self._esc < 0:
+            if self._error is None and not self._discarding and not self._opened:
+                self._cut_plain(data, frames)
+            return _Framer._cut_all(self, data, frames)
+        while True:
+            if self._error is None and not self._discarding and not self._opened:
+                self._cut_plain(data, frames)  # (again after each frame with escapes)
+            frame = self._one(data)
+            if frame is None:
+                return 0
+            frames.append(frame)
+
+    @cython.final
+    cdef int _cut_plain(self, const char *data, list frames) except -1:
+        """Cut the frames at ``data[_pos:]`` that are a start marker, bytes holding no
+        escape byte and no start marker, and the end marker, within the limit: what
+        _next() would cut there, found with memchr (the end marker first, then a start
+        marker or an escape before it). Stops at anything else, for _next()."""
+        cdef Py_ssize_t begin = self._pos, end = self._end, body, stop
+        while end - begin >= self._slen and memcmp(data + begin, self._sm, self._slen) == 0:
+            body = begin + self._slen
+            stop = _find(data, body, end, self._em, self._elen)
+            if stop < 0 or stop - body > self._limit:
+                break
+            # (a start marker that begins before the end marker may run over it)
+            if _find(data, body, min(end, stop + self._slen - 1), self._sm, self._slen) >= 0:
+                break
+            if self._esc >= 0 and memchr(data + body, self._esc, stop - body) != NULL:
+                break
+            frames.append(PyBytes_FromStringAndSize(data + body, stop - body))
+            begin = stop + self._elen
+        self._pos = begin
+        return 0
+
+    cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
+        # The escapes in data[start:stop] were checked by _next(), which counted the
+        # bytes they decode to: copy the runs between them, never more than counted. (A
+        # stale view may have changed bytes scanned in an earlier call, as the twin
+        # tells: an escape as the last byte is dropped, the rest is zeros.)
+        cdef Py_ssize_t left = self._decoded, run
+        cdef bytes frame
+        cdef char *out
+        cdef const char *hit
+        if self._esc < 0:
+            return PyBytes_FromStringAndSize(data + start, stop - start)
+        frame = PyBytes_FromStringAndSize(NULL, left)
+        out = PyBytes_AS_STRING(frame)
+        while left > 0 and start < stop:
+            run = stop - start
+            hit = <const char *>memchr(data + start, self._esc, run)
+            if hit != NULL:
+                run = hit - (data + start)
+            run = min(run, left)
+            _copy(out, data + start, run)
+            out += run
+            left -= run
+            start += run
+            if hit == NULL or left == 0:
+                break
+            if start + 1 < stop:  # the escaped byte
+                out[0] = data[start + 1]
+                out += 1
+                left -= 1
+            start += 2
+        memset(out, 0, left)  # (nothing left unless a stale view changed the bytes)
+        return frame
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        # Up to the first end marker in data (one that is escaped only makes this short).
+        cdef Py_ssize_t at = _find(data, 0, size, self._em, self._elen)
+        return size if at < 0 else at + self._elen
+
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        """Refuse a payload over the limit or (no escape) one that would not decode back.
+        A payload with no byte a marker begins with is surely clean; otherwise, and to
+        explain a refusal, the shared check decides."""
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        if self._esc >= 0 or size == 0:
+            return 0
+        if memchr(data, self._sm[0], size) == NULL and memchr(data, self._em[0], size) == NULL:
+            return 0
+        if type(payload) is not bytes:  # the bytes held: not a new request of payload's
+            payload = PyMemoryView_FromMemory(<char *>data, size, PyBUF_READ)
+        try:
+            _rules.check_markers(payload, self._start_marker, self._end_marker)
+        finally:
+            if type(payload) is memoryview:
+                payload.release()
+        return 0
+
+    cdef Py_ssize_t _bound(self, Py_ssize_t size) except -1:
+        if size > PY_SSIZE_T_MAX // 2:
+            raise MemoryError()
+        return 2 * size  # every byte escaped, at most
+
+    cdef char *_transform(self, char *out, const char *payload, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t at = 0, p
+        while at < size:
+            p = self._stop(payload, at, size)
+            _copy(out, payload + at, p - at)
+            out += p - at
+            if p >= size:
+                break
+            out[0] = <char>self._esc
+            out[1] = payload[p]
+            out += 2
+            at = p + 1
+        return out
+
+    cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
+        memcpy(out, self._sm, self._slen)
 
 
 # -- COBS and SLIP: the payload's bytes are transformed on the wire ----------------------

@@ -76,6 +76,7 @@ CLASSES = (
     "LineFramer",
     "COBSFramer",
     "SLIPFramer",
+    "MarkerFramer",
 )
 SETTINGS = {
     "LengthPrefixFramer": (
@@ -94,6 +95,7 @@ SETTINGS = {
     "LineFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
     "COBSFramer": ("max_frame_size", "verbatim"),
     "SLIPFramer": ("leading_end", "max_frame_size", "verbatim"),
+    "MarkerFramer": ("start", "end", "escape", "verbatim", "garbage", "max_frame_size"),
 }
 
 # and what every framer has: its recovery setting, and what it skipped
@@ -375,6 +377,24 @@ class _Session:
                 args = [tuple(delims)]
             if inp.chance(100):
                 kw["keep_delimiter"] = inp.pick((True, False, 1, None))
+        elif cls == "MarkerFramer":
+            # Markers over a small alphabet (sharing bytes, or refused: equal, one inside
+            # the other, empty, not bytes), with or without an escape byte.
+            r = inp.below(16)
+            if r == 0:
+                args = [inp.pick((b"", "{", 2, None, b"<" * 65)), self.delimiter()]
+            elif r < 4:
+                args = [inp.pick((b"\x02", b"{", b"<m>")), inp.pick((b"\x03", b"}", b"</m>"))]
+            elif r < 12:
+                args = [self.delimiter(), self.delimiter()]
+                if r == 5:
+                    args = [bytearray(args[0]), memoryview(args[1])]
+            if inp.chance(120):
+                kw["escape"] = (
+                    inp.pick((b"\x10", b"\\", b"x", b";"))
+                    if not inp.chance(16)
+                    else inp.pick((b"", b"\x10\x10", 16, "x", bytearray(b"\x10"), None))
+                )
         elif cls == "LineFramer":
             if inp.chance(100):
                 kw["line_ending"] = inp.pick(
@@ -406,6 +426,9 @@ class _Session:
                 extra = b"".join(bytes(d) for d in self.framers["python"].delimiters)
             elif cls in ("COBSFramer", "SLIPFramer"):  # zeros and codes; END and escapes
                 extra = b"\x03\x04\xfe\xc0\xdb\xdc\xdd"
+            elif cls == "MarkerFramer":
+                marker = self.framers["python"]
+                extra = marker.start + marker.end + (marker.escape or b"")
             self.alphabet = bytes(sorted(set(extra + b"0123456789\x00\x01\x02\xffab\n\r:,\x80")))
             for name in SETTINGS[cls]:
                 self.both(f"f.{name}", lambda t, name=name: getattr(self.framers[t], name))
@@ -665,6 +688,8 @@ class _Session:
     def op_pending(self):
         self.both("f.pending", lambda t: self.framers[t].pending)
         self.both("f.skipped", lambda t: self.framers[t].skipped)
+        if self.kind == "MarkerFramer":
+            self.both("f.garbage", lambda t: self.framers[t].garbage)
 
     def payload(self):
         inp = self.inp
@@ -700,8 +725,12 @@ class _Session:
                 )
             )
             return self.wrap(b"y" * n)
-        if r == 1 and self.kind in ("DelimiterFramer", "LineFramer"):
-            delims = self.framers["python"].delimiters
+        if r == 1 and self.kind in ("DelimiterFramer", "LineFramer", "MarkerFramer"):
+            framer = self.framers["python"]
+            if self.kind == "MarkerFramer":
+                delims = (framer.start, framer.end, framer.escape or framer.end)
+            else:
+                delims = framer.delimiters
             d = inp.pick(delims)
             raw = self.data()
             cut = inp.below(len(raw) + 1)

@@ -22,6 +22,7 @@ FRAMERS = [
     ("LineFramer", {}, ["delimiters", "keep_delimiter"]),
     ("COBSFramer", {}, []),
     ("SLIPFramer", {}, ["leading_end"]),
+    ("MarkerFramer", {}, ["start", "end", "escape", "garbage"]),
 ]
 
 
@@ -70,6 +71,7 @@ def test_bad_input_same_error_everywhere(impls, name, kw, settings, bad, error, 
         ("VarintFramer", {}),
         ("DelimiterFramer", {}),
         ("LineFramer", {}),
+        ("MarkerFramer", {}),
     ],
 )
 def test_encode_parts_does_not_copy_the_payload(impl, name, kw):

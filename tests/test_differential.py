@@ -135,6 +135,8 @@ def reference(kind, kw, data, final=False, skips=None):
             frames.append(data[pos : pos + size])
             pos += size
         return frames, len(data) - pos
+    if kind == "marker":
+        return reference_marker(kw, data, final, limit, recover, skips)
     # Delimiters: the frame ends at the first position where a delimiter matches; of the
     # delimiters matching there, the longest. A delimiter cut off by the end of the data
     # (its beginning matches what is there) may still match, at that position, so the
@@ -250,6 +252,99 @@ def _reference_stuffed(kind, limit, recover, data, pos, frames, skips):
         pos = stop + 1
 
 
+def reference_marker(kw, data, final, limit, recover, skips):
+    """Start and end markers, read byte by byte. Outside a frame a start marker must begin
+    at each byte; any other byte is garbage (a fault, then dropped up to a start marker).
+    Inside, at each byte: an escape and the byte it escapes (the escape byte or a marker's
+    first byte; any other is a bad escape), else the end marker (the frame ends), else the
+    start marker (the frame is broken: the new one begins there), else a payload byte. A
+    marker cut off by the end of the data (unless ``final``) leaves the frame undecided,
+    as does an escape as the last byte. A frame whose payload bytes so far pass the limit
+    is too large, whatever comes next. A broken frame (bad escape, too large) is dropped
+    up to the next end marker (dropped with it) or start marker."""
+    start = bytes(kw.get("start", b"\x02"))
+    end = bytes(kw.get("end", b"\x03"))
+    esc = kw.get("escape")
+    esc = None if esc is None else bytes(esc)[0]
+    specials = (start[0], end[0], esc)
+    n = len(data)
+    frames = []
+    pos = 0
+    state = "out"  # out, garbage (dropping a garbage run), broken (dropping a frame)
+
+    def may_begin(q):
+        rest = data[q:]
+        return not final and any(len(rest) < len(m) and m.startswith(rest) for m in (start, end))
+
+    while True:
+        if state in ("out", "garbage"):
+            if data.startswith(start, pos):
+                state, q, payload = "in", pos + len(start), bytearray()
+            elif pos == n or (
+                not final and len(data) - pos < len(start) and start.startswith(data[pos:])
+            ):
+                return frames, n - pos
+            else:
+                if state == "out":
+                    if not recover:
+                        return frames, MalformedFrameError
+                    skips.append(pos)
+                    state = "garbage"
+                pos += 1
+            continue
+        if state == "broken":
+            while True:
+                if pos == n or (esc is not None and data[pos] == esc and pos + 1 == n):
+                    return frames, 0 if final else n - pos
+                if esc is not None and data[pos] == esc:
+                    pos += 2
+                elif data.startswith(end, pos):
+                    pos += len(end)
+                    break
+                elif data.startswith(start, pos):
+                    break
+                elif may_begin(pos):
+                    return frames, n - pos
+                else:
+                    pos += 1
+            state = "out"
+            continue
+        # Inside a frame: find what the scan stops at.
+        while True:
+            if esc is not None and q < n and data[q] == esc:
+                if q + 1 == n:
+                    event = "tail"
+                elif data[q + 1] in specials:
+                    payload.append(data[q + 1])
+                    q += 2
+                    continue
+                else:
+                    event = "bad"
+            elif data.startswith(end, q):
+                event = "end"
+            elif data.startswith(start, q):
+                event = "start"
+            elif q == n or may_begin(q):
+                event = "tail"
+            else:
+                payload.append(data[q])
+                q += 1
+                continue
+            break
+        if len(payload) > limit:
+            event = "large"
+        if event == "end":
+            frames.append(bytes(payload))
+            pos, state = q + len(end), "out"
+        elif event == "tail":
+            return frames, n - pos
+        elif not recover:
+            return frames, FrameTooLargeError if event == "large" else MalformedFrameError
+        else:
+            skips.append(pos)
+            pos, state = q, ("out" if event == "start" else "broken")
+
+
 def reference_eof(kind, kw, data):
     """What eof() must do after ``data``: (frames, outcome) with IncompleteFrameError when
     bytes are left over."""
@@ -275,6 +370,7 @@ def make(module, kind, kw):
         "line": module.LineFramer,
         "cobs": module.COBSFramer,
         "slip": module.SLIPFramer,
+        "marker": module.MarkerFramer,
     }[kind]
     return cls(**kw)
 
@@ -389,7 +485,32 @@ line_kw = st.fixed_dictionaries(
 )
 slip_kw = st.fixed_dictionaries({"max_frame_size": limits}, optional={"leading_end": st.booleans()})
 
+# Markers over the same small alphabet as the payloads (and sharing first bytes, or
+# beginning with the other's last byte), with or without an escape byte.
+marker_bytes = st.binary(min_size=1, max_size=3).map(lambda b: bytes(b"ab\n\r0"[c % 5] for c in b))
+
+
+def _markers_ok(kw):
+    start, end = kw["start"], kw["end"]
+    return (
+        start != end
+        and start not in end
+        and end not in start
+        and (kw.get("escape") is None or (kw["escape"] not in start and kw["escape"] not in end))
+    )
+
+
+marker_kw = st.fixed_dictionaries(
+    {
+        "start": marker_bytes,
+        "end": marker_bytes,
+        "max_frame_size": limits,
+    },
+    optional={"escape": st.sampled_from([b"\xff", b"0", b"x"])},
+).filter(_markers_ok)
+
 framers = pick(
+    st.tuples(st.just("marker"), marker_kw),
     st.tuples(st.just("length"), length_kw),
     st.tuples(st.just("decimal"), decimal_kw),
     st.tuples(st.just("netstring"), limit_kw),
@@ -445,7 +566,8 @@ def test_encoded_streams(impls, framer, payloads, tail, points):
             if issubclass(error, FrameTooLargeError):
                 assert (limit is not None and len(item) > limit) or kind in ("length", "decimal")
             else:
-                assert kind in ("delimiter", "line", "length", "fixed", "slip"), message
+                assert kind in ("delimiter", "line", "length", "fixed", "marker", "slip"), message
+                assert kind != "marker" or kw.get("escape") is None, message
     many = {name: make(m, kind, kw).encode_many(sent) for name, m in impls.items()}
     assert set(many.values()) == {b"".join(wires)}
     stream = b"".join(wires)
@@ -480,6 +602,8 @@ def damaged_stream(kind, kw, pieces, flips, module):
             item = framer.delimiters[len(item) % len(framer.delimiters)]
         elif how == 2 and kind in ("cobs", "slip"):
             item = b"\x00" if kind == "cobs" else b"\xc0"
+        elif how == 2 and isinstance(framer, module.MarkerFramer):
+            item = (framer.start, framer.end, framer.escape or b"")[len(item) % 3]
         elif how:
             try:
                 item = framer.encode(item)
@@ -582,6 +706,17 @@ span_framers = pick(
         st.just("delimiter"),
         st.fixed_dictionaries(
             {"delimiter": st.sampled_from([b"\x00", (b"\x00", b"\x00\x01"), (b"\x01", b"\xfe")])}
+        ),
+    ),
+    st.tuples(
+        st.just("marker"),
+        st.fixed_dictionaries(
+            {"max_frame_size": big_limits},
+            optional={
+                "start": st.sampled_from([b"\x02", b"<m>"]),
+                "end": st.sampled_from([b"\x03", b"</m>"]),
+                "escape": st.just(b"\x10"),
+            },
         ),
     ),
 )
@@ -746,6 +881,7 @@ recovering = pick(
     st.tuples(st.just("line"), line_kw),
     st.tuples(st.just("cobs"), limit_kw),
     st.tuples(st.just("slip"), slip_kw),
+    marker_kw.map(lambda kw: ("marker", kw)),
 )
 
 

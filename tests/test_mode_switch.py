@@ -121,6 +121,7 @@ def test_lower_limit_with_delimiters(impl):
         ("DelimiterFramer(b'END')", b"abcEN", None),
         ("COBSFramer()", b"\x05ab", None),  # the wire bytes held
         ("SLIPFramer()", b"a\xdb", None),
+        ("MarkerFramer(b'<m>', b'</m>', escape=b'\\x10')", b"<m>ab\x10", None),
     ],
 )
 def test_incomplete_frame_tells_its_expected_size(impl, make, wire, expected):

@@ -227,3 +227,54 @@ def test_cobs_drops_a_frame_too_large_as_it_comes(impl):
         assert framer.pending == 0
     assert framer.feed(b"\x00\x02z\x00") == [b"z"]
     assert framer.skipped == 1
+
+
+# -- markers: garbage and broken frames ---------------------------------------------------
+
+
+def test_markers_raise_each_fault_once_and_go_on(impl):
+    framer = impl.MarkerFramer(b"{", b"}", max_frame_size=4, on_error="raise")
+    wire = b"{a}junk{bb}{too long}{c{d}}{e}"
+    events = []
+    for i in range(0, len(wire), 3):  # split: each fault is still raised once
+        try:
+            events += framer.feed(wire[i : i + 3])
+        except (MalformedFrameError, FrameTooLargeError) as exc:
+            events.append(type(exc).__name__)
+    while True:
+        try:
+            got = framer.pop_frames()
+        except (MalformedFrameError, FrameTooLargeError) as exc:
+            events.append(type(exc).__name__)
+            continue
+        if not got:
+            break
+        events += got
+    frames = [e for e in events if type(e) is bytes]
+    faults = [e for e in events if type(e) is str]
+    assert frames == [b"a", b"bb", b"d", b"e"]
+    # "junk", the frame too long, "{c" broken by "{d", the "}" after "{d}"
+    assert faults == ["MalformedFrameError", "FrameTooLargeError", "MalformedFrameError"] + [
+        "MalformedFrameError"
+    ]
+    assert framer.skipped == 4 and framer.garbage == len(b"junk}")
+
+
+def test_markers_reset_and_detach_forget_the_garbage(impl):
+    framer = impl.MarkerFramer(on_error="skip")
+    assert framer.feed(b"xx\x02a\x03yy") == [b"a"]
+    assert (framer.garbage, framer.skipped) == (4, 2)
+    framer.reset()
+    assert (framer.garbage, framer.skipped) == (0, 0)
+    framer.feed(b"zz\x02par")
+    assert framer.detach() == b"\x02par"  # the dropped garbage is not held
+    assert framer.garbage == 0
+    assert framer.feed(b"\x02b\x03") == [b"b"]
+
+
+def test_markers_at_eof_in_a_dropped_frame_end_cleanly(impl):
+    framer = impl.MarkerFramer(escape=b"\x10", max_frame_size=2, on_error="skip")
+    framer.feed(b"\x02abcdef\x10")  # too long: dropped, an escape as the last byte
+    assert framer.pending <= 1
+    assert framer.eof() == [] and framer.skipped == 1
+    assert framer.feed(b"\x02ok\x03") == [b"ok"]

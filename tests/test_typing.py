@@ -37,6 +37,7 @@ FRAMERS = (
     "LineFramer",
     "COBSFramer",
     "SLIPFramer",
+    "MarkerFramer",
 )
 
 #: Each line a classic mistake, with the mypy error code it must get (after ``# E:``).
@@ -72,6 +73,7 @@ pyframe._pyframers.FixedLengthFramer
 pyframe._pyframers.DelimiterFramer
 pyframe._pyframers.COBSFramer
 pyframe._pyframers.SLIPFramer
+pyframe._pyframers.MarkerFramer
 """
 
 

@@ -28,6 +28,8 @@ delimited = pyframe.DelimiterFramer((b"\r\n", bytearray(b"\n")), keep_delimiter=
 lines = pyframe.LineFramer(line_ending=b"\r\n", max_frame_size=1024)
 cobs = pyframe.COBSFramer(max_frame_size=1024, on_error="skip")
 slip = pyframe.SLIPFramer(leading_end=True, on_error="raise")
+marked = pyframe.MarkerFramer(b"{", bytearray(b"}"), on_error="skip")
+escaped = pyframe.MarkerFramer(escape=b"\x10")  # not verbatim: no encode_parts()
 implementation: str = pyframe.IMPLEMENTATION
 version: str = pyframe.__version__
 
@@ -43,6 +45,12 @@ limit: Optional[int] = lines.max_frame_size
 line_delimiters: tuple[bytes, ...] = lines.delimiters
 leading_end: bool = slip.leading_end
 transformed: bool = cobs.verbatim or slip.verbatim  # False: encode() only, no encode_parts()
+start_marker: bytes = marked.start
+end_marker: bytes = marked.end
+escape: Optional[bytes] = escaped.escape
+garbage: int = marked.garbage
+verbatim: bool = escaped.verbatim
+stuffed: bytes = escaped.encode(b"\x02\x03") + escaped.encode_many([b"\x10"])
 
 
 def use(framer: pyframe.Framer) -> list[bytes]:
@@ -68,9 +76,9 @@ def use(framer: pyframe.Framer) -> list[bytes]:
     return frames
 
 
-for framer in (length, decimal, delimited, lines):
+for framer in (length, decimal, delimited, lines, marked):
     use(framer)
-concrete: list[pyframe.Framer] = [length, decimal, delimited, lines, cobs, slip]
+concrete: list[pyframe.Framer] = [length, decimal, delimited, lines, marked, cobs, slip]
 
 
 class CountingFramer(pyframe.LengthPrefixFramer):

@@ -56,6 +56,8 @@ def build_workloads(profile: Profile | str = "quick") -> list[Workload]:
                 more = (4 * KiB,) if FRAMINGS[other].transformed else ()
                 for size in (profile.frame_sizes[0], 256, *more):
                     out.append(_decode(other, size, "64k", profile))
+            for size in (profile.frame_sizes[0], 256, 4 * KiB):  # head and tail marks
+                out.append(_decode("markers", size, "64k", profile))
         if family == "length-prefix":
             for size in profile.big_frame_sizes:
                 out.append(_decode(family, size, "64k", profile, large=True))

@@ -232,6 +232,8 @@ class Framing:
             return lambda p: cobs_encode(p) + b"\x00"
         if self.name == "slip":
             return lambda p: p.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc") + b"\xc0"
+        if self.name == "markers":
+            return lambda p: b"\x02" + p + b"\x03"
         return lambda p: p + b"\n"
 
     def head(self, frame_size: int) -> int:
@@ -328,6 +330,14 @@ FRAMINGS = {
         1,
         lambda mod, size: mod.SLIPFramer(max_frame_size=limit(size)),
         transformed=True,
+    ),
+    "markers": Framing(
+        "markers",
+        "STX/ETX start and end markers",
+        True,  # (text payloads never hold b"\x02" or b"\x03")
+        1,
+        1,
+        lambda mod, size: mod.MarkerFramer(b"\x02", b"\x03", max_frame_size=limit(size)),
     ),
 }
 

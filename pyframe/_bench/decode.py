@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import io
+import re
 import struct
 from collections.abc import Coroutine
 from typing import Any, Callable
@@ -82,6 +83,10 @@ def pyframe_decode(
 
 def _line_framer(mod: Any, size: int) -> Any:
     return mod.LineFramer(max_frame_size=limit(size))
+
+
+def _escaped_markers(mod: Any, size: int) -> Any:
+    return mod.MarkerFramer(b"\x02", b"\x03", escape=b"\x10", max_frame_size=limit(size))
 
 
 def _eight_delimiters(mod: Any, size: int) -> Any:
@@ -228,6 +233,66 @@ def _protobuf_varints(w: Workload, inp: Input, out: list[Any] | None = None) -> 
                 append(buf[body : body + size])
                 pos = body + size
             buf = buf[pos:]
+            n += len(frames)
+            if out is not None:
+                out.extend(frames)
+        return n
+
+    return run
+
+
+def _marker_find(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    """Head and tail marks by hand: find the start mark, then the end mark, slice between,
+    one compaction per chunk (bytes before a start mark dropped unreported, a start mark
+    inside a frame not looked for: less work than a decoder must do)."""
+    chunks = inp.chunks
+
+    def run() -> int:
+        buf = bytearray()
+        n = 0
+        for chunk in chunks:
+            buf += chunk
+            frames: list[Any] = []
+            append = frames.append
+            find = buf.find
+            pos = 0
+            while True:
+                start = find(b"\x02", pos)
+                if start < 0:
+                    pos = len(buf)
+                    break
+                stop = find(b"\x03", start + 1)
+                if stop < 0:
+                    pos = start
+                    break
+                append(buf[start + 1 : stop])
+                pos = stop + 1
+            del buf[:pos]
+            n += len(frames)
+            if out is not None:
+                out.extend(frames)
+        return n
+
+    return run
+
+
+_MARKED = re.compile(rb"\x02([^\x02\x03]*)\x03")
+
+
+def _marker_regex(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    """Head and tail marks with one regular expression per chunk: findall() of
+    ``\x02([^\x02\x03]*)\x03`` over the tail and the chunk, the tail kept from after the
+    last end mark (a start mark inside a frame begins the next one, as a resync)."""
+    chunks = inp.chunks
+    findall = _MARKED.findall
+
+    def run() -> int:
+        tail = b""
+        n = 0
+        for chunk in chunks:
+            buf = tail + chunk if tail else chunk
+            frames = findall(buf)
+            tail = buf[buf.rfind(b"\x03") + 1 :]
             n += len(frames)
             if out is not None:
                 out.extend(frames)
@@ -646,6 +711,27 @@ def contenders(family: str, frame_size: int, *, large: bool = False) -> list[Con
                 "alternative",
                 _protobuf_varints,
                 requires="google.protobuf",
+            ),
+        ]
+    elif family == "markers":
+        out += [
+            Contender(
+                "pyframe-c escaped",
+                "MarkerFramer(escape=b'\\x10') on the same stream (nothing to unescape)",
+                "variant",
+                pyframe_decode("c", _escaped_markers),
+            ),
+            Contender(
+                "find+slice",
+                "buf.find(STX) + buf.find(ETX) + slice, one compaction per chunk",
+                "alternative",
+                _marker_find,
+            ),
+            Contender(
+                "re.findall",
+                "re.findall(rb'\\x02([^\\x02\\x03]*)\\x03', tail + chunk)",
+                "alternative",
+                _marker_regex,
             ),
         ]
     elif family == "cobs":

@@ -270,6 +270,35 @@ GOALS: list[Goal] = [
         )
         for size, key in (("16 B", "16B"), ("256 B", "256B"))
     ),
+    # Head and tail marks (STX/ETX), measured first (quick profile, 64 KiB chunks: 16 B
+    # 121x the twin, 13x find+slice, 4.5x re.findall, 69% of floor; 256 B 84x, 9.4x, 20x,
+    # 60%; 4 KiB 19x, 2.5x, 55x, 47%): goals with room under those figures.
+    *(
+        Goal(
+            f"marker decode vs {what}",
+            size,
+            faster(f"decode/markers/{key}/64k", SUBJECT, other),
+            need,
+            "x",
+        )
+        for other, what, need in (
+            (TWIN, "the pure-Python twin", 20.0),
+            ("find+slice", "buf.find(STX) + buf.find(ETX) + slice", 5.0),
+            ("re.findall", "re.findall over tail + chunk", 3.0),
+        )
+        for size, key in (("16 B", "16B"), ("256 B", "256B"))
+    ),
+    Goal(
+        "marker decode vs buf.find(STX) + buf.find(ETX) + slice",
+        "4 KiB",
+        faster("decode/markers/4K/64k", SUBJECT, "find+slice"),
+        2.0,
+        "x",
+    ),
+    *(
+        Goal("marker decode, % of floor", size, of_floor(f"decode/markers/{key}/64k"), 50, "%")
+        for size, key in (("16 B", "16B"), ("256 B", "256B"))
+    ),
     *(
         Goal(
             "encode_many vs b''.join(parts)",
