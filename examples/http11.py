@@ -6,10 +6,10 @@ python examples/http11.py post URL DATA
 
 An HTTP/1.1 message is two framings in a row: a head of lines ended by a blank line,
 then a body of exactly ``Content-Length`` raw bytes, then (on a keep-alive connection)
-the next message's head. A ``pyframe.LineFramer`` cuts the head one line at a time with
-``next_frame()``; ``detach()`` then hands over every byte received after the blank line
-(the start of the body, perhaps the next request too), the rest of the body is read raw
-into a preallocated buffer, and the bytes past the body go back into the framer.
+the next message's head. A ``pyframe.FramedSocket`` with a ``LineFramer`` returns the head
+one line at a time (``recv()`` cuts no line ahead), then ``read_exactly(length)`` returns the
+body: the bytes the framer holds past the blank line first, then the rest from the socket;
+bytes past the body (a pipelined request) stay for the next ``recv()``.
 
 The server answers ``GET /hello`` and ``POST /echo`` (the body sent back) with 200, another
 method on those paths with 405, any other path with 404; a malformed request line, header
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import pyframe
 
-Body = Union[bytes, bytearray]  # a body received in place is a bytearray: not copied again
+Body = Union[bytes, bytearray]
 
 MAX_LINE = 8192  # a request line or header line, CRLF excluded
 MAX_HEAD = 65536  # the whole head
@@ -67,29 +67,12 @@ class HTTPError(Exception):
 
 
 class Stream:
-    """The bytes a peer sends on one connection: head lines through a LineFramer, bodies
-    read raw. Nothing received is lost between the two: what one reader over-read is
-    handed to the other."""
+    """The bytes a peer sends on one connection: head lines, then bodies read raw, over a
+    FramedSocket. Nothing received is lost between the two."""
 
     def __init__(self, sock: socket.socket, max_line: int = MAX_LINE) -> None:
         self.sock = sock
-        self.lines = pyframe.LineFramer(max_frame_size=max_line)
-
-    def _receive(self) -> bool:
-        """Receive once straight into the framer's buffer (no frame is cut here: feed()
-        and pop_frames() would cut every line buffered, the body's bytes included).
-        False at the end of the stream."""
-        with self.lines.get_buffer(RECV_SIZE) as view:
-            n = self.sock.recv_into(view)
-        self.lines.buffer_updated(n)
-        return n > 0
-
-    def _unread(self, data: memoryview) -> None:
-        """Give bytes received past a body back to the framer: the next head starts there."""
-        if data:
-            with self.lines.get_buffer(len(data)) as view:
-                view[: len(data)] = data
-            self.lines.buffer_updated(len(data))
+        self.conn = pyframe.FramedSocket(sock, pyframe.LineFramer(max_frame_size=max_line))
 
     def read_head(self, max_head: int = MAX_HEAD) -> Optional[list[bytes]]:
         """The next head's lines (the blank line ending it not included), or None if the
@@ -100,17 +83,17 @@ class Stream:
         size = 0
         while True:
             try:
-                line = self.lines.next_frame()
+                line = self.conn.recv()
             except pyframe.FrameTooLargeError:
                 if head:
                     raise HTTPError(431, "a header line is too long") from None
                 raise HTTPError(414, "the request line is too long") from None
-            if line is None:  # no whole line buffered yet
-                if not self._receive():
-                    if head or self.lines.pending:
-                        raise HTTPError(400, "the connection ended inside the head")
-                    return None
-                continue
+            except pyframe.IncompleteFrameError:
+                raise HTTPError(400, "the connection ended inside the head") from None
+            if line is None:
+                if head:
+                    raise HTTPError(400, "the connection ended inside the head")
+                return None
             if line == b"":
                 if head:
                     return head
@@ -122,37 +105,20 @@ class Stream:
 
     def read_body(self, size: int) -> Body:
         """Exactly ``size`` bytes of body (``size`` already checked against a limit)."""
-        if size == 0:
-            return b""  # the next head, if any, is in the framer already
-        rest = self.lines.detach()  # every byte after the head, copied once
-        if len(rest) >= size:  # the whole body came with the head
-            self._unread(memoryview(rest)[size:])  # a pipelined request's bytes
-            return rest[:size] if len(rest) > size else rest
-        # Receive the rest in place: one allocation, no concatenation (quadratic when a
-        # big body comes in many small pieces).
-        body = bytearray(size)
-        body[: len(rest)] = rest
-        with memoryview(body) as view:
-            got = len(rest)
-            while got < size:
-                n = self.sock.recv_into(view[got:])
-                if n == 0:
-                    raise ConnectionError(f"the connection ended {size - got} bytes short")
-                got += n
-        return body  # (not bytes(body): that would copy it again)
+        try:
+            return self.conn.read_exactly(size)
+        except pyframe.IncompleteFrameError as exc:
+            raise ConnectionError(
+                f"the connection ended {size - len(exc.partial)} bytes short"
+            ) from None
 
     def read_to_end(self, limit: int) -> bytes:
         """Every byte until the peer closes (a response with no ``Content-Length``)."""
-        chunks = [self.lines.detach()]
-        total = len(chunks[0])
-        while True:
-            chunk = self.sock.recv(RECV_SIZE)
-            if not chunk:
-                return b"".join(chunks)  # one join: no quadratic concatenation
-            total += len(chunk)
-            if total > limit:
-                raise ValueError(f"the body is over {limit} bytes")
-            chunks.append(chunk)
+        try:
+            self.conn.read_exactly(limit + 1)
+        except pyframe.IncompleteFrameError as exc:  # the end came first: all of it
+            return exc.partial
+        raise ValueError(f"the body is over {limit} bytes")
 
 
 def parse_headers(lines: list[bytes]) -> dict[str, list[str]]:

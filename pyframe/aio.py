@@ -39,10 +39,19 @@ second while a read waits gives its framer's read buffer back, and once the serv
 a read waiting for a new frame returns None (as at a clean end of stream) and the connection
 is closed when its handler returns.
 
-Flow control: a FrameReader holds frames until ``read_frame()`` takes them; when they exceed
-``high_water`` (bytes, counting each frame's length plus ``FRAME_OVERHEAD``) reading pauses,
-and it resumes once they are under ``low_water``. Writers honour ``drain()``, which waits while
-the transport's write buffer is above its own high-water mark.
+Frames are cut on demand: a FrameReader's connection reads into the framer's buffer, and
+``read_frame()`` cuts one frame (``framer.next_frame()``), so the bytes after it stay raw:
+``read_exactly(n)`` returns the next ``n`` bytes and ``switch_framer(new)`` hands them all to
+another framer (an HTTP body after its head). ``read_frames()`` cuts every frame held.
+A framer with ``on_error="raise"`` has a skipped frame's fault raised by the read at its place
+among the frames, once; the next read goes on (``FrameProtocol`` calls ``frame_error(exc)``
+there and goes on).
+
+Flow control: the bytes the framer holds wait for a read; when they exceed ``high_water``
+reading pauses, and it resumes once they are at most ``low_water``, or when a read waits
+for more (a frame bigger than ``high_water`` still arrives: memory stays bounded by
+``max_frame_size`` plus a read). Writers honour ``drain()``, which waits while the
+transport's write buffer is above its own high-water mark.
 """
 
 from __future__ import annotations
@@ -53,9 +62,10 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Iterable, Sequence
+from operator import index as _index
 from typing import Any, Callable, Optional, TypeVar, Union, cast
 
-from ._errors import FrameError
+from ._errors import FrameError, IncompleteFrameError
 from ._types import Buffer, Framer
 from .sockets import (
     FRAME_TIMEOUT,
@@ -82,9 +92,10 @@ __all__ = [
     "start_unix_server",
 ]
 
-#: Default high-water mark of a FrameReader, in bytes of undelivered frames.
+#: Default high-water mark of a FrameReader, in bytes held by its framer and not read yet.
 HIGH_WATER = 1 << 20
-#: What each undelivered frame counts for besides its length (an empty frame costs memory too).
+#: Unused since frames are cut on demand (the bytes held count, as they came); kept for
+#: code that names it.
 FRAME_OVERHEAD = 64
 #: Payloads up to this size are written as one encoded buffer; larger ones as
 #: header, payload, trailer through ``writelines`` (no copy by pyframe).
@@ -107,15 +118,16 @@ class FrameProtocol(asyncio.BufferedProtocol):
     Override ``frame_received(frame)`` (called once per frame, in order), or
     ``frames_received(frames)`` (called once per read with the list of every frame it
     completed, in order; the default calls ``frame_received`` for each, so a subclass
-    overrides one or the other); optionally ``frame_error(exc)`` (the stream broke the
-    framing: too large, malformed, or ended inside a frame; the default closes the
-    transport), ``connection_made``/``connection_lost`` and ``eof_received`` (call the
-    super() versions). ``send_frame(payload)`` writes a frame; ``await drain()`` waits while
-    the transport's write buffer is full.
+    overrides one or the other); optionally ``frame_error(exc)`` (a frame broke the
+    framing: too large, malformed, or the stream ended inside one; called at its place
+    among the frames), ``connection_made``/``connection_lost`` and ``eof_received`` (call
+    the super() versions). ``send_frame(payload)`` writes a frame; ``await drain()`` waits
+    while the transport's write buffer is full. Frames are cut as each read completes them.
     """
 
     def __init__(self, framer: Framer) -> None:
-        self.framer = framer
+        self._framer = framer
+        self._verbatim = getattr(framer, "verbatim", True)  # else large payloads use encode()
         self.transport: Optional[asyncio.Transport] = None
         self._write_paused = False
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
@@ -140,10 +152,22 @@ class FrameProtocol(asyncio.BufferedProtocol):
             frame_received(frame)
 
     def frame_error(self, exc: FrameError) -> None:
-        """The stream cannot be framed any further (``exc`` is a FrameError; after a
-        too-large or malformed header the stream is out of sync). Default: close."""
-        if self.transport is not None:
+        """A frame broke the framing (``exc`` is a FrameError). Default: close the
+        transport if the framer cannot go past it (after a too-large or malformed header a
+        length-prefixed stream is out of sync); a fault its framer skipped
+        (``on_error="raise"``) leaves the connection open, and frames go on."""
+        if self.transport is not None and not _went_on(self._framer):
             self.transport.close()
+
+    @property
+    def framer(self) -> Framer:
+        """The framer (both directions)."""
+        return self._framer
+
+    @framer.setter
+    def framer(self, framer: Framer) -> None:
+        self._framer = framer
+        self._verbatim = getattr(framer, "verbatim", True)
 
     # -- asyncio.BufferedProtocol ------------------------------------------------------
 
@@ -152,29 +176,33 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._closed = asyncio.get_running_loop().create_future()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.framer.get_buffer(sizehint)
+        return self._framer.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
-        framer = self.framer
+        framer = self._framer
         framer.buffer_updated(nbytes)
-        try:
-            frames = framer.pop_frames()
-            while frames:
-                self.frames_received(frames)
-                # frames cut before a fault come first; the fault is raised by the next call
-                frames = framer.pop_frames()
-        except FrameError as exc:
-            self.frame_error(exc)
+        self._deliver(framer.pop_frames)
+
+    def _deliver(self, cut: Callable[[], list[bytes]]) -> None:
+        """Hand the frames ``cut()`` gives to frames_received(), and each fault to
+        frame_error() at its place; go on past a fault the framer skipped."""
+        while True:
+            try:
+                frames = cut()
+                while frames:
+                    self.frames_received(frames)
+                    # frames cut before a fault come first; the fault is raised by the next call
+                    frames = self._framer.pop_frames()
+                return
+            except FrameError as exc:
+                self.frame_error(exc)
+                if not _went_on(self._framer):
+                    return
+            cut = self._framer.pop_frames
 
     def eof_received(self) -> Optional[bool]:
         """The peer closed its side: deliver what is left, report a frame cut short."""
-        try:
-            frames = self.framer.eof()
-            if frames:
-                self.frames_received(frames)
-            self.framer.pop_frames()  # a fault stored behind the last frames
-        except FrameError as exc:
-            self.frame_error(exc)
+        self._deliver(self._framer.eof)
         return False
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
@@ -235,13 +263,28 @@ def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
         waiter.set_exception(socket.timeout(f"the peer read nothing for {timeout} s"))
 
 
+def _went_on(framer: Framer) -> bool:
+    """After a framer's call raised a FrameError: True if that was a skipped frame's fault,
+    raised once (``on_error="raise"``), and the framer goes on; False if it stays failed
+    (it then refuses get_buffer(), as every call that takes bytes in)."""
+    if getattr(framer, "on_error", "fail") != "raise":
+        return False
+    try:
+        with framer.get_buffer(1):
+            pass
+    except FrameError:
+        return False
+    framer.buffer_updated(0)
+    return True
+
+
 def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:
-    transport, framer = protocol.transport, protocol.framer
+    transport, framer = protocol.transport, protocol._framer
     if transport is None:
         raise RuntimeError("not connected")
     _check_alive(protocol)
     view = memoryview(payload)
-    if view.nbytes < _COPY_BELOW:
+    if view.nbytes < _COPY_BELOW or not protocol._verbatim:
         transport.write(framer.encode(payload))
         return
     trailer: Union[bytes, memoryview]
@@ -273,7 +316,8 @@ def _check_alive(protocol: FrameProtocol) -> None:
 
 class FrameReader:
     """Frames received on a connection, in order: ``await read_frame()``, ``await
-    read_frames()`` (every frame received so far, in one list) or ``async for``."""
+    read_frames()`` (every frame received so far, in one list) or ``async for``; raw bytes
+    with ``await read_exactly(n)``; ``switch_framer(new)`` to frame the rest otherwise."""
 
     def __init__(
         self,
@@ -290,12 +334,11 @@ class FrameReader:
         if not 0 <= low_water <= high_water:
             raise ValueError(f"need 0 <= low_water <= high_water, got {low_water}, {high_water}")
         self._protocol = protocol
-        # The frames held, as the protocol delivered them: one list per read. read_frame()
-        # takes them from the first list (_first of them are taken and dropped from it);
-        # read_frames() hands a lone list over as it is.
-        self._batches: collections.deque[list[bytes]] = collections.deque()
-        self._first = 0
-        self._size = 0  # cost of the frames held (see FRAME_OVERHEAD)
+        # Raw bytes read_exactly() took out of the framer and has not returned yet:
+        # _raw[_raw_at:], ahead of any byte the framer received since.
+        self._raw = b""
+        self._raw_at = 0
+        self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
         self._high, self._low = high_water, low_water
         self._eof = False
         self._exception: Optional[BaseException] = None
@@ -314,16 +357,16 @@ class FrameReader:
 
     @property
     def framer(self) -> Framer:
-        return self._protocol.framer
+        return self._protocol._framer
 
     @property
     def buffered(self) -> int:
-        """Cost of the frames received but not read yet (bytes plus per-frame overhead)."""
-        return self._size
+        """Bytes received but not read yet (held by the framer, or by read_exactly())."""
+        return self._protocol._framer.pending + len(self._raw) - self._raw_at
 
     def at_eof(self) -> bool:
-        """True when the stream has ended and every frame has been read."""
-        return self._eof and not self._batches
+        """True when the stream has ended and every frame and byte has been read."""
+        return self._eof and not self._tail and not self.buffered
 
     def exception(self) -> Optional[BaseException]:
         return self._exception
@@ -335,15 +378,13 @@ class FrameReader:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _feed_frames(self, frames: list[bytes]) -> None:
-        """Hold ``frames`` (a non-empty list, kept as it is), wake the task waiting for
-        frames, and pause reading once the frames held cost more than ``high_water``."""
-        self._batches.append(frames)
-        self._deadline = None  # a frame came: bytes left over are timed from the next wait
-        self._size += sum(map(len, frames)) + FRAME_OVERHEAD * len(frames)
+    def _data_received(self) -> None:
+        """Bytes arrived in the framer: wake the waiting read (it cuts what it needs), or
+        pause reading once the framer holds more than ``high_water`` bytes that nobody
+        waits for."""
         if self._waiter is not None:
             self._wake()
-        if not self._paused and self._size > self._high:
+        elif not self._paused and self._protocol._framer.pending > self._high:
             transport = self._protocol.transport
             try:
                 transport.pause_reading()  # type: ignore[union-attr]  # (None: AttributeError)
@@ -362,45 +403,164 @@ class FrameReader:
         self._wake()
 
     def _maybe_resume(self) -> None:
-        if self._paused and self._size <= self._low:
-            self._paused = False
-            transport = self._protocol.transport
-            if transport is not None and not transport.is_closing():
-                transport.resume_reading()
+        if self._paused and self._protocol._framer.pending <= self._low:
+            self._resume()
 
-    async def _wait(self) -> bool:
-        """Wait until frames are held (True), or the stream ended cleanly (False); raise
-        the stream's error once every frame received before it was read."""
-        while not self._batches:
-            if self._exception is not None:
-                raise self._exception.with_traceback(None)  # not a growing traceback
-            if self._eof:
+    def _resume(self) -> None:
+        self._paused = False
+        transport = self._protocol.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+    def _cut(self, cut: Callable[[], Any]) -> Any:
+        """``cut()`` (the framer's next_frame or pop_frames); a fault the framer cannot go
+        past closes the transport, as FrameProtocol.frame_error does, and is raised by
+        every later read."""
+        try:
+            return cut()
+        except FrameError:
+            framer = self._protocol._framer
+            transport = self._protocol.transport
+            if transport is not None and not _went_on(framer):
+                transport.close()
+            raise
+
+    async def _more(self) -> bool:
+        """Wait for more bytes (True), or the stream ended (False); raise the connection's
+        error. A read waiting for more resumes reading even above ``high_water``."""
+        if self._exception is not None:
+            raise self._exception.with_traceback(None)  # not a growing traceback
+        if self._eof:
+            return False
+        if self._waiter is not None:
+            raise RuntimeError("read_frame() called while another task is waiting for a frame")
+        if self._paused:
+            self._resume()
+        loop = asyncio.get_running_loop()
+        if self._timed:
+            self._seen, self._silent = self._protocol._framer.pending, 0.0
+            if self._end_if_stopped(self._seen):
                 return False
-            if self._waiter is not None:
-                raise RuntimeError("read_frame() called while another task is waiting for a frame")
-            loop = asyncio.get_running_loop()
-            if self._timed:
-                self._seen, self._silent = self._protocol.framer.pending, 0.0
-                if self._end_if_stopped(self._seen):
-                    return False
-                if not self._seen:
-                    self._deadline = None  # nothing is buffered: no frame is under way
-                self._start_deadline(loop)
-                self._arm(loop)
-            self._waiter = loop.create_future()
-            try:
-                await self._waiter
-            except BaseException:
-                # a timeout or a cancellation: the time until the next read is not the
-                # peer's, so that read gives the frame a fresh frame_timeout
-                self._deadline = None
-                raise
-            finally:
-                self._waiter = None
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
+            if not self._seen:
+                self._deadline = None  # nothing is buffered: no frame is under way
+            self._start_deadline(loop)
+            self._arm(loop)
+        self._waiter = loop.create_future()
+        try:
+            await self._waiter
+        except BaseException:
+            # a timeout or a cancellation: the time until the next read is not the
+            # peer's, so that read gives the frame a fresh frame_timeout
+            self._deadline = None
+            raise
+        finally:
+            self._waiter = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
         return True
+
+    async def _receive(self, many: bool) -> list[bytes]:
+        """The next frame (a list of one) or, with ``many``, every frame held: waiting
+        until there is one; [] at a clean end of stream."""
+        framer = self._protocol._framer
+        if self._raw_at < len(self._raw):
+            self._give_back()  # raw bytes read_exactly() left: frames again from here
+        cut = framer.pop_frames if many else self._next_frames
+        while True:
+            frames: list[bytes] = self._cut(cut)
+            if frames:
+                self._deadline = None  # a frame came: bytes left over are timed afresh
+                if self._paused:
+                    self._maybe_resume()
+                return frames
+            if not await self._more():
+                break
+        if self._exception is None and not self._ended and framer.pending:
+            self._tail = self._cut(framer.eof)  # (what only the end tells: a tail)
+            self._eof = True
+        if many:
+            frames, self._tail = self._tail, []
+        else:
+            frames = self._tail[:1]
+            del self._tail[:1]
+        return frames
+
+    def _next_frames(self) -> list[bytes]:
+        frame = self._protocol._framer.next_frame()
+        return [] if frame is None else [frame]
+
+    async def read_exactly(self, n: int) -> bytes:
+        """The next ``n`` raw bytes of the stream, after the last frame read: those the
+        framer holds first (taken with ``framer.detach()``), then as they arrive. The
+        bytes past them stay for the next read, framed again by read_frame(). A stream
+        that ends first raises ``IncompleteFrameError`` (``.partial``: the bytes that came,
+        ``.expected``: ``n``). A timeout or a cancellation loses nothing: the bytes stay
+        held for the next call. Waiting, it holds the ``n`` bytes in the framer (reading is
+        not paused for them)."""
+        n = _index(n)
+        if n < 0:
+            raise ValueError(f"n must be at least 0, got {n}")
+        framer = self._protocol._framer
+        while len(self._raw) - self._raw_at < n:
+            if len(self._raw) - self._raw_at + framer.pending >= n:
+                self._take_held()
+                break
+            if not await self._more():
+                self._take_held()
+                partial = self._raw[self._raw_at :]
+                self._raw, self._raw_at = b"", 0
+                raise IncompleteFrameError(
+                    f"stream ended after {len(partial)} of {n} bytes read exactly",
+                    partial,
+                    n,
+                )
+            framer = self._protocol._framer
+        raw, at = self._raw, self._raw_at
+        self._raw_at = at + n
+        if self._raw_at == len(raw):
+            self._raw, self._raw_at = b"", 0
+        if self._paused:
+            self._maybe_resume()
+        return raw if n == len(raw) else raw[at : at + n]
+
+    def switch_framer(self, framer: Framer) -> None:
+        """Frame the rest of the stream with ``framer`` (both directions: the writer's
+        too): every byte the old framer holds (and any raw byte read_exactly() kept)
+        moves into it, uncut (``get_buffer``/``buffer_updated``). The old framer is left
+        empty, its state (a fault, ``skipped``) forgotten."""
+        self._take_held()
+        self._protocol.framer = framer
+        self._deadline = None
+        self._give_back()
+
+    def _take_held(self) -> None:
+        """Move the bytes the framer holds after the raw bytes (one copy: detach())."""
+        framer = self._protocol._framer
+        if not framer.pending:
+            return
+        detach = getattr(framer, "detach", None)
+        if detach is None:
+            raise TypeError(
+                f"{type(framer).__name__} has no detach(): its held bytes cannot be taken out"
+            )
+        held = detach()
+        raw, at = self._raw, self._raw_at
+        self._raw, self._raw_at = (raw[at:] + held if at < len(raw) else held), 0
+
+    def _give_back(self) -> None:
+        """Put the raw bytes kept back into the framer, before the bytes it received
+        since, uncut."""
+        self._take_held()
+        raw, at = self._raw, self._raw_at
+        size = len(raw) - at
+        if not size:
+            return
+        framer = self._protocol._framer
+        with framer.get_buffer(size) as room:
+            room[:size] = memoryview(raw)[at:]
+        framer.buffer_updated(size)
+        self._raw, self._raw_at = b"", 0
 
     def _end_if_stopped(self, pending: int) -> bool:
         """Between frames on a server that was closed: end as at a clean end of stream (the
@@ -470,43 +630,23 @@ class FrameReader:
     async def read_frame(self) -> Optional[bytes]:
         """The next frame, or None at a clean end of stream. Frames received before an error
         are returned first; then the error is raised (IncompleteFrameError if the stream ended
-        inside a frame, the framer's error on a bad stream, or the connection's error)."""
-        if not self._batches and not await self._wait():
-            return None
-        batch = self._batches[0]
-        first = self._first
-        frame = batch[first]
-        if first + 1 == len(batch):
-            self._batches.popleft()
-            self._first = 0
-        else:
-            batch[first] = b""  # the reader keeps no frame it handed out
-            self._first = first + 1
-        self._size -= len(frame) + FRAME_OVERHEAD
-        if self._paused:
-            self._maybe_resume()
-        return frame
+        inside a frame, the framer's error on a bad stream, or the connection's error). A
+        fault the framer skipped (``on_error="raise"``) is raised once, at its place; the
+        next read goes on. Only the frame returned is cut (see read_exactly())."""
+        if not self._raw:
+            frame: Optional[bytes] = self._cut(self._protocol._framer.next_frame)
+            if frame is not None:
+                if self._paused:
+                    self._maybe_resume()
+                return frame
+        frames = await self._receive(False)
+        return frames[0] if frames else None
 
     async def read_frames(self) -> list[bytes]:
-        """Every frame received and not read yet, waiting for one if none is; [] at a clean
-        end of stream. Errors as read_frame(). One await for many small frames."""
-        batches = self._batches
-        if not batches and not await self._wait():
-            return []
-        if len(batches) == 1:
-            frames = batches.pop()  # the protocol's list, handed over as it is
-            if self._first:
-                del frames[: self._first]
-        else:
-            frames = batches.popleft()[self._first :]
-            for batch in batches:
-                frames += batch
-            batches.clear()
-        self._first = 0
-        self._size = 0  # (every frame held is taken)
-        if self._paused:
-            self._maybe_resume()
-        return frames
+        """Every frame received and not read yet (it cuts every frame the framer holds),
+        waiting for one if none is; [] at a clean end of stream. Errors as read_frame().
+        One await for many small frames."""
+        return await self._receive(True)
 
     def __aiter__(self) -> FrameReader:
         return self
@@ -737,19 +877,12 @@ class _StreamProtocol(FrameProtocol):
             )
             transport.close()
 
-    def frame_received(self, frame: bytes) -> None:
-        self.reader._feed_frames([frame])
-
-    def frames_received(self, frames: list[bytes]) -> None:
-        self.reader._feed_frames(frames)  # one wake-up per read
-
-    def frame_error(self, exc: FrameError) -> None:
-        self.reader._set_exception(exc)
-        super().frame_error(exc)
+    def buffer_updated(self, nbytes: int) -> None:
+        self._framer.buffer_updated(nbytes)
+        self.reader._data_received()  # the reader cuts frames as it reads them
 
     def eof_received(self) -> bool:
-        super().eof_received()
-        self.reader._feed_eof()
+        self.reader._feed_eof()  # (the reader tells the framer, once it has read the rest)
         # keep the writing side open (half-close), as asyncio streams do; TLS has no
         # half-close (asking for one there only logs a warning)
         transport = self.transport

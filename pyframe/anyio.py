@@ -24,11 +24,16 @@ The end of the stream is anyio's: a peer that closes between two frames makes ``
 raise ``anyio.EndOfStream`` (``async for`` stops); one that closes inside a frame raises
 ``pyframe.IncompleteFrameError`` (``.partial`` holds the bytes received). The framer's errors
 (``FrameTooLargeError``, ``MalformedFrameError``) come through unchanged, after the frames
-received before them; every later ``receive()`` raises the same error again.
+received before them; every later ``receive()`` raises the same error again, except a fault
+the framer skipped (``on_error="raise"``): raised once at its place, then frames go on.
+
+``receive()`` cuts one frame at a time (``framer.next_frame()``), so the bytes after it stay
+raw: ``receive_exactly(n)`` returns the next ``n`` bytes, and ``switch_framer(new)`` frames
+the rest with another framer (``receive_many()`` cuts every frame held).
 
 Receiving: each read takes at most ``read_size`` bytes from the byte stream (``receive``) and
-hands them to the framer (``feed``: a copy, into the framer's buffer; anyio's byte streams
-have no ``receive_into``). anyio's socket streams on trio (TCP, AF_UNIX) are read without
+copies them into the framer's buffer (``get_buffer``; anyio's byte streams have no
+``receive_into``). anyio's socket streams on trio (TCP, AF_UNIX) are read without
 that copy: they read their socket only when asked, so the FramedStream reads it itself,
 straight into the room the framer offers (``get_buffer(read_size)``, which may be more).
 Frames already buffered are returned without a checkpoint, as ``BufferedByteReceiveStream``
@@ -50,12 +55,12 @@ Two tasks must not receive (or send) on one FramedStream at the same time: the s
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Iterable, Mapping
 from contextlib import AsyncExitStack
+from operator import index as _index
 from typing import Any, Callable, Optional, Union
 
 try:
@@ -76,7 +81,7 @@ except ImportError as exc:  # an optional dependency: pyframe itself imports wit
         f"pyframe.anyio needs anyio 4 or later ({exc}): pip install 'pyframe-codec[anyio]'"
     ) from exc
 
-from ._errors import FrameError
+from ._errors import FrameError, IncompleteFrameError
 from ._types import Buffer, Framer
 from .sockets import _BACKOFF_FIRST, _BACKOFF_MAX, _EXHAUSTED, _VANISHED
 
@@ -129,6 +134,10 @@ def _readable_socket(stream: AnyByteStream) -> Optional[socket.socket]:
     return None
 
 
+def _none() -> None:
+    return None
+
+
 def _check_read_size(read_size: int) -> None:
     if read_size < 1:
         raise ValueError(f"read_size must be at least 1, got {read_size}")
@@ -148,7 +157,15 @@ class FramedStream(ObjectStream[bytes]):
         self._stream = stream
         self._framer = framer
         self._read_size = read_size
-        self._frames: collections.deque[bytes] = collections.deque()
+        # Raw bytes receive_exactly() took from the framer and has not returned yet:
+        # _raw[_raw_at:], ahead of any byte the framer received since.
+        self._raw = b""
+        self._raw_at = 0
+        self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
+        self._verbatim = getattr(framer, "verbatim", True)  # else large payloads use encode()
+        # receive()'s fast path: the framer's next_frame bound once (a stub returning None
+        # once closed). While raw bytes are kept the framer holds none: it returns None.
+        self._next_frame: Callable[[], Optional[bytes]] = framer.next_frame
         self._chunk: Callable[[int], Awaitable[bytes]]
         if isinstance(stream, ByteReceiveStream):
             self._chunk = stream.receive
@@ -159,7 +176,9 @@ class FramedStream(ObjectStream[bytes]):
 
             self._chunk = chunk
         self._socket = _readable_socket(stream)
-        self._read = self._read_copy if self._socket is None else self._read_into
+        self._read: Callable[[], Awaitable[None]] = (
+            self._read_copy if self._socket is None else self._read_into
+        )
         self._eof = False  # the byte stream ended (the framer was told)
         self._eof_sent = False  # send_eof() returned: the sending side is closed
         self._closed = False
@@ -194,70 +213,173 @@ class FramedStream(ObjectStream[bytes]):
     async def receive(self) -> bytes:
         """The next frame. Raises ``anyio.EndOfStream`` once the peer closed cleanly and
         every frame was received, ``IncompleteFrameError`` if it closed inside a frame, the
-        framer's error on a bad stream, ``anyio.ClosedResourceError`` after ``aclose()``."""
-        frames = self._frames
-        if frames:
-            return frames.popleft()
-        frames.extend(await self._fill())
-        return frames.popleft()
+        framer's error on a bad stream, ``anyio.ClosedResourceError`` after ``aclose()``.
+        A fault the framer skipped (``on_error="raise"``) is raised once, at its place;
+        the next receive() goes on. Only the frame returned is cut (see
+        receive_exactly())."""
+        frame = self._next_frame()
+        if frame is not None:
+            return frame
+        return (await self._fill(False))[0]
 
     async def receive_many(self) -> list[bytes]:
-        """Every frame buffered, receiving once if none is (a non-empty list). One await for
-        many small frames; the end of the stream and errors as ``receive()``."""
-        frames = self._frames
-        if frames:
-            batch = list(frames)
-            frames.clear()
-            return batch
-        return await self._fill()  # the framer's list, handed over as it is
+        """Every frame buffered, receiving once if none is (a non-empty list; it cuts every
+        frame the framer holds). One await for many small frames; the end of the stream
+        and errors as ``receive()``."""
+        return await self._fill(True)
 
     async def __anext__(self) -> bytes:
-        frames = self._frames
-        if frames:
-            return frames.popleft()
         try:
-            frames.extend(await self._fill())
+            return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
-        return frames.popleft()
 
-    async def _fill(self) -> list[bytes]:
-        """The frames the framer holds, receiving until there is at least one."""
+    async def _fill(self, many: bool) -> list[bytes]:
+        """The next frame (a list of one) or, with ``many``, every frame the framer holds,
+        receiving until there is one."""
         if self._closed:
             raise anyio.ClosedResourceError
         if self._receiving:
             raise anyio.BusyResourceError("receiving from")
         framer = self._framer
-        frames = framer.pop_frames()  # raises a fault left over from the last call
+        if self._raw_at < len(self._raw):
+            self._give_back()
+        cut = framer.pop_frames if many else self._next_frames
+        frames = cut()  # raises a fault left over from the last call
         if frames:
             return frames
         if self._eof:
-            raise anyio.EndOfStream
+            return self._from_tail(many)
         read = self._read
         self._receiving = True
+        self._next_frame = _none  # another task's receive() goes to _fill(): busy
         try:
             while True:
                 try:
-                    frames = await read()
+                    await read()
                 except anyio.EndOfStream:
                     self._eof = True
-                    frames = framer.eof()  # IncompleteFrameError if a frame was cut short
+                    frames = cut()
                     if frames:
                         return frames
-                    raise
+                    self._tail = framer.eof()  # IncompleteFrameError if a frame was cut short
+                    return self._from_tail(many)
+                frames = cut()
                 if frames:
                     return frames
         finally:
             self._receiving = False
+            self._next_frame = _none if self._closed else self._framer.next_frame
 
-    async def _read_copy(self) -> list[bytes]:
-        """One chunk from the byte stream, fed to the framer: the frames it completed."""
+    def _from_tail(self, many: bool) -> list[bytes]:
+        if not self._tail:
+            raise anyio.EndOfStream
+        if many:
+            frames, self._tail = self._tail, []
+        else:
+            frames = self._tail[:1]
+            del self._tail[:1]
+        return frames
+
+    def _next_frames(self) -> list[bytes]:
+        frame = self._framer.next_frame()
+        return [] if frame is None else [frame]
+
+    async def receive_exactly(self, nbytes: int) -> bytes:
+        """The next ``nbytes`` raw bytes, after the last frame received (as anyio's
+        ``BufferedByteReceiveStream.receive_exactly``): those the framer holds first
+        (``framer.detach()``), then from the byte stream; the bytes past them are framed
+        again by the next receive(). A stream that ends first raises
+        ``IncompleteFrameError`` (``.partial``, ``.expected``; an ``EOFError``). A
+        cancellation loses nothing."""
+        nbytes = _index(nbytes)
+        if nbytes < 0:
+            raise ValueError(f"nbytes must be at least 0, got {nbytes}")
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if self._receiving:
+            raise anyio.BusyResourceError("receiving from")
+        framer = self._framer
+        self._receiving = True
+        self._next_frame = _none  # another task's receive() goes to _fill(): busy
+        try:
+            while len(self._raw) - self._raw_at + framer.pending < nbytes:
+                try:
+                    if self._eof:
+                        raise anyio.EndOfStream
+                    await self._read()
+                except anyio.EndOfStream:
+                    self._eof = True
+                    self._take_held()
+                    partial = self._raw[self._raw_at :]
+                    self._raw, self._raw_at = b"", 0
+                    raise IncompleteFrameError(
+                        f"stream ended after {len(partial)} of {nbytes} bytes read exactly",
+                        partial,
+                        nbytes,
+                    ) from None
+        finally:
+            self._receiving = False
+            self._next_frame = _none if self._closed else self._framer.next_frame
+        if len(self._raw) - self._raw_at < nbytes:
+            self._take_held()
+        raw, at = self._raw, self._raw_at
+        self._raw_at = at + nbytes
+        if self._raw_at == len(raw):
+            self._raw, self._raw_at = b"", 0
+        return raw if nbytes == len(raw) else raw[at : at + nbytes]
+
+    def switch_framer(self, framer: Framer) -> None:
+        """Frame the rest of the stream with ``framer`` (both directions): every byte the
+        old framer holds (and any raw byte receive_exactly() kept) moves into it, uncut
+        (``get_buffer``/``buffer_updated``)."""
+        if self._receiving:
+            raise anyio.BusyResourceError("receiving from")
+        self._take_held()
+        self._framer = framer
+        self._next_frame = framer.next_frame
+        self._verbatim = getattr(framer, "verbatim", True)
+        self._give_back()
+
+    def _take_held(self) -> None:
+        """Move the bytes the framer holds after the raw bytes (one copy: detach())."""
+        framer = self._framer
+        if not framer.pending:
+            return
+        detach = getattr(framer, "detach", None)
+        if detach is None:
+            raise TypeError(
+                f"{type(framer).__name__} has no detach(): its held bytes cannot be taken out"
+            )
+        held = detach()
+        raw, at = self._raw, self._raw_at
+        self._raw, self._raw_at = (raw[at:] + held if at < len(raw) else held), 0
+
+    def _give_back(self) -> None:
+        """Put the raw bytes kept back into the framer, before its own, uncut."""
+        self._take_held()
+        raw, at = self._raw, self._raw_at
+        size = len(raw) - at
+        if not size:
+            return
+        framer = self._framer
+        with framer.get_buffer(size) as room:
+            room[:size] = memoryview(raw)[at:]
+        framer.buffer_updated(size)
+        self._raw, self._raw_at = b"", 0
+
+    async def _read_copy(self) -> None:
+        """One chunk from the byte stream, into the framer's buffer (uncut)."""
         # The one await: a cancellation here leaves the stream's bytes unread.
-        return self._framer.feed(await self._chunk(self._read_size))
+        chunk = await self._chunk(self._read_size)
+        framer = self._framer
+        with framer.get_buffer(len(chunk)) as room:
+            room[: len(chunk)] = chunk
+        framer.buffer_updated(len(chunk))
 
-    async def _read_into(self) -> list[bytes]:
-        """One read from the socket straight into the framer's buffer: the frames it
-        completed. As anyio's own receive() on trio: converted errors, a checkpoint each."""
+    async def _read_into(self) -> None:
+        """One read from the socket straight into the framer's buffer (uncut). As anyio's
+        own receive() on trio: converted errors, a checkpoint each."""
         sock, framer = self._socket, self._framer
         assert sock is not None
         await checkpoint_if_cancelled()  # (before any byte is taken)
@@ -275,7 +397,7 @@ class FramedStream(ObjectStream[bytes]):
                 framer.buffer_updated(nbytes)
                 # The bytes are the framer's now: a cancellation cannot lose them here.
                 await cancel_shielded_checkpoint()
-                return framer.pop_frames()
+                return
             if nbytes == 0:
                 raise anyio.EndOfStream
             await anyio.wait_readable(sock)  # ClosedResourceError once aclose()d
@@ -288,7 +410,7 @@ class FramedStream(ObjectStream[bytes]):
             raise anyio.BusyResourceError("sending to")
         self._check_send()
         pieces: tuple[bytes, ...]
-        if type(item) is bytes and len(item) >= _SPLIT_FROM:
+        if type(item) is bytes and len(item) >= _SPLIT_FROM and self._verbatim:
             header, trailer = self._framer.encode_parts(item)
             pieces = (header, item, trailer) if trailer else (header, item)
         else:
@@ -351,7 +473,8 @@ class FramedStream(ObjectStream[bytes]):
             await checkpoint()
             return
         self._closed = True
-        self._frames.clear()
+        self._next_frame = _none
+        self._tail.clear()
         if self._broken is not None:
             await anyio.aclose_forcefully(self._stream)
         else:

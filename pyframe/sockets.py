@@ -297,6 +297,7 @@ class FramedSocket:
         self._raw_at = 0
         self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
         self._verbatim = getattr(framer, "verbatim", True)  # else large payloads use encode()
+        self._next_frame = framer.next_frame  # (bound once: recv() calls it per frame)
         self._eof = False  # the peer closed its side cleanly
         self._broken: Optional[str] = None  # the error that broke the sending side
         self._unsent: Optional[bytes] = None  # non-blocking: the rest the kernel refused
@@ -381,7 +382,7 @@ class FramedSocket:
         (``on_error="raise"``) is raised once, at its place; the next recv() goes on. Only
         the frame returned is cut: the bytes after it stay raw in the framer (see
         read_exactly() and switch_framer())."""
-        frame = self._framer.next_frame()
+        frame = self._next_frame()
         if frame is None:
             frames = self._receive(False)
             return frames[0] if frames else None
@@ -398,7 +399,7 @@ class FramedSocket:
         """Yield frames until the peer closes cleanly, as recv() returns them (one at a
         time: stopping early, or switching framing inside the loop, loses nothing)."""
         while True:
-            frame = self._framer.next_frame()
+            frame = self._next_frame()
             if frame is None:
                 frames = self._receive(False)
                 if not frames:
@@ -446,7 +447,7 @@ class FramedSocket:
 
     def _next_frames(self) -> list[bytes]:
         """The next frame as a list of one, or []: recv()'s cut, one frame at a time."""
-        frame = self._framer.next_frame()
+        frame = self._next_frame()
         return [] if frame is None else [frame]
 
     def _ended(self, cut: Callable[[], list[bytes]]) -> list[bytes]:
@@ -639,6 +640,7 @@ class FramedSocket:
         fault, ``skipped``) forgotten."""
         self._take_held()
         self._framer = framer
+        self._next_frame = framer.next_frame
         self._verbatim = getattr(framer, "verbatim", True)
         self._releases = _releases_buffer(framer)
         self._deadline = None

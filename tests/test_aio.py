@@ -422,7 +422,7 @@ def test_read_frames_batches_and_resumes_reading(impl, run):
                 break
             batches += 1
             got += frames
-            assert reader.buffered == 0  # everything held was handed over
+            assert reader.buffered < FLOOD_SIZE + 4  # every whole frame held was handed over
             assert transport.is_reading() or reader.at_eof() or transport.is_closing()
         assert got == FLOOD
         assert batches < FLOOD_COUNT  # batched: fewer awaits than frames
@@ -640,7 +640,9 @@ def test_reader_takes_a_read_with_one_wake_up(impl, run):
     run(main())
 
 
-def test_reader_flow_control_counts_every_frame_of_a_batch(impl, run):
+def test_reader_flow_control_counts_the_bytes_held(impl, run):
+    """Frames are cut as they are read: the framer's bytes not read yet count."""
+
     async def main():
         high, low = 10000, 2000
         protocol = aio._StreamProtocol(impl.LengthPrefixFramer(), high, low)
@@ -648,17 +650,17 @@ def test_reader_flow_control_counts_every_frame_of_a_batch(impl, run):
         protocol.connection_made(transport)
         reader = protocol.reader
         framer = impl.LengthPrefixFramer()
-        first = [bytes([i]) * 100 for i in range(60)]  # 60 * (100 + 64) = 9840: not over
+        first = [bytes([i]) * 100 for i in range(96)]  # 96 * 104 = 9984: not over
         deliver(protocol, framer.encode_many(first))
-        assert reader.buffered == 60 * (100 + aio.FRAME_OVERHEAD)
+        assert reader.buffered == 96 * 104
         assert transport.calls == []
-        deliver(protocol, framer.encode_many([b"z" * 100]))  # 10004: over high water
-        assert reader.buffered == 61 * (100 + aio.FRAME_OVERHEAD)
+        deliver(protocol, framer.encode_many([b"z" * 100]))  # 10088: over high water
+        assert reader.buffered == 97 * 104
         assert transport.calls == ["pause"]
-        got = [await reader.read_frame() for _ in range(48)]  # 13 frames held: 2132 > low
-        assert reader.buffered == 13 * (100 + aio.FRAME_OVERHEAD)
+        got = [await reader.read_frame() for _ in range(77)]  # 20 frames held: 2080 > low
+        assert reader.buffered == 20 * 104
         assert transport.calls == ["pause"]
-        got.append(await reader.read_frame())  # 12 held: 1968 <= low
+        got.append(await reader.read_frame())  # 19 held: 1976 <= low
         assert transport.calls == ["pause", "resume"]
         deliver(protocol, framer.encode_many([b"y"] * 3))
         got += await reader.read_frames()  # the rest of the first batch, then the others
@@ -667,6 +669,25 @@ def test_reader_flow_control_counts_every_frame_of_a_batch(impl, run):
         reader._set_exception(ConnectionResetError("gone"))
         with pytest.raises(ConnectionResetError):
             await reader.read_frames()
+
+    run(main())
+
+
+def test_a_waiting_read_resumes_reading_for_a_frame_over_high_water(impl, run):
+    async def main():
+        protocol = aio._StreamProtocol(impl.LengthPrefixFramer(), 1000, 100)
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        reader = protocol.reader
+        wire = impl.LengthPrefixFramer().encode(b"x" * 5000)
+        deliver(protocol, wire[:2000])  # nobody waits: over high water, paused
+        assert transport.calls == ["pause"]
+        task = asyncio.ensure_future(reader.read_frame())
+        await asyncio.sleep(0)
+        assert transport.calls == ["pause", "resume"]  # the read needs more
+        deliver(protocol, wire[2000:])
+        assert await task == b"x" * 5000
+        assert transport.calls == ["pause", "resume"]
 
     run(main())
 

@@ -2,13 +2,14 @@
 switching framing mid-stream (read_exactly, switch_framer), and a skipped frame's fault
 (on_error="raise") delivered at its place among the frames, on both twins."""
 
+import asyncio
 import base64
 import socket
 import threading
 
 import pytest
 
-from pyframe import FrameTooLargeError, IncompleteFrameError
+from pyframe import FrameTooLargeError, IncompleteFrameError, aio
 from pyframe.sockets import FramedSocket, FrameTimeoutError
 
 
@@ -226,3 +227,304 @@ def test_socket_recv_many_raises_a_skipped_frames_fault_at_its_place(impl):
             conn.recv_many()
         assert conn.recv_many() == []
         assert conn.framer.skipped == 2
+
+
+# -- asyncio -------------------------------------------------------------------------------
+
+
+def arun(coro):
+    return asyncio.run(asyncio.wait_for(coro, 20))
+
+
+async def aio_pair(framer, peer_framer):
+    """A FrameReader/FrameWriter on one end of a socketpair, a blocking FramedSocket on
+    the other."""
+    a, b = socket.socketpair()
+    reader, writer = await aio.open_connection(sock=a, framer=framer)
+    b.settimeout(10)
+    return reader, writer, b
+
+
+async def peer_send(sock, data):
+    await asyncio.to_thread(sock.sendall, data)
+
+
+def peer_frames(sock, framer):
+    """Every frame the peer receives until the end of the stream, in a thread."""
+    return asyncio.ensure_future(asyncio.to_thread(lambda: list(FramedSocket(sock, framer))))
+
+
+def test_aio_writes_with_a_transforming_framer(impl):
+    async def main():
+        framer = Base64Lines(impl)
+        _, writer, b = await aio_pair(framer, None)
+        received = peer_frames(b, Base64Lines(impl))
+        writer.write_frame(SMALL)
+        writer.write_frame(LARGE)
+        writer.write_frame(bytearray(LARGE))
+        writer.write_frames([SMALL, LARGE])
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        assert await received == [SMALL, LARGE, LARGE, SMALL, LARGE]
+        assert framer.encoded == 4
+
+    arun(main())
+
+
+def test_aio_protocol_sends_with_a_transforming_framer(impl):
+    async def main():
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        protocol = aio.FrameProtocol(Base64Lines(impl))
+        await loop.create_connection(lambda: protocol, sock=a)
+        b.settimeout(10)
+        received = peer_frames(b, Base64Lines(impl))
+        try:
+            protocol.send_frame(LARGE)
+            protocol.send_frame(SMALL)
+            await protocol.drain()
+        finally:
+            protocol.transport.close()
+        assert await received == [LARGE, SMALL]
+
+    arun(main())
+
+
+def test_aio_read_frame_cuts_one_frame_and_read_exactly(impl):
+    async def main():
+        reader, writer, b = await aio_pair(impl.LineFramer(), None)
+        body = b"B" * 300_000
+        await peer_send(b, b"HEAD\n" + body[:1000])
+        assert await reader.read_frame() == b"HEAD"
+        assert reader.framer.pending <= 1000  # nothing cut past the head
+        task = asyncio.ensure_future(reader.read_exactly(300_000))
+        await peer_send(b, body[1000:] + b"next\n" + b"".join(b"%04d" % i for i in range(500)))
+        assert await task == body
+        assert await reader.read_frame() == b"next"
+        assert [await reader.read_exactly(4) for i in range(500)] == [
+            b"%04d" % i for i in range(500)
+        ]
+        await peer_send(b, b"abc")
+        with pytest.raises(asyncio.TimeoutError):  # a timeout keeps what came
+            await asyncio.wait_for(reader.read_exactly(6), 0.2)
+        await peer_send(b, b"def\nlast\nla")
+        assert await reader.read_exactly(6) == b"abcdef"
+        assert await reader.read_frame() == b""
+        assert await reader.read_frame() == b"last"
+        b.close()
+        with pytest.raises(IncompleteFrameError) as info:
+            await reader.read_exactly(5)
+        assert (info.value.partial, info.value.expected) == (b"la", 5)
+        assert await reader.read_frame() is None
+        assert reader.at_eof()
+        writer.close()
+
+    arun(main())
+
+
+def test_aio_switch_framer_both_ways(impl):
+    async def main():
+        reader, writer, b = await aio_pair(impl.LineFramer(), None)
+        lp = impl.LengthPrefixFramer()
+        await peer_send(b, b"switch\nRAW" + lp.encode(b"x" * 10) + lp.encode(b"y")[:3])
+        assert await reader.read_frame() == b"switch"
+        assert await reader.read_exactly(3) == b"RAW"
+        reader.switch_framer(lp)
+        assert reader.framer is lp and writer.framer is lp
+        assert await reader.read_frame() == b"x" * 10
+        task = asyncio.ensure_future(reader.read_frame())
+        await asyncio.sleep(0.05)
+        await peer_send(b, lp.encode(b"y")[3:])
+        assert await task == b"y"
+        writer.write_frame(b"back")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        assert FramedSocket(b, impl.LengthPrefixFramer()).recv() == b"back"
+
+    arun(main())
+
+
+def test_aio_reader_raises_a_skipped_frames_fault_at_its_place(impl):
+    async def main():
+        reader, writer, b = await aio_pair(
+            impl.LineFramer(max_frame_size=3, on_error="raise"), None
+        )
+        await peer_send(b, b"ab\nTOO LONG\ncd\nef\n")
+        assert await reader.read_frame() == b"ab"
+        with pytest.raises(FrameTooLargeError):
+            await reader.read_frame()
+        assert await reader.read_frame() == b"cd"
+        await peer_send(b, b"XXXXXX\ngh\n")
+        assert await reader.read_frames() == [b"ef"]
+        with pytest.raises(FrameTooLargeError):
+            await reader.read_frames()
+        assert await reader.read_frames() == [b"gh"]
+        assert not writer.is_closing()  # the connection stays open
+        b.close()
+        assert await reader.read_frame() is None
+        writer.close()
+
+    arun(main())
+
+
+def test_aio_reader_closes_on_a_fault_the_framer_cannot_pass(impl):
+    async def main():
+        reader, writer, b = await aio_pair(impl.LengthPrefixFramer(1, max_frame_size=3), None)
+        await peer_send(b, b"\x01a\x09zzzzzzzzz")
+        assert await reader.read_frame() == b"a"
+        with pytest.raises(FrameTooLargeError):
+            await reader.read_frame()
+        assert writer.is_closing()
+        with pytest.raises(FrameTooLargeError):  # and again
+            await reader.read_frame()
+
+    arun(main())
+
+
+def test_aio_protocol_reports_a_skipped_fault_in_order_and_stays_open(impl):
+    class Recorder(aio.FrameProtocol):
+        def __init__(self, framer):
+            super().__init__(framer)
+            self.events = []
+
+        def frame_received(self, frame):
+            self.events.append(frame)
+
+        def frame_error(self, exc):
+            self.events.append(type(exc).__name__)
+            super().frame_error(exc)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        protocol = Recorder(impl.LineFramer(max_frame_size=3, on_error="raise"))
+        await loop.create_connection(lambda: protocol, sock=a)
+        await peer_send(b, b"ab\nTOO LONG\ncd\nXXXXX\nef\n")
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if len(protocol.events) == 5:
+                break
+        assert protocol.events == [
+            b"ab",
+            "FrameTooLargeError",
+            b"cd",
+            "FrameTooLargeError",
+            b"ef",
+        ]
+        assert not protocol.transport.is_closing()
+        await peer_send(b, b"gh")
+        b.close()
+        await protocol._closed
+        assert protocol.events[5:] == ["IncompleteFrameError"]  # cut short: reported
+
+    arun(main())
+
+
+# -- anyio ---------------------------------------------------------------------------------
+
+
+def anyio_pair(framer):
+    """A FramedStream over memory object streams; the peer's send and receive ends."""
+    import anyio
+    from anyio.streams.stapled import StapledObjectStream
+
+    from pyframe.anyio import FramedStream
+
+    to_us, ours = anyio.create_memory_object_stream(100)
+    to_peer, theirs = anyio.create_memory_object_stream(100)
+    return FramedStream(StapledObjectStream(to_peer, ours), framer), to_us, theirs
+
+
+def test_anyio_sends_with_a_transforming_framer(impl):
+    import anyio
+
+    async def main():
+        framer = Base64Lines(impl)
+        stream, _, theirs = anyio_pair(framer)
+        await stream.send(SMALL)
+        await stream.send(LARGE)
+        await stream.send_many([SMALL, LARGE])
+        peer = Base64Lines(impl)
+        got = []
+        while len(got) < 4:
+            got += peer.feed(await theirs.receive())
+        assert got == [SMALL, LARGE, SMALL, LARGE]
+        assert framer.encoded == 3
+
+    anyio.run(main)
+
+
+def test_anyio_receive_exactly_and_switch_framer(impl):
+    import anyio
+
+    async def main():
+        stream, to_us, _ = anyio_pair(impl.LineFramer())
+        lp = impl.LengthPrefixFramer()
+        await to_us.send(b"HEAD\n12345")
+        assert await stream.receive() == b"HEAD"
+        assert stream.framer.pending == 5  # nothing cut past the head
+        await to_us.send(b"67890tail\n" + b"".join(b"%03d" % i for i in range(100)))
+        assert await stream.receive_exactly(10) == b"1234567890"
+        assert await stream.receive() == b"tail"
+        assert [await stream.receive_exactly(3) for _ in range(100)] == [
+            b"%03d" % i for i in range(100)
+        ]
+        await to_us.send(b"switch\nRAW" + lp.encode(b"x" * 10) + lp.encode(b"y")[:2])
+        assert await stream.receive() == b"switch"
+        assert await stream.receive_exactly(3) == b"RAW"
+        stream.switch_framer(lp)
+        assert await stream.receive() == b"x" * 10
+        await to_us.send(lp.encode(b"y")[2:] + b"\x00\x00\x00\x09abc")
+        assert await stream.receive() == b"y"
+        await to_us.aclose()
+        with pytest.raises(IncompleteFrameError) as info:
+            await stream.receive_exactly(20)
+        assert (info.value.partial, info.value.expected) == (b"\x00\x00\x00\x09abc", 20)
+        with pytest.raises(anyio.EndOfStream):
+            await stream.receive()
+
+    anyio.run(main)
+
+
+def test_anyio_raises_a_skipped_frames_fault_at_its_place(impl):
+    import anyio
+
+    async def main():
+        stream, to_us, _ = anyio_pair(impl.LineFramer(max_frame_size=3, on_error="raise"))
+        await to_us.send(b"ab\nTOO LONG\ncd\nef\nXXXXX\ngh\n")
+        await to_us.aclose()
+        assert await stream.receive() == b"ab"
+        with pytest.raises(FrameTooLargeError):
+            await stream.receive()
+        assert await stream.receive_many() == [b"cd", b"ef"]
+        with pytest.raises(FrameTooLargeError):
+            await stream.receive_many()
+        assert [frame async for frame in stream] == [b"gh"]
+
+    anyio.run(main)
+
+
+def test_anyio_a_second_receiver_is_busy_while_receive_exactly_waits(impl):
+    import anyio
+
+    async def main():
+        stream, to_us, _ = anyio_pair(impl.LineFramer())
+        await to_us.send(b"a\nb\n")
+        async with anyio.create_task_group() as tg:
+            got = []
+
+            async def exact():
+                got.append(await stream.receive_exactly(10))
+
+            tg.start_soon(exact)
+            await anyio.wait_all_tasks_blocked()
+            with pytest.raises(anyio.BusyResourceError):
+                await stream.receive()  # the bytes are receive_exactly()'s
+            await to_us.send(b"12345678")
+        assert got == [b"a\nb\n123456"]
+        await to_us.send(b"\n")
+        assert await stream.receive() == b"78"
+
+    anyio.run(main)
