@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     # same signatures. At run time the names are bound to the implementation chosen above.
     from . import aio as aio
     from ._cframers import (
+        COBSFramer,
         DecimalLengthFramer,
         DelimiterFramer,
         FixedLengthFramer,
@@ -94,6 +95,7 @@ if TYPE_CHECKING:
         LineFramer,
         MarkerFramer,
         NetstringFramer,
+        SLIPFramer,
         VarintFramer,
     )
 else:
@@ -104,6 +106,8 @@ else:
     FixedLengthFramer = _impl.FixedLengthFramer
     DelimiterFramer = _impl.DelimiterFramer
     LineFramer = _impl.LineFramer
+    COBSFramer = _impl.COBSFramer
+    SLIPFramer = _impl.SLIPFramer
     MarkerFramer = _impl.MarkerFramer
 
     def __getattr__(name: str) -> _Any:
@@ -117,6 +121,7 @@ else:
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
     "IMPLEMENTATION",
+    "COBSFramer",
     "DecimalLengthFramer",
     "DelimiterFramer",
     "FixedLengthFramer",
@@ -129,6 +134,7 @@ __all__ = [
     "MalformedFrameError",
     "MarkerFramer",
     "NetstringFramer",
+    "SLIPFramer",
     "VarintFramer",
 ]
 

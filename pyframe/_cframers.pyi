@@ -9,6 +9,7 @@ from typing import Literal, Optional, SupportsIndex, Union
 from typing_extensions import Buffer, disjoint_base
 
 __all__ = [
+    "COBSFramer",
     "DecimalLengthFramer",
     "DelimiterFramer",
     "FixedLengthFramer",
@@ -16,6 +17,7 @@ __all__ = [
     "LineFramer",
     "MarkerFramer",
     "NetstringFramer",
+    "SLIPFramer",
     "VarintFramer",
 ]
 
@@ -157,3 +159,21 @@ class MarkerFramer(_Framer):
     def escape(self) -> Optional[bytes]: ...
     @property
     def garbage(self) -> int: ...
+
+@disjoint_base
+class COBSFramer(_Framer):
+    def __init__(
+        self, *, max_frame_size: Optional[int] = ..., on_error: _OnError = ...
+    ) -> None: ...
+
+@disjoint_base
+class SLIPFramer(_Framer):
+    def __init__(
+        self,
+        *,
+        leading_end: bool = False,
+        max_frame_size: Optional[int] = ...,
+        on_error: _OnError = ...,
+    ) -> None: ...
+    @property
+    def leading_end(self) -> bool: ...

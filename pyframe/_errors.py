@@ -204,3 +204,50 @@ def no_end_marker(scanned: int, limit: int) -> FrameTooLargeError:
         scanned,
         limit,
     )
+
+
+# -- COBS and SLIP: framings that decode the payload from its wire bytes ------------------
+
+
+def decoded_too_large(size: int, limit: int) -> FrameTooLargeError:
+    """A frame whose payload, decoded so far, is already ``size`` bytes (more may follow)."""
+    if limit == UNLIMITED:
+        bound = "the largest size supported (2**63-1 bytes)"
+    else:
+        bound = f"max_frame_size={limit}"
+    return FrameTooLargeError(
+        f"frame decoding to at least {size} bytes exceeds {bound}", size, limit
+    )
+
+
+def cobs_code(code: int, offset: int, got: int) -> MalformedFrameError:
+    """A COBS code byte that points past the frame's 0x00."""
+    return MalformedFrameError(
+        f"COBS code byte 0x{code:02x} at offset {offset} of a frame announces {code - 1} "
+        f"data bytes, but the frame's 0x00 comes after {got}"
+    )
+
+
+def slip_escape(got: int, offset: int) -> MalformedFrameError:
+    """A SLIP ESC followed by another byte than ESC_END or ESC_ESC (END included)."""
+    what = "END (0xc0)" if got == 0xC0 else f"0x{got:02x}"
+    return MalformedFrameError(
+        f"SLIP ESC (0xdb) at offset {offset} of a frame is followed by {what}: only "
+        "ESC_END (0xdc) and ESC_ESC (0xdd) may follow it"
+    )
+
+
+def empty_slip_payload() -> ValueError:
+    return ValueError(
+        "an empty payload cannot be sent with SLIP: END END is an empty frame, which "
+        "receivers skip (RFC 1055)"
+    )
+
+
+def changed_under_scan() -> MalformedFrameError:
+    """A frame whose wire bytes no longer decode as they were scanned: only a write
+    through a stale view from get_buffer() can do that."""
+    return MalformedFrameError(
+        "a frame's bytes changed after they were scanned (written through a view from "
+        "get_buffer() after buffer_updated()): it no longer decodes as checked"
+    )

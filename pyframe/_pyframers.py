@@ -30,6 +30,7 @@ from ._types import Buffer
 OnError = Literal["fail", "raise", "skip"]
 
 __all__ = [
+    "COBSFramer",
     "DecimalLengthFramer",
     "DelimiterFramer",
     "FixedLengthFramer",
@@ -37,6 +38,7 @@ __all__ = [
     "LineFramer",
     "MarkerFramer",
     "NetstringFramer",
+    "SLIPFramer",
     "VarintFramer",
 ]
 
@@ -1463,3 +1465,290 @@ class MarkerFramer(_Framer):
         assert self._escape is not None
         special = b"[" + b"".join(re.escape(bytes([b])) for b in self._specials) + b"]"
         return re.sub(special, self._escape.replace(b"\\", b"\\\\") + rb"\g<0>", bytes(view))
+
+
+# -- COBS and SLIP: the payload's bytes are transformed on the wire ----------------------
+
+
+class COBSFramer(_Framer):
+    """Consistent Overhead Byte Stuffing (Cheshire and Baker): each frame is its payload
+    with every 0x00 taken out, then a 0x00 (overhead: 1 byte, and 1 per 254). A code byte
+    ``c`` (1 to 255) is followed by ``c - 1`` data bytes, then by a zero unless ``c`` is
+    255 or the frame ends there. A code byte that points past the frame's 0x00 is
+    malformed; empty frames (0x00 after 0x00, sent to flush line noise) are skipped.
+    ``max_frame_size`` limits the decoded payload, refused as soon as a code byte makes it
+    too large (before more is read); recovery skips to the next 0x00."""
+
+    _trailer = b"\x00"
+    _verbatim = False
+    # The frame at _pos is scanned as its bytes come, each byte once: no 0x00 is in
+    # _buf[_pos:_seen]; _code is where the next code byte is, _last where the last one
+    # read is, _size how many payload bytes the codes read so far give; _short: the last
+    # one was under 255, so a zero follows its group if another group does.
+    _seen: int
+    _code: int
+    _last: int
+    _size: int
+    _short: bool
+    _out: bytes  # the frame _next() decoded (see _decode), for _frame()
+
+    def __init__(
+        self,
+        *,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
+    ) -> None:
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
+        self._settle()
+        self._open(limit, recover)
+
+    def _restart(self) -> None:
+        self._seen = self._code = self._last = self._size = 0
+        self._short = False
+        self._out = b""
+
+    def _rebase(self, shift: int) -> None:
+        self._seen -= shift
+        self._code -= shift
+        self._last -= shift
+
+    def _next(self) -> Optional[tuple[int, int]]:
+        buf, end = self._buf, self._end
+        if self._discarding:  # the rest of a skipped frame: up to its 0x00
+            zero = buf.find(0, self._pos, end)
+            if zero < 0:
+                self._pos = end
+                return None
+            self._pos, self._discarding = zero + 1, False
+        while True:
+            start = self._pos
+            if self._code < start:  # a new frame
+                self._seen = self._code = self._last = start
+                self._size, self._short = 0, False
+            zero = buf.find(0, self._seen, end)
+            self._seen = end if zero < 0 else zero
+            # Read the code bytes before the 0x00 (or the end): each adds its group.
+            code, size, short = self._code, self._size, self._short
+            while code < self._seen:
+                self._last = code
+                size += buf[code] - 1 + short
+                short = buf[code] < 255
+                if size > self._limit:
+                    self._error = _errors.decoded_too_large(size, self._limit)
+                    return None
+                code += buf[code]
+            self._code, self._size, self._short = code, size, short
+            if size > self._limit:  # (a limit lowered since the code bytes were read)
+                self._error = _errors.decoded_too_large(size, self._limit)
+                return None
+            if zero < 0:
+                return None
+            if code > zero:  # the last code's group runs past the 0x00
+                last = self._last
+                self._error = _errors.cobs_code(buf[last], last - start, zero - last - 1)
+                return None
+            if zero == start:  # an empty frame: skipped
+                self._pos = zero + 1
+                continue
+            self._out = self._decode(start, zero, size)
+            if self._error is not None:
+                return None
+            self._pos = zero + 1
+            return start, zero
+
+    def _decode(self, start: int, stop: int, size: int) -> bytes:
+        """The payload of the frame at ``_buf[start:stop]``, checked to be ``size`` bytes
+        again (a stale view may have changed its bytes since they were scanned: decoding
+        here, in _next(), makes that a fault like any other, never a wrong frame)."""
+        buf, out = self._buf, bytearray(size)
+        filled = 0
+        while start < stop:
+            code = buf[start]
+            if code == 0 or code > stop - start or code - 1 > size - filled:
+                break
+            out[filled : filled + code - 1] = buf[start + 1 : start + code]
+            filled += code - 1
+            start += code
+            if code < 255 and start < stop:  # the implied zero (out is zeros)
+                if filled == size:
+                    break
+                filled += 1
+        if start < stop or filled != size:  # (every break above leaves start < stop)
+            self._last = self._pos
+            self._error = _errors.changed_under_scan()
+            return b""
+        return bytes(out)
+
+    def _frame(self, start: int, stop: int) -> bytes:
+        out, self._out = self._out, b""
+        return out
+
+    def _skip(self) -> bool:
+        # The bad frame ends at the next 0x00, at or after the code byte found wrong
+        # (the scan starts again after it).
+        self._pos = self._code = self._last
+        self._discarding = True
+        return True
+
+    def _wanted(self, data: memoryview) -> int:
+        zero = bytes(data).find(b"\x00")  # up to the first 0x00
+        return zero + 1 if zero >= 0 else len(data)
+
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+
+    def _transform(self, view: memoryview) -> bytes:
+        """Each run of non-zero bytes (at most 254) after its code byte: its size + 1."""
+        out = bytearray()
+        pieces = bytes(view).split(b"\x00")
+        for i, piece in enumerate(pieces):
+            at = 0
+            while len(piece) - at >= 254:  # a full group: code 255, no zero after it
+                out += b"\xff" + piece[at : at + 254]
+                at += 254
+            # The last group of a piece: before a zero always, at the payload's end only
+            # if it holds bytes (or the payload is empty).
+            if i < len(pieces) - 1 or at < len(piece) or not piece:
+                out.append(len(piece) - at + 1)
+                out += piece[at:]
+        return bytes(out)
+
+
+_SLIP_END, _SLIP_ESC, _SLIP_ESC_END, _SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
+_SLIP_SPECIAL = re.compile(b"[\xc0\xdb]")  # END or ESC
+
+
+class SLIPFramer(_Framer):
+    """SLIP (RFC 1055): each frame ends with END (0xC0); END and ESC (0xDB) in the payload
+    are sent as ESC ESC_END (0xDB 0xDC) and ESC ESC_ESC (0xDB 0xDD). With ``leading_end``,
+    encode() also sends END before each frame (RFC 1055's advice: it ends any line noise
+    received before as a frame of its own). Empty frames are skipped (so encode() refuses
+    an empty payload); an ESC followed by any other byte (END included) is malformed.
+    ``max_frame_size`` limits the decoded payload, counted as the bytes come; recovery
+    skips to the next END."""
+
+    _trailer = b"\xc0"
+    _verbatim = False
+    _leading_end: bool
+    # The frame at _pos is scanned as its bytes come, each byte once: _buf[_pos:_seen]
+    # holds no END and decodes to _size bytes (an ESC at _seen waits for its next byte).
+    _seen: int
+    _size: int
+    _out: bytes  # the frame _next() decoded (see _decode), for _frame()
+
+    leading_end = _setting("_leading_end")
+
+    def __init__(
+        self,
+        *,
+        leading_end: bool = False,
+        max_frame_size: Optional[int] = _rules.DEFAULT_MAX_FRAME_SIZE,
+        on_error: OnError = "fail",
+    ) -> None:
+        self._initialising()
+        leading = _rules.flag("leading_end", leading_end)
+        limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
+        self._settle()
+        self._leading_end = leading
+        self._open(limit, recover)
+
+    def _restart(self) -> None:
+        self._seen = self._size = 0
+        self._out = b""
+
+    def _rebase(self, shift: int) -> None:
+        self._seen -= shift
+
+    def _next(self) -> Optional[tuple[int, int]]:
+        buf, end = self._buf, self._end
+        if self._discarding:  # the rest of a skipped frame: up to its END
+            stop = buf.find(_SLIP_END, self._pos, end)
+            if stop < 0:
+                self._pos = end
+                return None
+            self._pos, self._discarding = stop + 1, False
+        while True:
+            start = self._pos
+            if self._seen < start:  # a new frame
+                self._seen, self._size = start, 0
+            at, size = self._seen, self._size
+            while True:  # count the bytes up to the next END or ESC; an ESC and its next
+                match = _SLIP_SPECIAL.search(buf, at, end)
+                special = end if match is None else match.start()
+                size += special - at
+                if size > self._limit:
+                    self._too_large(at)
+                    return None
+                if special == end or buf[special] == _SLIP_END:
+                    at = special
+                    break
+                if special + 1 == end:  # an ESC whose next byte has not come yet
+                    at = special
+                    break
+                if buf[special + 1] not in (_SLIP_ESC_END, _SLIP_ESC_ESC):
+                    self._seen = special
+                    self._error = _errors.slip_escape(buf[special + 1], special - start)
+                    return None
+                size += 1
+                if size > self._limit:
+                    self._too_large(special)
+                    return None
+                at = special + 2
+            self._seen, self._size = at, size
+            if at == end or buf[at] != _SLIP_END:
+                return None
+            if at == start:  # an empty frame: skipped
+                self._pos = at + 1
+                continue
+            self._out = self._decode(start, at, size)
+            if self._error is not None:
+                return None
+            self._pos = at + 1
+            return start, at
+
+    def _too_large(self, at: int) -> None:
+        """The decoded bytes went over the limit at ``_buf[at]``."""
+        self._seen = at
+        self._error = _errors.decoded_too_large(self._limit + 1, self._limit)
+
+    def _decode(self, start: int, stop: int, size: int) -> bytes:
+        """The payload of the frame at ``_buf[start:stop]``, checked to be ``size`` bytes
+        with only valid escapes again (a stale view may have changed its bytes since)."""
+        wire = bytes(self._buf[start:stop])
+        escapes = wire.count(b"\xdb\xdc") + wire.count(b"\xdb\xdd")
+        if wire.count(b"\xdb") != escapes or len(wire) - escapes != size:
+            self._seen = start
+            self._error = _errors.changed_under_scan()
+            return b""
+        # Left to right, an ESC always begins a pair: neither replace can match across two.
+        return wire.replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb")
+
+    def _frame(self, start: int, stop: int) -> bytes:
+        out, self._out = self._out, b""
+        return out
+
+    def _skip(self) -> bool:
+        # The bad frame ends at the next END, at or after the byte found wrong.
+        self._pos, self._discarding = self._seen, True
+        return True
+
+    def _wanted(self, data: memoryview) -> int:
+        stop = bytes(data).find(b"\xc0")  # up to the first END
+        return stop + 1 if stop >= 0 else len(data)
+
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        if size == 0:  # it would never arrive
+            raise _errors.empty_slip_payload()
+
+    def _make_head(self, size: int) -> bytes:
+        return b"\xc0" if self._leading_end else b""
+
+    def _transform(self, view: memoryview) -> bytes:
+        """ESC as ESC ESC_ESC first, then END as ESC ESC_END."""
+        return bytes(view).replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc")

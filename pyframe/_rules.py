@@ -121,6 +121,13 @@ def delimiters(delimiter: object) -> tuple[bytes, ...]:
     return tuple(result)
 
 
+def flag(name: str, value: object) -> bool:
+    """A yes/no setting: exactly True or False (a typo such as ``"no"`` must not mean yes)."""
+    if type(value) is not bool:
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
 def line_ending(ending: _Bytes) -> _Bytes:
     if ending not in (b"\n", b"\r\n"):
         raise ValueError(f"line_ending must be b'\\n' or b'\\r\\n', got {ending!r}")

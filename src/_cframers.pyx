@@ -37,7 +37,8 @@ from operator import index as _index
 from pyframe import _errors, _rules
 
 __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "NetstringFramer", "VarintFramer",
-           "FixedLengthFramer", "DelimiterFramer", "LineFramer", "MarkerFramer"]
+           "FixedLengthFramer", "DelimiterFramer", "LineFramer", "MarkerFramer",
+           "COBSFramer", "SLIPFramer"]
 
 _NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
 
@@ -2505,3 +2506,419 @@ cdef class MarkerFramer(_Framer):
 
     cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
         memcpy(out, self._sm, self._slen)
+
+
+# -- COBS and SLIP: the payload's bytes are transformed on the wire ----------------------
+
+cdef inline Py_ssize_t _find_byte(const char *data, Py_ssize_t at, Py_ssize_t end,
+                                  int byte) noexcept:
+    """Offset of the first ``byte`` in ``data[at:end]``, or -1."""
+    cdef const char *found
+    if at >= end:
+        return -1
+    found = <const char *>memchr(data + at, byte, end - at)
+    return found - data if found != NULL else -1
+
+
+cdef class COBSFramer(_Framer):
+    """COBSFramer(*, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE, on_error='fail')
+--
+
+    Consistent Overhead Byte Stuffing (Cheshire and Baker): each frame is its payload
+    with every 0x00 taken out, then a 0x00 (overhead: 1 byte, and 1 per 254). A code byte
+    ``c`` (1 to 255) is followed by ``c - 1`` data bytes, then by a zero unless ``c`` is
+    255 or the frame ends there. A code byte that points past the frame's 0x00 is
+    malformed; empty frames (0x00 after 0x00, sent to flush line noise) are skipped.
+    ``max_frame_size`` limits the decoded payload, refused as soon as a code byte makes it
+    too large (before more is read); recovery skips to the next 0x00."""
+
+    # The frame at _pos is scanned as its bytes come, each byte once: no 0x00 is in
+    # data[_pos:_seen]; _code is where the next code byte is, _last where the last one
+    # read is, _size how many payload bytes the codes read so far give; _short: the last
+    # one was under 255, so a zero follows its group if another group does.
+    cdef Py_ssize_t _seen, _code, _last, _size
+    cdef bint _short
+    cdef bytes _out  # the frame _next() decoded (see _decode), for _frame()
+
+    @cython.embedsignature(False)
+    def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE, on_error="fail"):
+        self._initialising()
+        limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
+        self._settle()
+        try:
+            self._trailer = b"\x00"
+            self._verbatim = False
+            self._open(limit, recover)
+        finally:
+            self._leave()
+
+    cdef void _restart(self) noexcept:
+        self._seen = self._code = self._last = self._size = 0
+        self._short = False
+        self._out = None
+
+    cdef void _rebase(self, Py_ssize_t shift) noexcept:
+        self._seen -= shift
+        self._code -= shift
+        self._last -= shift
+
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        # Fast path: whole, well-formed frames one after the other, each found, checked
+        # and decoded in one tight loop (no scan state kept: a frame not whole yet, an
+        # empty one or a fault is left to _next(), which tells the fault as the twin
+        # does). The rest as in the twin: by _one(), since the base's tight loop returns
+        # the wire bytes and _next() is not called again after a fault.
+        cdef const unsigned char *buf = <const unsigned char *>data
+        cdef Py_ssize_t pos = self._pos, end = self._end, seen, zero, code, size
+        cdef int short
+        cdef bytes frame
+        if not self._discarding and self._code <= pos:  # no code byte read at _pos yet
+            seen = max(self._seen, pos)  # (no 0x00 before it)
+            while True:
+                zero = _find_byte(data, seen, end, 0)
+                if zero <= pos:  # none, or an empty frame
+                    break
+                code, size, short = pos, 0, 0
+                while code < zero:
+                    size += buf[code] - 1 + short
+                    short = buf[code] < 255
+                    code += buf[code]
+                if code != zero or size > self._limit:
+                    break
+                if not self._decode(data, pos, zero, size):
+                    return 0  # (bytes changed since the scan, by another thread: a fault)
+                frames.append(self._frame(data, pos, zero))
+                self._pos = pos = seen = zero + 1
+        frame = self._one(data)
+        while frame is not None:
+            frames.append(frame)
+            frame = self._one(data)
+        return 0
+
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+        cdef const unsigned char *buf = <const unsigned char *>data
+        cdef Py_ssize_t end = self._end, begin, zero, code, size, last
+        cdef bint short
+        if self._discarding:  # the rest of a skipped frame: up to its 0x00
+            zero = _find_byte(data, self._pos, end, 0)
+            if zero < 0:
+                self._pos = end
+                return 0
+            self._pos, self._discarding = zero + 1, False
+        while True:
+            begin = self._pos
+            if self._code < begin:  # a new frame
+                self._seen = self._code = self._last = begin
+                self._size, self._short = 0, False
+            zero = _find_byte(data, self._seen, end, 0)
+            self._seen = end if zero < 0 else zero
+            # Read the code bytes before the 0x00 (or the end): each adds its group.
+            code, size, short, last = self._code, self._size, self._short, self._last
+            while code < self._seen:
+                last = code
+                size += buf[code] - 1 + short
+                short = buf[code] < 255
+                if size > self._limit:
+                    self._last = last
+                    self._error = _errors.decoded_too_large(size, self._limit)
+                    return 0
+                code += buf[code]
+            self._code, self._size, self._short, self._last = code, size, short, last
+            if size > self._limit:  # (a limit lowered since the code bytes were read)
+                self._error = _errors.decoded_too_large(size, self._limit)
+                return 0
+            if zero < 0:
+                return 0
+            if code > zero:  # the last code's group runs past the 0x00
+                self._error = _errors.cobs_code(buf[last], last - begin, zero - last - 1)
+                return 0
+            if zero == begin:  # an empty frame: skipped
+                self._pos = zero + 1
+                continue
+            if not self._decode(data, begin, zero, size):
+                return 0
+            self._pos = zero + 1
+            start[0], stop[0] = begin, zero
+            return 1
+
+    @cython.final
+    cdef int _decode(self, const char *data, Py_ssize_t start, Py_ssize_t stop,
+                     Py_ssize_t size) except -1:
+        """Decode the frame at ``data[start:stop]`` into ``_out``, checked to be ``size``
+        bytes again (a stale view may have changed its bytes since they were scanned:
+        decoding here, in _next(), makes that a fault like any other, never a wrong
+        frame): one allocation, one copy of each run."""
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+        cdef char *to = PyBytes_AS_STRING(out)
+        cdef Py_ssize_t filled = 0, code
+        while start < stop:
+            code = <unsigned char>data[start]
+            if code == 0 or code > stop - start or code - 1 > size - filled:
+                break
+            _copy(to + filled, data + start + 1, code - 1)
+            filled += code - 1
+            start += code
+            if code < 255 and start < stop:  # the implied zero
+                if filled == size:
+                    break
+                to[filled] = 0
+                filled += 1
+        if start < stop or filled != size:  # (every break above leaves start < stop)
+            self._last = self._pos
+            self._error = _errors.changed_under_scan()
+            return 0
+        self._out = out
+        return 1
+
+    cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
+        cdef bytes out = self._out
+        self._out = None
+        return out
+
+    cdef bint _skip(self, const char *data) noexcept:
+        # The bad frame ends at the next 0x00, at or after the code byte found wrong
+        # (the scan starts again after it).
+        self._pos = self._code = self._last
+        self._discarding = True
+        return True
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t zero = _find_byte(data, 0, size, 0)  # up to the first 0x00
+        return zero + 1 if zero >= 0 else size
+
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        return 0
+
+    cdef Py_ssize_t _bound(self, Py_ssize_t size) except -1:
+        if size > PY_SSIZE_T_MAX - 1 - size // 254:
+            raise MemoryError()
+        return size + size // 254 + 1
+
+    cdef char *_transform(self, char *out, const char *payload, Py_ssize_t size) noexcept:
+        """Each run of non-zero bytes (at most 254) after its code byte: its size + 1."""
+        cdef Py_ssize_t at = 0, piece, zero, stop
+        while True:
+            zero = _find_byte(payload, at, size, 0)
+            stop = zero if zero >= 0 else size
+            piece = at
+            while stop - at >= 254:  # a full group: code 255, no zero after it
+                out[0] = <char>255
+                _copy(out + 1, payload + at, 254)
+                out += 255
+                at += 254
+            # The last group of a piece: before a zero always, at the payload's end only
+            # if it holds bytes (or the payload is empty).
+            if zero >= 0 or at < stop or piece == stop:
+                out[0] = <char>(stop - at + 1)
+                _copy(out + 1, payload + at, stop - at)
+                out += stop - at + 1
+            if zero < 0:
+                return out
+            at = zero + 1
+
+
+cdef pyframe_set _SLIP_SPECIAL  # END and ESC, for pyframe_scan
+memset(&_SLIP_SPECIAL, 0, sizeof(pyframe_set))
+pyframe_set_add(&_SLIP_SPECIAL, pyframe_set_add(&_SLIP_SPECIAL, 0, 0xC0), 0xDB)
+
+
+cdef inline Py_ssize_t _slip_special(const char *data, Py_ssize_t at,
+                                     Py_ssize_t end) noexcept:
+    """Offset of the first END or ESC in ``data[at:end]``, or ``end``."""
+    cdef const unsigned char *buf = <const unsigned char *>data
+    if CAN_SCAN:
+        return pyframe_scan(data, at, end, &_SLIP_SPECIAL)
+    while at < end and buf[at] != 0xC0 and buf[at] != 0xDB:
+        at += 1
+    return at
+
+
+cdef class SLIPFramer(_Framer):
+    """SLIPFramer(*, leading_end=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+    on_error='fail')
+--
+
+    SLIP (RFC 1055): each frame ends with END (0xC0); END and ESC (0xDB) in the payload
+    are sent as ESC ESC_END (0xDB 0xDC) and ESC ESC_ESC (0xDB 0xDD). With ``leading_end``,
+    encode() also sends END before each frame (RFC 1055's advice: it ends any line noise
+    received before as a frame of its own). Empty frames are skipped (so encode() refuses
+    an empty payload); an ESC followed by any other byte (END included) is malformed.
+    ``max_frame_size`` limits the decoded payload, counted as the bytes come; recovery
+    skips to the next END."""
+
+    cdef bint _leading_end
+    # The frame at _pos is scanned as its bytes come, each byte once: data[_pos:_seen]
+    # holds no END and decodes to _size bytes (an ESC at _seen waits for its next byte).
+    cdef Py_ssize_t _seen, _size
+    cdef bytes _out  # the frame _next() decoded (see _decode), for _frame()
+
+    @cython.embedsignature(False)
+    def __init__(self, *, leading_end=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
+                 on_error="fail"):
+        cdef bint leading
+        self._initialising()
+        leading = _rules.flag("leading_end", leading_end)
+        limit = _rules.limit(max_frame_size)
+        recover = _rules.on_error(on_error)
+        self._settle()
+        try:
+            self._leading_end = leading
+            self._head_size = 1 if leading else 0
+            self._trailer = b"\xc0"
+            self._verbatim = False
+            self._open(limit, recover)
+        finally:
+            self._leave()
+
+    @property
+    def leading_end(self):
+        self._require()
+        return self._leading_end
+
+    cdef void _restart(self) noexcept:
+        self._seen = self._size = 0
+        self._out = None
+
+    cdef void _rebase(self, Py_ssize_t shift) noexcept:
+        self._seen -= shift
+
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        # The base's tight loop returns the wire bytes: here each frame is decoded (by
+        # _one(), as in the twin: _next() is not called again after a fault).
+        cdef bytes frame = self._one(data)
+        while frame is not None:
+            frames.append(frame)
+            frame = self._one(data)
+        return 0
+
+    cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
+        cdef const unsigned char *buf = <const unsigned char *>data
+        cdef Py_ssize_t end = self._end, begin, at, size, special
+        if self._discarding:  # the rest of a skipped frame: up to its END
+            at = _find_byte(data, self._pos, end, 0xC0)
+            if at < 0:
+                self._pos = end
+                return 0
+            self._pos, self._discarding = at + 1, False
+        while True:
+            begin = self._pos
+            if self._seen < begin:  # a new frame
+                self._seen, self._size = begin, 0
+            at, size = self._seen, self._size
+            while True:  # count the bytes up to the next END or ESC; an ESC and its next
+                special = _slip_special(data, at, end)
+                size += special - at
+                if size > self._limit:
+                    return self._too_large(at)
+                if special == end or buf[special] == 0xC0:
+                    at = special
+                    break
+                if special + 1 == end:  # an ESC whose next byte has not come yet
+                    at = special
+                    break
+                if buf[special + 1] != 0xDC and buf[special + 1] != 0xDD:
+                    self._seen = special
+                    self._error = _errors.slip_escape(buf[special + 1], special - begin)
+                    return 0
+                size += 1
+                if size > self._limit:
+                    return self._too_large(special)
+                at = special + 2
+            self._seen, self._size = at, size
+            if at == end or buf[at] != 0xC0:
+                return 0
+            if at == begin:  # an empty frame: skipped
+                self._pos = at + 1
+                continue
+            if not self._decode(data, begin, at, size):
+                return 0
+            self._pos = at + 1
+            start[0], stop[0] = begin, at
+            return 1
+
+    @cython.final
+    cdef int _too_large(self, Py_ssize_t at) except -1:
+        """The decoded bytes went over the limit at ``data[at]``."""
+        self._seen = at
+        self._error = _errors.decoded_too_large(self._limit + 1, self._limit)
+        return 0
+
+    @cython.final
+    cdef int _decode(self, const char *data, Py_ssize_t start, Py_ssize_t stop,
+                     Py_ssize_t size) except -1:
+        """Decode the frame at ``data[start:stop]`` into ``_out``, checked to be ``size``
+        bytes with only valid escapes again (a stale view may have changed its bytes
+        since): one allocation, one copy of each run between escapes."""
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+        cdef char *to = PyBytes_AS_STRING(out)
+        cdef Py_ssize_t filled = 0, run, esc
+        cdef unsigned char after
+        while start < stop:
+            esc = _find_byte(data, start, stop, 0xDB)
+            run = (esc if esc >= 0 else stop) - start
+            if run > size - filled:
+                break
+            _copy(to + filled, data + start, run)
+            filled += run
+            start += run
+            if esc < 0 or start + 1 == stop or filled == size:
+                break
+            after = <unsigned char>data[start + 1]
+            if after != 0xDC and after != 0xDD:
+                break
+            to[filled] = <char>(0xC0 if after == 0xDC else 0xDB)
+            filled += 1
+            start += 2
+        if start < stop or filled != size:
+            self._seen = self._pos
+            self._error = _errors.changed_under_scan()
+            return 0
+        self._out = out
+        return 1
+
+    cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
+        cdef bytes out = self._out
+        self._out = None
+        return out
+
+    cdef bint _skip(self, const char *data) noexcept:
+        # The bad frame ends at the next END, at or after the byte found wrong.
+        self._pos, self._discarding = self._seen, True
+        return True
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t stop = _find_byte(data, 0, size, 0xC0)  # up to the first END
+        return stop + 1 if stop >= 0 else size
+
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        if size == 0:  # it would never arrive
+            raise _errors.empty_slip_payload()
+        return 0
+
+    cdef void _write_head(self, char *out, Py_ssize_t size) noexcept:
+        if self._leading_end:
+            out[0] = <char>0xC0
+
+    cdef Py_ssize_t _bound(self, Py_ssize_t size) except -1:
+        if size > PY_SSIZE_T_MAX // 2:
+            raise MemoryError()
+        return 2 * size
+
+    cdef char *_transform(self, char *out, const char *payload, Py_ssize_t size) noexcept:
+        """ESC as ESC ESC_ESC, END as ESC ESC_END."""
+        cdef Py_ssize_t at = 0, special
+        while True:
+            special = _slip_special(payload, at, size)
+            _copy(out, payload + at, special - at)
+            out += special - at
+            if special == size:
+                return out
+            out[0] = <char>0xDB
+            out[1] = <char>(0xDC if <unsigned char>payload[special] == 0xC0 else 0xDD)
+            out += 2
+            at = special + 1

@@ -74,6 +74,8 @@ CLASSES = (
     "FixedLengthFramer",
     "DelimiterFramer",
     "LineFramer",
+    "COBSFramer",
+    "SLIPFramer",
     "MarkerFramer",
 )
 SETTINGS = {
@@ -91,6 +93,8 @@ SETTINGS = {
     "FixedLengthFramer": ("size", "max_frame_size"),
     "DelimiterFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
     "LineFramer": ("delimiters", "keep_delimiter", "max_frame_size"),
+    "COBSFramer": ("max_frame_size", "verbatim"),
+    "SLIPFramer": ("leading_end", "max_frame_size", "verbatim"),
     "MarkerFramer": ("start", "end", "escape", "verbatim", "garbage", "max_frame_size"),
 }
 
@@ -396,6 +400,9 @@ class _Session:
                 kw["line_ending"] = inp.pick(
                     (b"\n", b"\r\n", b"\n", b"\r\n", b"\r", "\n", None, bytearray(b"\n"))
                 )
+        elif cls == "SLIPFramer":
+            if inp.chance(100):
+                kw["leading_end"] = inp.pick((True, False, True, False, 1, None, "no"))
         if inp.chance(190):
             kw["max_frame_size"] = self.limit()
         if inp.chance(90):
@@ -417,6 +424,8 @@ class _Session:
             extra = b""
             if cls == "DelimiterFramer":
                 extra = b"".join(bytes(d) for d in self.framers["python"].delimiters)
+            elif cls in ("COBSFramer", "SLIPFramer"):  # zeros and codes; END and escapes
+                extra = b"\x03\x04\xfe\xc0\xdb\xdc\xdd"
             elif cls == "MarkerFramer":
                 marker = self.framers["python"]
                 extra = marker.start + marker.end + (marker.escape or b"")

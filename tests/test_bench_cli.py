@@ -202,3 +202,21 @@ def test_the_floor_is_built_with_the_compiled_framers():
     compiled = importlib.util.find_spec("pyframe._cframers") is not None
     floor_found = importlib.util.find_spec("pyframe._bench._floor") is not None
     assert compiled == floor_found
+
+
+@pytest.mark.parametrize("family", ["cobs", "slip"])
+def test_transformed_framings_wire_and_floor(impl, family):
+    """COBS and SLIP rows: the bench's hand encoder writes what the framer writes (and
+    reads back), and the floor cuts the payloads from the plain stream its spans are for."""
+    from pyframe._bench import _floor
+
+    rng = random.Random(family)
+    items = [rng.randbytes(rng.choice([1, 5, 300, 70000])) + b"\x00\xc0\xdb" for _ in range(40)]
+    wire, spans = core.stream(family, 70000, items)
+    framer = core.FRAMINGS[family].make(impl, 70000)
+    assert framer.encode_many(items) == wire
+    assert framer.feed(wire) == items
+    chunks = core.cut(b"".join(items), "4k")
+    out = []
+    assert _floor.decode(chunks, floor.plan(chunks, spans), out) == len(items)
+    assert out == items

@@ -127,6 +127,8 @@ def reference(kind, kw, data, final=False, skips=None):
             frames.append(data[pos + size : pos + size + value])
             pos += size + value
         return frames, len(data) - pos
+    if kind in ("cobs", "slip"):
+        return _reference_stuffed(kind, limit, recover, data, pos, frames, skips)
     if kind == "fixed":
         size = kw["size"]
         while len(data) - pos >= size:
@@ -179,6 +181,75 @@ def reference(kind, kw, data, final=False, skips=None):
                 pos = q + len(d)
                 break
             q += 1
+
+
+def cobs_decode(wire):
+    """COBS by definition: code c, c - 1 data bytes, then a zero unless c is 255 or the
+    frame ends there."""
+    out, i = bytearray(), 0
+    while i < len(wire):
+        code = wire[i]
+        out += wire[i + 1 : i + code]
+        i += code
+        if code < 255 and i < len(wire):
+            out.append(0)
+    return bytes(out)
+
+
+def _reference_stuffed(kind, limit, recover, data, pos, frames, skips):
+    """COBS and SLIP: frames end at a delimiter (0x00, END); empty ones are skipped. The
+    payload is decoded byte by byte from the frame's start; the first fault in that order
+    decides (a COBS code byte whose group makes the payload too large, then the last code
+    byte's group running past the 0x00; a SLIP byte that makes it too large, or an ESC
+    followed by another byte than ESC_END or ESC_ESC, END included). A bad frame is
+    skipped up to its delimiter."""
+    delimiter = b"\x00" if kind == "cobs" else b"\xc0"
+    while True:
+        stop = data.find(delimiter, pos)
+        end = len(data) if stop < 0 else stop
+        fault = None
+        if kind == "cobs":
+            q, size, short = pos, 0, False
+            while q < end and fault is None:
+                size += data[q] - 1 + short
+                short = data[q] < 255
+                if size > limit:
+                    fault = FrameTooLargeError
+                q += data[q]
+            if fault is None and stop >= 0 and q > stop:
+                fault = MalformedFrameError
+        else:
+            q, size = pos, 0
+            while q < end:
+                if data[q] == 0xDB:
+                    if q + 1 == len(data):
+                        break  # its next byte has not come yet
+                    if data[q + 1] not in (0xDC, 0xDD):
+                        fault = MalformedFrameError
+                        break
+                    q += 1
+                q += 1
+                size += 1
+                if size > limit:
+                    fault = FrameTooLargeError
+                    break
+        if fault is not None:
+            if not recover:
+                return frames, fault
+            skips.append(pos)
+            if stop < 0:
+                return frames, 0  # dropped as they come
+            pos = stop + 1
+            continue
+        if stop < 0:
+            return frames, len(data) - pos
+        if stop > pos:
+            wire = data[pos:stop]
+            if kind == "cobs":
+                frames.append(cobs_decode(wire))
+            else:
+                frames.append(wire.replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb"))
+        pos = stop + 1
 
 
 def reference_marker(kw, data, final, limit, recover, skips):
@@ -297,6 +368,8 @@ def make(module, kind, kw):
         "fixed": module.FixedLengthFramer,
         "delimiter": module.DelimiterFramer,
         "line": module.LineFramer,
+        "cobs": module.COBSFramer,
+        "slip": module.SLIPFramer,
         "marker": module.MarkerFramer,
     }[kind]
     return cls(**kw)
@@ -410,6 +483,7 @@ fixed_kw = st.fixed_dictionaries(
 line_kw = st.fixed_dictionaries(
     {"max_frame_size": limits}, optional={"line_ending": st.sampled_from([b"\n", b"\r\n"])}
 )
+slip_kw = st.fixed_dictionaries({"max_frame_size": limits}, optional={"leading_end": st.booleans()})
 
 # Markers over the same small alphabet as the payloads (and sharing first bytes, or
 # beginning with the other's last byte), with or without an escape byte.
@@ -444,9 +518,17 @@ framers = pick(
     st.tuples(st.just("fixed"), fixed_kw),
     st.tuples(st.just("delimiter"), delimiter_kw),
     st.tuples(st.just("line"), line_kw),
+    st.tuples(st.just("cobs"), limit_kw),
+    st.tuples(st.just("slip"), slip_kw),
 )
-# Payloads over a small alphabet, so delimiters and digits turn up often.
-payload = st.binary(max_size=24).map(lambda b: bytes(b"ab\n\r0\xff"[c % 6] for c in b))
+# Payloads over a small alphabet, so delimiters, digits, zeros and SLIP's END and ESC
+# turn up often; sometimes a long run (COBS groups end at 254 bytes).
+payload = pick(
+    st.binary(max_size=24).map(lambda b: bytes(b"ab\n\r0\xff\x00\xc0\xdb\xdd"[c % 10] for c in b)),
+    st.tuples(st.integers(250, 520), st.sampled_from(b"a\x00\xff\xc0")).map(
+        lambda t: bytes([t[1]]) * t[0] + b"\x00b"
+    ),
+)
 points = st.lists(st.integers(0, 10_000), max_size=8)
 
 
@@ -484,7 +566,7 @@ def test_encoded_streams(impls, framer, payloads, tail, points):
             if issubclass(error, FrameTooLargeError):
                 assert (limit is not None and len(item) > limit) or kind in ("length", "decimal")
             else:
-                assert kind in ("delimiter", "line", "length", "fixed", "marker"), message
+                assert kind in ("delimiter", "line", "length", "fixed", "marker", "slip"), message
                 assert kind != "marker" or kw.get("escape") is None, message
     many = {name: make(m, kind, kw).encode_many(sent) for name, m in impls.items()}
     assert set(many.values()) == {b"".join(wires)}
@@ -500,6 +582,7 @@ def test_encoded_streams(impls, framer, payloads, tail, points):
 
 alphabet = st.sampled_from(
     [b"\x00", b"\x01", b"\x02", b"\xff", b"0", b"1", b"9", b"a", b"b", b"\n", b"\r", b"x"]
+    + [b"\xc0", b"\xdb", b"\xdc", b"\xdd", b"\x05", b"\xfe"]
 )
 garbage = st.lists(alphabet, max_size=60).map(b"".join)
 
@@ -517,6 +600,8 @@ def damaged_stream(kind, kw, pieces, flips, module):
     for how, item in pieces:
         if how == 2 and isinstance(framer, module.DelimiterFramer):
             item = framer.delimiters[len(item) % len(framer.delimiters)]
+        elif how == 2 and kind in ("cobs", "slip"):
+            item = b"\x00" if kind == "cobs" else b"\xc0"
         elif how == 2 and isinstance(framer, module.MarkerFramer):
             item = (framer.start, framer.end, framer.escape or b"")[len(item) % 3]
         elif how:
@@ -615,6 +700,8 @@ span_framers = pick(
         st.fixed_dictionaries({"size": st.sampled_from([1, 17, 4096, 9000])}),
     ),
     st.tuples(st.just("line"), st.fixed_dictionaries({"max_frame_size": big_limits})),
+    st.tuples(st.just("cobs"), st.fixed_dictionaries({"max_frame_size": big_limits})),
+    st.tuples(st.just("slip"), st.fixed_dictionaries({"max_frame_size": big_limits})),
     st.tuples(
         st.just("delimiter"),
         st.fixed_dictionaries(
@@ -792,6 +879,8 @@ recovering = pick(
     st.tuples(st.just("netstring"), limit_kw),
     delimiter_kw.map(lambda kw: ("delimiter", kw)),
     st.tuples(st.just("line"), line_kw),
+    st.tuples(st.just("cobs"), limit_kw),
+    st.tuples(st.just("slip"), slip_kw),
     marker_kw.map(lambda kw: ("marker", kw)),
 )
 

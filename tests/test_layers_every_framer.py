@@ -23,6 +23,8 @@ SAMPLES = {
     "FixedLengthFramer": ({"size": 5000}, [b"a" * 5000, b"b" * 5000]),
     "DelimiterFramer": ({"delimiter": (b"\r\n", b"\0")}, [b"", b"a", b"x" * 70000]),
     "LineFramer": ({}, [b"", b"a", b"x" * 70000]),
+    "COBSFramer": ({}, [b"", b"\0", b"\0" * 300 + bytes(range(256)) * 300]),
+    "SLIPFramer": ({"leading_end": True}, [b"\xc0", b"\xdb\xdc", b"\xc0\xdb" * 40000]),
     # Escaped: not verbatim, so the layers must send it with encode().
     "MarkerFramer": ({"escape": b"\x10"}, [b"", b"\x02a\x03\x10", b"x\x03" * 35000]),
 }

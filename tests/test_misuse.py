@@ -256,6 +256,8 @@ NOT_INITIALISED = (
         "FixedLengthFramer",
         "DelimiterFramer",
         "LineFramer",
+        "COBSFramer",
+        "SLIPFramer",
         "MarkerFramer",
     ],
 )
@@ -300,6 +302,8 @@ def test_framer_without_init_refuses_every_call(impl, impl_env, cls):
         ("impl.VarintFramer()", "max_frame_size=5"),
         ("impl.FixedLengthFramer(3)", "4"),
         ("impl.LineFramer(line_ending=b'\\r\\n')", "line_ending=b'\\n'"),
+        ("impl.COBSFramer(max_frame_size=100)", "max_frame_size=5"),
+        ("impl.SLIPFramer(leading_end=True)", "leading_end=False"),
         ("impl.MarkerFramer(b'{', b'}', escape=b'\\\\')", "b'<', b'>', escape=None"),
     ],
 )
@@ -313,7 +317,8 @@ def test_second_init_is_refused_and_changes_nothing(impl, impl_env, make, bad):
     first = f.feed(wire[:6])
     settings = {{name: getattr(f, name) for name in dir(f)
                 if name in ("delimiters", "length_size", "byteorder", "digits", "size",
-                            "max_frame_size", "start", "end", "escape", "verbatim")}}
+                            "max_frame_size", "start", "end", "escape", "verbatim",
+                            "leading_end")}}
     refused = outcome(lambda: f.__init__({bad}))
     again = {{name: getattr(f, name) for name in settings}}
     result = [refused[:2], again == settings, first + f.feed(wire[6:])]

@@ -119,6 +119,8 @@ def test_lower_limit_with_delimiters(impl):
         ("FixedLengthFramer(4)", b"abc", 4),
         ("LineFramer()", b"abc", None),
         ("DelimiterFramer(b'END')", b"abcEN", None),
+        ("COBSFramer()", b"\x05ab", None),  # the wire bytes held
+        ("SLIPFramer()", b"a\xdb", None),
         ("MarkerFramer(b'<m>', b'</m>', escape=b'\\x10')", b"<m>ab\x10", None),
     ],
 )

@@ -184,6 +184,51 @@ def test_settings_are_plain_ints(impls):
             module.VarintFramer(max_frame_size=Liar(2**70))
 
 
+# -- COBS and SLIP: a bad frame is skipped to its delimiter (0x00, END) --------------------
+
+
+@pytest.mark.parametrize(
+    "make, wire, frames, fault",
+    [
+        # a code byte pointing past the 0x00; a payload too large; then the next frame
+        ("COBSFramer", b"\x02a\x00\x05ab\x00\x02b\x00", [b"a", b"b"], MalformedFrameError),
+        (
+            "COBSFramer(max_frame_size=3)",
+            b"\x02a\x00\x06abcde\x00\x02b\x00",
+            [b"a", b"b"],
+            FrameTooLargeError,
+        ),
+        # an escape that is not one (ESC END too: that END still ends the bad frame)
+        ("SLIPFramer", b"a\xc0b\xdbxc\xc0d\xc0", [b"a", b"d"], MalformedFrameError),
+        ("SLIPFramer", b"a\xc0b\xdb\xc0d\xc0", [b"a", b"d"], MalformedFrameError),
+        ("SLIPFramer(max_frame_size=2)", b"a\xc0bcd\xc0e\xc0", [b"a", b"e"], FrameTooLargeError),
+    ],
+)
+def test_cobs_and_slip_skip_to_the_next_delimiter(impl, make, wire, frames, fault):
+    name, _, args = make.partition("(")
+    args = args.rstrip(")")
+    for how in ("raise", "skip"):
+        framer = eval(f"impl.{name}({args + ', ' if args else ''}on_error={how!r})")
+        got = []
+        for i in range(len(wire)):  # one byte at a time: the skip goes on as bytes come
+            try:
+                got += framer.feed(wire[i : i + 1])
+            except fault:
+                assert how == "raise"
+        assert got == frames
+        assert framer.skipped == 1 and framer.pending == 0
+
+
+def test_cobs_drops_a_frame_too_large_as_it_comes(impl):
+    framer = impl.COBSFramer(max_frame_size=100, on_error="skip")
+    assert framer.feed(b"\x02a\x00" + b"\xff" * 1000) == [b"a"]
+    for _ in range(100):
+        assert framer.feed(b"\xff" * 10000) == []
+        assert framer.pending == 0
+    assert framer.feed(b"\x00\x02z\x00") == [b"z"]
+    assert framer.skipped == 1
+
+
 # -- markers: garbage and broken frames ---------------------------------------------------
 
 

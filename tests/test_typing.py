@@ -35,6 +35,8 @@ FRAMERS = (
     "FixedLengthFramer",
     "DelimiterFramer",
     "LineFramer",
+    "COBSFramer",
+    "SLIPFramer",
     "MarkerFramer",
 )
 
@@ -69,6 +71,8 @@ pyframe._pyframers.LengthPrefixFramer
 pyframe._pyframers.DecimalLengthFramer
 pyframe._pyframers.FixedLengthFramer
 pyframe._pyframers.DelimiterFramer
+pyframe._pyframers.COBSFramer
+pyframe._pyframers.SLIPFramer
 pyframe._pyframers.MarkerFramer
 """
 

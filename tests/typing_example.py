@@ -26,6 +26,8 @@ length = pyframe.LengthPrefixFramer(
 decimal = pyframe.DecimalLengthFramer(4, max_frame_size=pyframe.DEFAULT_MAX_FRAME_SIZE)
 delimited = pyframe.DelimiterFramer((b"\r\n", bytearray(b"\n")), keep_delimiter=True)
 lines = pyframe.LineFramer(line_ending=b"\r\n", max_frame_size=1024)
+cobs = pyframe.COBSFramer(max_frame_size=1024, on_error="skip")
+slip = pyframe.SLIPFramer(leading_end=True, on_error="raise")
 marked = pyframe.MarkerFramer(b"{", bytearray(b"}"), on_error="skip")
 escaped = pyframe.MarkerFramer(escape=b"\x10")  # not verbatim: no encode_parts()
 implementation: str = pyframe.IMPLEMENTATION
@@ -41,6 +43,8 @@ delimiters: tuple[bytes, ...] = delimited.delimiters
 keep: bool = delimited.keep_delimiter
 limit: Optional[int] = lines.max_frame_size
 line_delimiters: tuple[bytes, ...] = lines.delimiters
+leading_end: bool = slip.leading_end
+transformed: bool = cobs.verbatim or slip.verbatim  # False: encode() only, no encode_parts()
 start_marker: bytes = marked.start
 end_marker: bytes = marked.end
 escape: Optional[bytes] = escaped.escape
@@ -74,7 +78,7 @@ def use(framer: pyframe.Framer) -> list[bytes]:
 
 for framer in (length, decimal, delimited, lines, marked):
     use(framer)
-concrete: list[pyframe.Framer] = [length, decimal, delimited, lines, marked]
+concrete: list[pyframe.Framer] = [length, decimal, delimited, lines, marked, cobs, slip]
 
 
 class CountingFramer(pyframe.LengthPrefixFramer):

@@ -51,8 +51,10 @@ def build_workloads(profile: Profile | str = "quick") -> list[Workload]:
         for size in sizes[family]:
             out.append(_decode(family, size, "64k", profile))
         if family == "decimal":  # the other length headers, against their users' tools
-            for other in ("netstring", "varint"):
-                for size in (profile.frame_sizes[0], 256):
+            for other in ("netstring", "varint", "cobs", "slip"):
+                # (COBS and SLIP also with bigger frames: their byte loop, not the calls)
+                more = (4 * KiB,) if FRAMINGS[other].transformed else ()
+                for size in (profile.frame_sizes[0], 256, *more):
                     out.append(_decode(other, size, "64k", profile))
             for size in (profile.frame_sizes[0], 256, 4 * KiB):  # head and tail marks
                 out.append(_decode("markers", size, "64k", profile))
@@ -96,6 +98,8 @@ def _alt_wires(family: str, items: list[bytes]) -> dict[str, bytes]:
         return {"msgpack": b"".join([pack(p) for p in items])}
     if family == "varint":  # the same payloads behind a 4-byte length prefix
         return {"length-prefix": stream("length-prefix", len(items[0]), items)[0]}
+    if FRAMINGS[family].transformed:  # the payloads end to end, for the floor
+        return {"plain": b"".join(items)}
     return {}
 
 
@@ -103,7 +107,7 @@ def _decode_input(family: str, size: int, pattern: str, profile: Profile) -> Cal
     def build() -> Input:
         fam = FRAMINGS[family]
         target = profile.trickle_bytes if pattern == "trickle" else profile.stream_bytes
-        wire_size = fam.head(size) + size + fam.trailer
+        wire_size = fam.head(size) + size + fam.trailer  # (COBS, SLIP: about that)
         minimum = 2 if size >= 4 * MiB else profile.min_frames if pattern != "trickle" else 1
         count = max(minimum, target // wire_size)
         items = payloads(size, count, fam.text, seed=size)

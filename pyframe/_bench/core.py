@@ -213,6 +213,9 @@ class Framing:
     header: int  # bytes before the payload (for a frame of a given size: see head())
     trailer: int  # bytes after it
     make: Callable[[ModuleType, int], Any]  # (framer module, frame_size) -> a fresh framer
+    # the payload's bytes change on the wire (COBS, SLIP): stream() gives the spans of the
+    # payloads laid end to end (the "plain" stream the floor reads), not of the wire
+    transformed: bool = False
 
     def encoder(self, frame_size: int) -> Callable[[bytes], bytes]:
         """Encode one payload, written by hand (the reference for every decoder)."""
@@ -225,6 +228,10 @@ class Framing:
             return lambda p: b"%d:" % len(p) + p + b","
         if self.name == "varint":
             return lambda p: varint(len(p)) + p
+        if self.name == "cobs":
+            return lambda p: cobs_encode(p) + b"\x00"
+        if self.name == "slip":
+            return lambda p: p.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc") + b"\xc0"
         if self.name == "markers":
             return lambda p: b"\x02" + p + b"\x03"
         return lambda p: p + b"\n"
@@ -237,6 +244,22 @@ class Framing:
         if self.name == "varint":
             return len(varint(frame_size))
         return self.header
+
+
+def cobs_encode(payload: bytes) -> bytes:
+    """COBS by hand: each run of non-zero bytes (at most 254) after a code byte, its size
+    + 1; no group after a last full one (Cheshire and Baker)."""
+    out = bytearray()
+    pieces = payload.split(b"\x00")
+    for i, piece in enumerate(pieces):
+        at = 0
+        while len(piece) - at >= 254:
+            out += b"\xff" + piece[at : at + 254]
+            at += 254
+        if i < len(pieces) - 1 or at < len(piece) or not piece:
+            out.append(len(piece) - at + 1)
+            out += piece[at:]
+    return bytes(out)
 
 
 def varint(n: int) -> bytes:
@@ -289,6 +312,24 @@ FRAMINGS = {
         0,  # (see head())
         0,
         lambda mod, size: mod.VarintFramer(max_frame_size=limit(size)),
+    ),
+    "cobs": Framing(
+        "cobs",
+        "COBS, 0x00-terminated",
+        False,
+        0,
+        1,
+        lambda mod, size: mod.COBSFramer(max_frame_size=limit(size)),
+        transformed=True,
+    ),
+    "slip": Framing(
+        "slip",
+        "SLIP (RFC 1055), END-terminated",
+        False,
+        0,
+        1,
+        lambda mod, size: mod.SLIPFramer(max_frame_size=limit(size)),
+        transformed=True,
     ),
     "markers": Framing(
         "markers",
@@ -372,10 +413,13 @@ def cut(wire: bytes, pattern: str, seed: int = 1) -> list[bytes]:
 def stream(
     framing: str, frame_size: int, items: list[bytes]
 ) -> tuple[bytes, list[tuple[int, int]]]:
-    """The wire stream of ``items`` and where each payload lies in it."""
+    """The wire stream of ``items`` and where each payload lies in it (for a transformed
+    framing: in the payloads laid end to end, see Framing.transformed)."""
     fam = FRAMINGS[framing]
     encode = fam.encoder(frame_size)
     head, tail = fam.head(frame_size), fam.trailer
+    if fam.transformed:
+        head = tail = 0
     spans = []
     at = 0
     for p in items:

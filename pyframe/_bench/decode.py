@@ -301,6 +301,57 @@ def _marker_regex(w: Workload, inp: Input, out: list[Any] | None = None) -> Call
     return run
 
 
+def _split_decode(
+    inp: Input, out: list[Any] | None, delimiter: bytes, decode: Callable[[bytes], bytes]
+) -> Callable[[], int]:
+    """What users of COBS and SLIP packages write: split the stream on the delimiter
+    (keeping the unended tail), decode each non-empty frame with the package."""
+    chunks = inp.chunks
+
+    def run() -> int:
+        tail = b""
+        n = 0
+        for chunk in chunks:
+            parts = (tail + chunk if tail else chunk).split(delimiter)
+            tail = parts.pop()
+            frames = [decode(part) for part in parts if part]
+            n += len(frames)
+            if out is not None:
+                out.extend(frames)
+        return n
+
+    return run
+
+
+def _cobs_split(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    cobs: Any = importlib.import_module("cobs.cobs")  # optional contender (its C extension)
+    return _split_decode(inp, out, b"\x00", cobs.decode)
+
+
+def _sliplib_split(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    sliplib: Any = importlib.import_module("sliplib")  # optional contender
+    return _split_decode(inp, out, b"\xc0", sliplib.decode)
+
+
+def _sliplib_driver(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    sliplib: Any = importlib.import_module("sliplib")
+    chunks = inp.chunks
+
+    def run() -> int:
+        driver = sliplib.Driver()
+        receive, get = driver.receive, driver.get
+        n = 0
+        for chunk in chunks:
+            receive(chunk)
+            while (frame := get(block=False)) is not None:
+                n += 1
+                if out is not None:
+                    out.append(frame)
+        return n
+
+    return run
+
+
 def _find_del(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
     chunks = inp.chunks
 
@@ -683,6 +734,33 @@ def contenders(family: str, frame_size: int, *, large: bool = False) -> list[Con
                 _marker_regex,
             ),
         ]
+    elif family == "cobs":
+        out += [
+            Contender(
+                "cobs",
+                "(tail + chunk).split(b'\\0') + cobs.cobs.decode per frame (C extension)",
+                "alternative",
+                _cobs_split,
+                requires="cobs",
+            ),
+        ]
+    elif family == "slip":
+        out += [
+            Contender(
+                "sliplib",
+                "(tail + chunk).split(END) + sliplib.decode per frame",
+                "alternative",
+                _sliplib_split,
+                requires="sliplib",
+            ),
+            Contender(
+                "sliplib Driver",
+                "sliplib.Driver: receive(chunk), then get() per frame",
+                "alternative",
+                _sliplib_driver,
+                requires="sliplib",
+            ),
+        ]
     elif family == "decimal":
         out += [
             Contender(
@@ -697,7 +775,7 @@ def contenders(family: str, frame_size: int, *, large: bool = False) -> list[Con
         ]
     else:
         raise ValueError(family)
-    return out + [floor.contender()]
+    return out + [floor.contender(FRAMINGS[family].transformed)]
 
 
 def trap_contenders(family: str) -> list[Contender]:

@@ -51,9 +51,14 @@ def plan(chunks: Sequence[bytes], spans: Sequence[tuple[int, int]]) -> array[int
 
 
 def floor_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    return _floor(inp.chunks, inp.spans, out)
+
+
+def _floor(
+    chunks: Sequence[bytes], spans: Sequence[tuple[int, int]], out: list[Any] | None
+) -> Callable[[], int]:
     decode = load_floor().decode
-    chunks = inp.chunks
-    steps = plan(chunks, inp.spans)
+    steps = plan(chunks, spans)
 
     def run() -> int:
         n: int = decode(chunks, steps, out)
@@ -62,7 +67,23 @@ def floor_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Calla
     return run
 
 
-def contender() -> Contender:
+def plain_floor_decode(w: Workload, inp: Input, out: list[Any] | None = None) -> Callable[[], int]:
+    """The floor of a transformed framing (COBS, SLIP), whose wire holds no payload as it
+    is: the same copy of each payload byte once, from the payloads laid end to end."""
+    return _floor(inp.alt["plain"][0], inp.spans, out)
+
+
+def contender(transformed: bool = False) -> Contender:
+    if transformed:
+        return Contender(
+            "floor",
+            "the floor: one bytes object per frame and one list per chunk, each payload "
+            "byte copied once from the payloads laid end to end (compiled)",
+            "reference",
+            plain_floor_decode,
+            wire="plain",
+            note="not a decoder: the least work any decoder must do (no unstuffing)",
+        )
     return Contender(
         "floor",
         "the floor: one bytes object per frame and one list per chunk, "

@@ -250,6 +250,16 @@ GOALS: list[Goal] = [
         for size, key in (("16 B", "16B"), ("256 B", "256B"))
     ),
     *(
+        Goal(title, size, faster(f"decode/{family}/{key}/64k", SUBJECT, other), line, "x")
+        for family, title, other, line in (
+            ("cobs", "COBS decode vs its pure-Python twin", TWIN, 20),
+            ("cobs", "COBS decode vs split + the cobs C extension", "cobs", 2),
+            ("slip", "SLIP decode vs its pure-Python twin", TWIN, 20),
+            ("slip", "SLIP decode vs split + sliplib.decode", "sliplib", 10),
+        )
+        for size, key in (("16 B", "16B"), ("256 B", "256B"))
+    ),
+    *(
         Goal(
             "varint decode vs 4-byte length prefix, same payloads: time ratio",
             size,
