@@ -130,6 +130,9 @@ _JOIN_BELOW = 8192
 #: size between them.
 _CHUNK = 65536
 _CHUNK_SLACK = 16  # room counted per frame for its header and trailer when sizing a chunk
+#: recv() after read_exactly(): raw bytes given back to the framer first (doubled until a
+#: frame is whole), so that small frames between small reads copy little of a large tail.
+_GIVE_FIRST = 1024
 _SHUT_WR = socket.SHUT_WR  # FramedSocket.shutdown's default (its class body has a `socket`)
 #: accept() failing with these: the process or the system ran out of descriptors or memory.
 #: serve_forever() logs, backs off and accepts again (as asyncio, Netty and nginx do).
@@ -291,8 +294,9 @@ class FramedSocket:
         self._wake: Optional[_Socket] = None  # FramedServer's: readable once it shuts down
         self._poller: Any = None  # select.poll() of the socket (and _wake), made once
         # Raw bytes read_exactly() took from the framer or the socket and has not returned
-        # yet: _raw[_raw_at:]. (While they are here the framer holds nothing: they go back
-        # into it when a frame is asked for, or to the next framer.)
+        # yet: _raw[_raw_at:]. recv() gives them back to the framer a piece at a time (see
+        # _from_raw()); the framer then holds only bytes given back, which come before
+        # _raw[_raw_at:] and are the last of _raw[:_raw_at].
         self._raw = b""
         self._raw_at = 0
         self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
@@ -412,13 +416,18 @@ class FramedSocket:
         until there is at least one; [] at a clean EOF. Timeouts and BlockingIOError
         propagate with every byte kept."""
         framer = self._framer
-        if self._raw_at < len(self._raw):
-            self._give_back()  # raw bytes read_exactly() left: frames again from here
         cut = framer.pop_frames if many else self._next_frames
-        frames = cut()  # raises a fault left over from the last call
+        if self._raw_at < len(self._raw):  # raw bytes read_exactly() left: frames from here
+            frames = self._from_raw(cut, many)
+        else:
+            frames = cut()  # raises a fault left over from the last call
         if frames:
             return frames
         if self._eof:
+            if not self._tail and framer.pending:
+                # bytes given back after the end (read_exactly() or switch_framer() took
+                # them from a frame cut short): the end is reported again, not dropped
+                self._tail = framer.eof()
             if many:
                 frames, self._tail = self._tail, []
             else:
@@ -444,6 +453,22 @@ class FramedSocket:
             frames = cut()
             if frames:
                 return frames
+
+    def _from_raw(self, cut: Callable[[], list[bytes]], many: bool) -> list[bytes]:
+        """The frames of the raw bytes kept (a piece of them given back to the framer at a
+        time, doubling: a frame is found without copying the whole rest, which the next
+        read_exactly() would take out again; quadratic for many small frames and reads
+        over a large buffered tail). recv_many() cuts every frame: all go back at once."""
+        if many:
+            self._give_back()
+            return cut()
+        size = _GIVE_FIRST
+        while True:
+            self._give_back(size)
+            frames = cut()
+            if frames or self._raw_at == len(self._raw):
+                return frames
+            size *= 2
 
     def _next_frames(self) -> list[bytes]:
         """The next frame as a list of one, or []: recv()'s cut, one frame at a time."""
@@ -647,7 +672,8 @@ class FramedSocket:
         self._give_back()
 
     def _take_held(self) -> None:
-        """Move the bytes the framer holds to the raw bytes (one copy: detach())."""
+        """Move the bytes the framer holds back in front of the raw bytes (detach(): one
+        copy of what it holds, not of the raw bytes)."""
         framer = self._framer
         if not framer.pending:
             return
@@ -658,19 +684,30 @@ class FramedSocket:
             )
         held = detach()
         raw, at = self._raw, self._raw_at
-        self._raw, self._raw_at = (raw[at:] + held if at < len(raw) else held), 0
+        if at == len(raw):
+            self._raw, self._raw_at = held, 0
+        elif len(held) <= at and raw.startswith(held, at - len(held)):
+            self._raw_at = at - len(held)  # the last bytes given back: no copy of the rest
+        else:  # (a framer of one's own that changed what it holds)
+            self._raw, self._raw_at = held + raw[at:], 0
 
-    def _give_back(self) -> None:
-        """Put the raw bytes kept back into the framer, uncut."""
+    def _give_back(self, most: Optional[int] = None) -> None:
+        """Put the raw bytes kept (at most ``most`` of them) back into the framer, uncut."""
         raw, at = self._raw, self._raw_at
         size = len(raw) - at
+        if most is not None:
+            size = min(size, most)
         if not size:
             return
         framer = self._framer
         with framer.get_buffer(size) as room:
-            room[:size] = memoryview(raw)[at:]
+            room[:size] = memoryview(raw)[at : at + size]
         framer.buffer_updated(size)
-        self._raw, self._raw_at = b"", 0
+        at += size
+        if at == len(raw):
+            self._raw, self._raw_at = b"", 0
+        else:
+            self._raw_at = at
 
     # -- sending --------------------------------------------------------------------
 

@@ -229,6 +229,65 @@ def test_socket_recv_many_raises_a_skipped_frames_fault_at_its_place(impl):
         assert conn.framer.skipped == 2
 
 
+class Counted:
+    """A framer that counts the bytes handed to it (buffer_updated) and taken out of it
+    (detach): the copies the layer makes of the stream."""
+
+    def __init__(self, framer):
+        self.framer = framer
+        self.given = self.taken = 0
+
+    def __getattr__(self, name):
+        return getattr(self.framer, name)
+
+    def buffer_updated(self, nbytes):
+        self.given += nbytes
+        self.framer.buffer_updated(nbytes)
+
+    def detach(self):
+        held = self.framer.detach()
+        self.taken += len(held)
+        return held
+
+
+def test_socket_small_frames_and_reads_copy_a_large_tail_once(impl):
+    # memcached's `set`: a line, then its value read exactly, many over one buffered read.
+    # Each recv() after a read_exactly() gave every raw byte left back to the framer and
+    # the next read_exactly() took them out again: bytes copied grew with the square of
+    # the messages in a read.
+    a, b = sock_pair()
+    count = 3000
+    wire = b"set k 0 0 5\r\nhello\r\n" * count
+    framer = Counted(impl.LineFramer())
+    thread = sender(a, wire, delay=0)
+    thread.join()  # (all of it waits in the socket: 66 KB)
+    a.close()
+    with FramedSocket(b, framer) as conn:
+        for _ in range(count):
+            assert conn.recv() == b"set k 0 0 5"
+            assert conn.read_exactly(7) == b"hello\r\n"
+        assert conn.recv() is None
+    moved = framer.given + framer.taken
+    assert moved <= 3 * len(wire) + count * 4096, (moved, len(wire))
+
+
+def test_socket_bytes_given_back_after_the_end_are_reported(impl):
+    # The stream ended inside a frame; read_exactly() took some of its bytes: the rest is
+    # still a frame cut short, not a clean end.
+    a, b = sock_pair()
+    with FramedSocket(b, impl.LineFramer()) as conn:
+        a.sendall(b"line\npartial")
+        a.close()
+        assert conn.recv() == b"line"
+        with pytest.raises(IncompleteFrameError):
+            conn.recv()
+        assert conn.read_exactly(3) == b"par"
+        with pytest.raises(IncompleteFrameError) as info:
+            conn.recv()
+        assert info.value.partial == b"tial"
+        assert not conn.at_eof
+
+
 # -- asyncio -------------------------------------------------------------------------------
 
 
