@@ -103,6 +103,9 @@ _COPY_BELOW = 16384
 #: Longest step of a waiting read's timer: how soon an idle connection gives back its read
 #: buffer, and how late (at most) a timeout may come.
 _TICK = 1.0
+#: A read after read_exactly(): raw bytes given back to the framer first (doubled until a
+#: frame is whole), so that small frames between small reads copy little of a large tail.
+_GIVE_FIRST = 1024
 
 logger = logging.getLogger("pyframe")
 
@@ -327,9 +330,13 @@ class FrameReader:
             raise ValueError(f"need 0 <= low_water <= high_water, got {low_water}, {high_water}")
         self._protocol = protocol
         # Raw bytes read_exactly() took out of the framer and has not returned yet:
-        # _raw[_raw_at:], ahead of any byte the framer received since.
+        # _raw[_raw_at:], ahead of any byte the framer received since, unless _lent: a read
+        # gave part of them back to the framer (a piece at a time, see _receive()), and the
+        # bytes it holds are the last of _raw[:_raw_at] (the protocol gives the rest back
+        # before the transport adds any).
         self._raw = b""
         self._raw_at = 0
+        self._lent = False
         self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
         self._high, self._low = high_water, low_water
         self._eof = False
@@ -456,9 +463,10 @@ class FrameReader:
         """The next frame (a list of one) or, with ``many``, every frame held: waiting
         until there is one; [] at a clean end of stream."""
         framer = self._protocol._framer
-        if self._raw_at < len(self._raw):
-            self._give_back()  # raw bytes read_exactly() left: frames again from here
+        if self._raw_at < len(self._raw) and (many or (framer.pending and not self._lent)):
+            self._give_back()  # all of them: before the bytes received since, or all cut
         cut = framer.pop_frames if many else self._next_frames
+        size = _GIVE_FIRST
         while True:
             frames: list[bytes] = self._cut(cut)
             if frames:
@@ -466,6 +474,13 @@ class FrameReader:
                 if self._paused:
                     self._maybe_resume()
                 return frames
+            if self._raw_at < len(self._raw):
+                # raw bytes read_exactly() left: a piece of them at a time (doubling until a
+                # frame is whole), not the whole rest that the next read_exactly() takes out
+                # again (quadratic for small frames and reads over a large buffered tail)
+                self._give_back(size)
+                size *= 2
+                continue
             if not await self._more():
                 break
         if self._exception is None and not self._ended and framer.pending:
@@ -493,6 +508,8 @@ class FrameReader:
         n = _index(n)
         if n < 0:
             raise ValueError(f"n must be at least 0, got {n}")
+        if self._lent:
+            self._take_held()  # (before any wait: the transport adds after the raw bytes)
         framer = self._protocol._framer
         while len(self._raw) - self._raw_at < n:
             if len(self._raw) - self._raw_at + framer.pending >= n:
@@ -527,8 +544,10 @@ class FrameReader:
         self._give_back()
 
     def _take_held(self) -> None:
-        """Move the bytes the framer holds after the raw bytes (one copy: detach())."""
+        """Move the bytes the framer holds to the raw bytes (one copy of what it holds:
+        detach()): after them, or back in front of them when they were lent."""
         framer = self._protocol._framer
+        lent, self._lent = self._lent, False
         if not framer.pending:
             return
         detach = getattr(framer, "detach", None)
@@ -538,21 +557,36 @@ class FrameReader:
             )
         held = detach()
         raw, at = self._raw, self._raw_at
-        self._raw, self._raw_at = (raw[at:] + held if at < len(raw) else held), 0
+        if at == len(raw):
+            self._raw, self._raw_at = held, 0
+        elif not lent:
+            self._raw, self._raw_at = raw[at:] + held, 0
+        elif len(held) <= at and raw.startswith(held, at - len(held)):
+            self._raw_at = at - len(held)  # the last bytes lent: no copy of the rest
+        else:  # (a framer of one's own that changed what it holds)
+            self._raw, self._raw_at = held + raw[at:], 0
 
-    def _give_back(self) -> None:
-        """Put the raw bytes kept back into the framer, before the bytes it received
-        since, uncut."""
-        self._take_held()
+    def _give_back(self, most: Optional[int] = None) -> None:
+        """Put the raw bytes kept (at most ``most`` of them) back into the framer, uncut:
+        all of them before the bytes it received since, or a piece lent to an empty
+        framer (or after the piece lent before)."""
+        if most is None and not self._lent:
+            self._take_held()
         raw, at = self._raw, self._raw_at
         size = len(raw) - at
+        if most is not None:
+            size = min(size, most)
         if not size:
             return
         framer = self._protocol._framer
         with framer.get_buffer(size) as room:
-            room[:size] = memoryview(raw)[at:]
+            room[:size] = memoryview(raw)[at : at + size]
         framer.buffer_updated(size)
-        self._raw, self._raw_at = b"", 0
+        at += size
+        if at == len(raw):
+            self._raw, self._raw_at, self._lent = b"", 0, False
+        else:
+            self._raw_at, self._lent = at, True
 
     def _end_if_stopped(self, pending: int) -> bool:
         """Between frames on a server that was closed: end as at a clean end of stream (the
@@ -625,7 +659,7 @@ class FrameReader:
         inside a frame, the framer's error on a bad stream, or the connection's error). A
         fault the framer skipped (``on_error="raise"``) is raised once, at its place; the
         next read goes on. Only the frame returned is cut (see read_exactly())."""
-        if not self._raw:
+        if not self._raw or self._lent:  # (bytes lent come before the raw bytes kept)
             frame: Optional[bytes] = self._cut(self._protocol._framer.next_frame)
             if frame is not None:
                 if self._paused:
@@ -868,6 +902,11 @@ class _StreamProtocol(FrameProtocol):
                 }
             )
             transport.close()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self.reader._lent:  # the framer holds raw bytes lent: the rest go in before
+            self.reader._give_back()
+        return self._framer.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
         self._framer.buffer_updated(nbytes)

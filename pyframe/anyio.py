@@ -83,7 +83,7 @@ except ImportError as exc:  # an optional dependency: pyframe itself imports wit
 
 from ._errors import FrameError, IncompleteFrameError
 from ._types import Buffer, Framer
-from .sockets import _BACKOFF_FIRST, _BACKOFF_MAX, _EXHAUSTED, _VANISHED
+from .sockets import _BACKOFF_FIRST, _BACKOFF_MAX, _EXHAUSTED, _GIVE_FIRST, _VANISHED
 
 __all__ = [
     "READ_SIZE",
@@ -158,13 +158,17 @@ class FramedStream(ObjectStream[bytes]):
         self._framer = framer
         self._read_size = read_size
         # Raw bytes receive_exactly() took from the framer and has not returned yet:
-        # _raw[_raw_at:], ahead of any byte the framer received since.
+        # _raw[_raw_at:], ahead of any byte the framer received since, unless _lent: a
+        # receive gave part of them back to the framer (a piece at a time, see _fill()),
+        # and the bytes it holds are the last of _raw[:_raw_at] (nothing is read then).
         self._raw = b""
         self._raw_at = 0
+        self._lent = False
         self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
         self._verbatim = getattr(framer, "verbatim", True)  # else large payloads use encode()
         # receive()'s fast path: the framer's next_frame bound once (a stub returning None
-        # once closed). While raw bytes are kept the framer holds none: it returns None.
+        # once closed). While raw bytes are kept the framer holds none, or bytes lent that
+        # come before them.
         self._next_frame: Callable[[], Optional[bytes]] = framer.next_frame
         self._chunk: Callable[[int], Awaitable[bytes]]
         if isinstance(stream, ByteReceiveStream):
@@ -242,13 +246,25 @@ class FramedStream(ObjectStream[bytes]):
         if self._receiving:
             raise anyio.BusyResourceError("receiving from")
         framer = self._framer
-        if self._raw_at < len(self._raw):
-            self._give_back()
+        if self._raw_at < len(self._raw) and (many or (framer.pending and not self._lent)):
+            self._give_back()  # all of them: before the bytes received since, or all cut
         cut = framer.pop_frames if many else self._next_frames
         frames = cut()  # raises a fault left over from the last call
+        size = _GIVE_FIRST
+        while not frames and self._raw_at < len(self._raw):
+            # raw bytes receive_exactly() left: a piece of them at a time (doubling until a
+            # frame is whole), not the whole rest that the next receive_exactly() takes out
+            # again (quadratic for small frames and reads over a large buffered tail)
+            self._give_back(size)
+            size *= 2
+            frames = cut()
         if frames:
             return frames
         if self._eof:
+            if not self._tail and framer.pending:
+                # bytes given back after the end (receive_exactly() or switch_framer() took
+                # them from a frame cut short): the end is reported again, not dropped
+                self._tail = framer.eof()
             return self._from_tail(many)
         read = self._read
         self._receiving = True
@@ -299,6 +315,8 @@ class FramedStream(ObjectStream[bytes]):
             raise anyio.ClosedResourceError
         if self._receiving:
             raise anyio.BusyResourceError("receiving from")
+        if self._lent:
+            self._take_held()  # (before any read: it adds after the raw bytes)
         framer = self._framer
         self._receiving = True
         self._next_frame = _none  # another task's receive() goes to _fill(): busy
@@ -342,8 +360,10 @@ class FramedStream(ObjectStream[bytes]):
         self._give_back()
 
     def _take_held(self) -> None:
-        """Move the bytes the framer holds after the raw bytes (one copy: detach())."""
+        """Move the bytes the framer holds to the raw bytes (one copy of what it holds:
+        detach()): after them, or back in front of them when they were lent."""
         framer = self._framer
+        lent, self._lent = self._lent, False
         if not framer.pending:
             return
         detach = getattr(framer, "detach", None)
@@ -353,20 +373,36 @@ class FramedStream(ObjectStream[bytes]):
             )
         held = detach()
         raw, at = self._raw, self._raw_at
-        self._raw, self._raw_at = (raw[at:] + held if at < len(raw) else held), 0
+        if at == len(raw):
+            self._raw, self._raw_at = held, 0
+        elif not lent:
+            self._raw, self._raw_at = raw[at:] + held, 0
+        elif len(held) <= at and raw.startswith(held, at - len(held)):
+            self._raw_at = at - len(held)  # the last bytes lent: no copy of the rest
+        else:  # (a framer of one's own that changed what it holds)
+            self._raw, self._raw_at = held + raw[at:], 0
 
-    def _give_back(self) -> None:
-        """Put the raw bytes kept back into the framer, before its own, uncut."""
-        self._take_held()
+    def _give_back(self, most: Optional[int] = None) -> None:
+        """Put the raw bytes kept (at most ``most`` of them) back into the framer, uncut:
+        all of them before its own, or a piece lent to an empty framer (or after the
+        piece lent before)."""
+        if most is None and not self._lent:
+            self._take_held()
         raw, at = self._raw, self._raw_at
         size = len(raw) - at
+        if most is not None:
+            size = min(size, most)
         if not size:
             return
         framer = self._framer
         with framer.get_buffer(size) as room:
-            room[:size] = memoryview(raw)[at:]
+            room[:size] = memoryview(raw)[at : at + size]
         framer.buffer_updated(size)
-        self._raw, self._raw_at = b"", 0
+        at += size
+        if at == len(raw):
+            self._raw, self._raw_at, self._lent = b"", 0, False
+        else:
+            self._raw_at, self._lent = at, True
 
     async def _read_copy(self) -> None:
         """One chunk from the byte stream, into the framer's buffer (uncut)."""

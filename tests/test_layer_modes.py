@@ -382,6 +382,38 @@ def test_aio_read_frame_cuts_one_frame_and_read_exactly(impl):
     arun(main())
 
 
+def test_aio_small_frames_and_reads_copy_a_large_tail_once(impl):
+    # As test_socket_small_frames_and_reads_copy_a_large_tail_once: the raw bytes left go
+    # back to the framer a piece at a time; bytes arriving while a piece is lent go in
+    # after the rest of the raw bytes, in order.
+    async def main():
+        framer = Counted(impl.LineFramer())
+        reader, writer, b = await aio_pair(framer, None)
+        count = 3000
+        wire = b"set k 0 0 5\r\nhello\r\n" * count
+        await peer_send(b, wire)
+        while reader.buffered < len(wire):
+            await asyncio.sleep(0.01)
+        for i in range(count):
+            assert await reader.read_frame() == b"set k 0 0 5"
+            if i == 10:  # a piece is lent: the transport's next bytes follow the rest
+                left = reader.buffered
+                await peer_send(b, b"more\n")
+                while reader.buffered < left + 5:
+                    await asyncio.sleep(0.01)
+            assert await reader.read_exactly(7) == b"hello\r\n"
+            if i == 10:
+                moved = framer.given + framer.taken
+        assert await reader.read_frame() == b"more"
+        b.close()
+        assert await reader.read_frame() is None
+        writer.close()
+        return framer.given + framer.taken - moved
+
+    moved = arun(main())
+    assert moved <= 3 * 27 * 3000 + 3000 * 4096, moved
+
+
 def test_aio_switch_framer_both_ways(impl):
     async def main():
         reader, writer, b = await aio_pair(impl.LineFramer(), None)
@@ -543,6 +575,36 @@ def test_anyio_receive_exactly_and_switch_framer(impl):
         assert (info.value.partial, info.value.expected) == (b"\x00\x00\x00\x09abc", 20)
         with pytest.raises(anyio.EndOfStream):
             await stream.receive()
+
+    anyio.run(main)
+
+
+def test_anyio_small_frames_and_reads_copy_a_large_tail_once(impl):
+    # As test_socket_small_frames_and_reads_copy_a_large_tail_once; a piece is lent to the
+    # framer while receive_exactly() reads more, and while receive_many() cuts the rest.
+    import anyio
+
+    async def main():
+        framer = Counted(impl.LineFramer())
+        stream, to_us, _ = anyio_pair(framer)
+        count = 3000
+        await to_us.send(b"set k 0 0 5\r\nhello\r\n" * count)
+        for _ in range(count):
+            assert await stream.receive() == b"set k 0 0 5"
+            assert await stream.receive_exactly(7) == b"hello\r\n"
+        moved = framer.given + framer.taken
+        assert moved <= 3 * 27 * count + count * 4096, moved
+        await to_us.send(b"h\nRAW" + b"x\n" * 3000)
+        assert await stream.receive() == b"h"
+        assert await stream.receive_exactly(3) == b"RAW"
+        assert await stream.receive() == b"x"  # a piece of the raw bytes lent
+        await to_us.send(b"tail\n")
+        assert await stream.receive_exactly(2999 * 2 + 4) == b"x\n" * 2999 + b"tail"
+        await to_us.send(b"RAW" + b"y\n" * 3000 + b"end\n")
+        assert await stream.receive() == b""
+        assert await stream.receive_exactly(3) == b"RAW"
+        assert await stream.receive() == b"y"
+        assert await stream.receive_many() == [b"y"] * 2999 + [b"end"]
 
     anyio.run(main)
 
