@@ -299,6 +299,11 @@ class FramedSocket:
         # _raw[_raw_at:] and are the last of _raw[:_raw_at].
         self._raw = b""
         self._raw_at = 0
+        # read_exactly()'s buffer, its first _filled bytes received, kept when a timeout or
+        # BlockingIOError stopped it: the next call with the same n fills it on (no copy of
+        # what came). While it is kept, _raw is empty and the framer holds nothing.
+        self._filling: Optional[bytearray] = None
+        self._filled = 0
         self._tail: list[bytes] = []  # frames framer.eof() cut at the end of the stream
         self._verbatim = getattr(framer, "verbatim", True)  # else large payloads use encode()
         self._next_frame = framer.next_frame  # (bound once: recv() calls it per frame)
@@ -417,6 +422,8 @@ class FramedSocket:
         propagate with every byte kept."""
         framer = self._framer
         cut = framer.pop_frames if many else self._next_frames
+        if self._filling is not None:
+            self._settle()
         if self._raw_at < len(self._raw):  # raw bytes read_exactly() left: frames from here
             frames = self._from_raw(cut, many)
         else:
@@ -592,6 +599,7 @@ class FramedSocket:
             and not self._tail
             and self._framer.pending == 0
             and self._raw_at == len(self._raw)
+            and self._filling is None
         )
 
     # -- switching framing ------------------------------------------------------------
@@ -605,24 +613,31 @@ class FramedSocket:
         that came, ``.expected``: ``n``), as a frame cut short does. A timeout
         (``socket.timeout``, ``FrameTimeoutError`` with a ``frame_timeout``, counted over the
         whole read) or ``BlockingIOError`` keeps the bytes that arrived: the next call with
-        the same ``n`` goes on from them."""
+        the same ``n`` goes on from them, in the same buffer. A large ``n`` gets its buffer
+        at once: check a length the peer sent against a limit first."""
         n = _index(n)
         if n < 0:
             raise ValueError(f"n must be at least 0, got {n}")
-        self._take_held()
-        raw, at = self._raw, self._raw_at
-        have = len(raw) - at
-        if have >= n:
-            self._raw_at = at + n
-            if self._raw_at == len(raw):
-                self._raw, self._raw_at = b"", 0
-            return raw if n == len(raw) else raw[at : at + n]
-        # Read the rest: a large n exactly into its own buffer, a small one with a whole
-        # read (the bytes past n stay raw for the next call).
-        size = max(n, self._read_size)
-        buf = bytearray(size)
-        buf[:have] = memoryview(raw)[at:]
-        got = have
+        buf = self._filling
+        if buf is not None and self._filled < n <= len(buf):
+            got, self._filling = self._filled, None  # a read a timeout stopped: on with it
+        else:
+            self._settle()
+            self._take_held()
+            raw, at = self._raw, self._raw_at
+            have = len(raw) - at
+            if have >= n:
+                self._raw_at = at + n
+                if self._raw_at == len(raw):
+                    self._raw, self._raw_at = b"", 0
+                return raw if n == len(raw) else raw[at : at + n]
+            # Read the rest: a large n exactly into its own buffer, a small one with a whole
+            # read (the bytes past n stay raw for the next call).
+            buf = bytearray(max(n, self._read_size))
+            buf[:have] = memoryview(raw)[at:]
+            got = have
+            self._raw, self._raw_at = b"", 0
+        size = len(buf)
         timed = self._frame_timeout is not None and self._sock.gettimeout() != 0.0
         try:
             with memoryview(buf) as view:
@@ -646,16 +661,12 @@ class FramedSocket:
                     got += count
                 self._deadline = None
                 if got > n:
-                    self._raw, self._raw_at = bytes(view[n:got]), 0
-                else:
-                    self._raw, self._raw_at = b"", 0
+                    self._raw = bytes(view[n:got])
                 return bytes(view[:n]) if size > n else bytes(buf)
         except BaseException:
             self._deadline = None
-            if got:  # what arrived stays for the next call
-                self._raw, self._raw_at = bytes(buf[:got]), 0
-            else:
-                self._raw, self._raw_at = b"", 0
+            if got:  # what arrived stays for the next call, in its buffer
+                self._filling, self._filled = buf, got
             raise
 
     def switch_framer(self, framer: Framer) -> None:
@@ -663,6 +674,7 @@ class FramedSocket:
         old framer holds (and any raw byte read_exactly() kept) moves into it, uncut
         (``get_buffer``/``buffer_updated``). The old framer is left empty, its state (a
         fault, ``skipped``) forgotten."""
+        self._settle()
         self._take_held()
         self._framer = framer
         self._next_frame = framer.next_frame
@@ -670,6 +682,14 @@ class FramedSocket:
         self._releases = _releases_buffer(framer)
         self._deadline = None
         self._give_back()
+
+    def _settle(self) -> None:
+        """The bytes of a read_exactly() a timeout stopped become raw bytes (for a frame,
+        another framer, or a read_exactly() of another size)."""
+        buf = self._filling
+        if buf is not None:
+            self._filling = None
+            self._raw, self._raw_at = bytes(memoryview(buf)[: self._filled]), 0
 
     def _take_held(self) -> None:
         """Move the bytes the framer holds back in front of the raw bytes (detach(): one

@@ -201,6 +201,49 @@ def test_socket_read_exactly_keeps_bytes_over_a_timeout(impl):
             conn.read_exactly(1)
 
 
+def test_socket_read_exactly_goes_on_in_its_buffer_after_blocking(impl, monkeypatch):
+    # A large read_exactly() on a non-blocking socket is called again after each
+    # BlockingIOError: each call made a new buffer and copied every byte come so far
+    # (quadratic in the size). The bytes now stay in the buffer, which the next call fills.
+    from pyframe import sockets
+
+    made = []
+
+    def counted(*args):
+        made.append(args)
+        return bytearray(*args)
+
+    monkeypatch.setattr(sockets, "bytearray", counted, raising=False)
+    a, b = sock_pair()
+    size = 1 << 20
+    body = bytes(range(256)) * (size // 256)
+    with FramedSocket(b, impl.LineFramer()) as conn:
+        a.sendall(b"head\n" + body[:1000])
+        assert conn.recv() == b"head"
+        conn.setblocking(False)
+        calls = 0
+        for at in range(1000, size, 50_000):
+            with pytest.raises(BlockingIOError):
+                conn.read_exactly(size)
+            calls += 1
+            a.sendall(body[at : at + 50_000])
+        a.sendall(b"next\n")
+        conn.setblocking(True)
+        assert conn.read_exactly(size) == body
+        assert len(made) == 1, (len(made), calls)
+        with pytest.raises(BlockingIOError):
+            conn.setblocking(False)
+            a.sendall(b"1234")
+            conn.read_exactly(10)
+        conn.setblocking(True)
+        assert conn.recv() == b"next"  # bytes kept for another read go to the framer
+        a.sendall(b"56789\nlast\n")
+        assert conn.read_exactly(4) == b"1234"
+        assert conn.switch_framer(impl.LineFramer()) is None
+        assert conn.recv() == b"56789"
+        assert conn.recv() == b"last"
+
+
 def test_socket_raises_a_skipped_frames_fault_at_its_place(impl):
     a, b = sock_pair()
     with FramedSocket(b, impl.LineFramer(max_frame_size=3, on_error="raise")) as conn:
