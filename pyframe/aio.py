@@ -164,13 +164,21 @@ class FrameProtocol(asyncio.BufferedProtocol):
 
     @property
     def framer(self) -> Framer:
-        """The framer (both directions)."""
+        """The framer (both directions). Setting another one hands it the bytes the old
+        one holds (``detach()``), uncut: in ``frame_received`` for the frame after which
+        the framing changes, the frames the read cut already still come as they are."""
         return self._framer
 
     @framer.setter
     def framer(self, framer: Framer) -> None:
+        old = self._framer
+        held = _detach(old) if old is not framer and old.pending else b""
         self._framer = framer
         self._verbatim = getattr(framer, "verbatim", True)
+        if held:
+            with framer.get_buffer(len(held)) as room:
+                room[: len(held)] = held
+            framer.buffer_updated(len(held))
 
     # -- asyncio.BufferedProtocol ------------------------------------------------------
 
@@ -264,6 +272,16 @@ class FrameProtocol(asyncio.BufferedProtocol):
 def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
     if not waiter.done():
         waiter.set_exception(socket.timeout(f"the peer read nothing for {timeout} s"))
+
+
+def _detach(framer: Framer) -> bytes:
+    """``framer.detach()``: every byte it holds (TypeError for a framer without it)."""
+    detach = getattr(framer, "detach", None)
+    if detach is None:
+        raise TypeError(
+            f"{type(framer).__name__} has no detach(): its held bytes cannot be taken out"
+        )
+    return cast(bytes, detach())
 
 
 def _went_on(framer: Framer) -> bool:
@@ -550,12 +568,7 @@ class FrameReader:
         lent, self._lent = self._lent, False
         if not framer.pending:
             return
-        detach = getattr(framer, "detach", None)
-        if detach is None:
-            raise TypeError(
-                f"{type(framer).__name__} has no detach(): its held bytes cannot be taken out"
-            )
-        held = detach()
+        held = _detach(framer)
         raw, at = self._raw, self._raw_at
         if at == len(raw):
             self._raw, self._raw_at = held, 0

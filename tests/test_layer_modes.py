@@ -393,6 +393,46 @@ def test_aio_protocol_sends_with_a_transforming_framer(impl):
     arun(main())
 
 
+def test_aio_protocol_switches_framer_in_frame_received(impl):
+    # Setting FrameProtocol.framer dropped the bytes the old framer held (a partial frame
+    # of the new framing): the new framer read a header out of the middle of a frame.
+    class Switching(aio.FrameProtocol):
+        def __init__(self):
+            super().__init__(impl.LineFramer())
+            self.got = []
+            self.done = asyncio.get_running_loop().create_future()
+
+        def frame_received(self, frame):
+            self.got.append(frame)
+            if frame == b"switch":
+                self.framer = impl.LengthPrefixFramer()
+
+        def frame_error(self, exc):
+            self.got.append(exc)
+            super().frame_error(exc)
+
+        def connection_lost(self, exc):
+            super().connection_lost(exc)
+            self.done.set_result(None)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        a, b = socket.socketpair()
+        _, protocol = await loop.create_connection(Switching, sock=a)
+        wire = impl.LengthPrefixFramer().encode_many([b"one", b"two"])
+        await peer_send(b, b"switch\n" + wire[:5])
+        while not protocol.got:  # (the 5 bytes came in the same read)
+            await asyncio.sleep(0.01)
+        await peer_send(b, wire[5:])
+        while len(protocol.got) < 3 and not protocol.done.done():
+            await asyncio.sleep(0.01)
+        b.close()
+        await protocol.done
+        assert protocol.got == [b"switch", b"one", b"two"]
+
+    arun(main())
+
+
 def test_aio_read_frame_cuts_one_frame_and_read_exactly(impl):
     async def main():
         reader, writer, b = await aio_pair(impl.LineFramer(), None)
