@@ -65,6 +65,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from operator import index as _index
 from typing import Any, Callable, Optional, TypeVar, Union, cast
 
+from . import _rawbytes
 from ._errors import FrameError, IncompleteFrameError
 from ._types import Buffer, Framer
 from .sockets import (
@@ -172,7 +173,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
     @framer.setter
     def framer(self, framer: Framer) -> None:
         old = self._framer
-        held = _detach(old) if old is not framer and old.pending else b""
+        held = _rawbytes.detach(old) if old is not framer and old.pending else b""
         self._framer = framer
         self._verbatim = getattr(framer, "verbatim", True)
         if held:
@@ -272,16 +273,6 @@ class FrameProtocol(asyncio.BufferedProtocol):
 def _expire(waiter: asyncio.Future[None], timeout: float) -> None:
     if not waiter.done():
         waiter.set_exception(socket.timeout(f"the peer read nothing for {timeout} s"))
-
-
-def _detach(framer: Framer) -> bytes:
-    """``framer.detach()``: every byte it holds (TypeError for a framer without it)."""
-    detach = getattr(framer, "detach", None)
-    if detach is None:
-        raise TypeError(
-            f"{type(framer).__name__} has no detach(): its held bytes cannot be taken out"
-        )
-    return cast(bytes, detach())
 
 
 def _went_on(framer: Framer) -> bool:
@@ -484,7 +475,7 @@ class FrameReader:
         if self._raw_at < len(self._raw) and (many or (framer.pending and not self._lent)):
             self._give_back()  # all of them: before the bytes received since, or all cut
         cut = framer.pop_frames if many else self._next_frames
-        size = _GIVE_FIRST
+        size = _rawbytes.GIVE_FIRST
         while True:
             frames: list[bytes] = self._cut(cut)
             if frames:
@@ -562,22 +553,11 @@ class FrameReader:
         self._give_back()
 
     def _take_held(self) -> None:
-        """Move the bytes the framer holds to the raw bytes (one copy of what it holds:
-        detach()): after them, or back in front of them when they were lent."""
-        framer = self._protocol._framer
+        """Move the bytes the framer holds to the raw bytes: after them, or back in front
+        of them when they were lent."""
         lent, self._lent = self._lent, False
-        if not framer.pending:
-            return
-        held = _detach(framer)
-        raw, at = self._raw, self._raw_at
-        if at == len(raw):
-            self._raw, self._raw_at = held, 0
-        elif not lent:
-            self._raw, self._raw_at = raw[at:] + held, 0
-        elif len(held) <= at and raw.startswith(held, at - len(held)):
-            self._raw_at = at - len(held)  # the last bytes lent: no copy of the rest
-        else:  # (a framer of one's own that changed what it holds)
-            self._raw, self._raw_at = held + raw[at:], 0
+        framer = self._protocol._framer
+        self._raw, self._raw_at = _rawbytes.take_held(framer, self._raw, self._raw_at, lent)
 
     def _give_back(self, most: Optional[int] = None) -> None:
         """Put the raw bytes kept (at most ``most`` of them) back into the framer, uncut:
@@ -585,21 +565,9 @@ class FrameReader:
         framer (or after the piece lent before)."""
         if most is None and not self._lent:
             self._take_held()
-        raw, at = self._raw, self._raw_at
-        size = len(raw) - at
-        if most is not None:
-            size = min(size, most)
-        if not size:
-            return
         framer = self._protocol._framer
-        with framer.get_buffer(size) as room:
-            room[:size] = memoryview(raw)[at : at + size]
-        framer.buffer_updated(size)
-        at += size
-        if at == len(raw):
-            self._raw, self._raw_at, self._lent = b"", 0, False
-        else:
-            self._raw_at, self._lent = at, True
+        raw, at = _rawbytes.give_back(framer, self._raw, self._raw_at, most)
+        self._raw, self._raw_at, self._lent = raw, at, bool(raw)
 
     def _end_if_stopped(self, pending: int) -> bool:
         """Between frames on a server that was closed: end as at a clean end of stream (the

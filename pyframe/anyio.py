@@ -81,9 +81,10 @@ except ImportError as exc:  # an optional dependency: pyframe itself imports wit
         f"pyframe.anyio needs anyio 4 or later ({exc}): pip install 'pyframe-codec[anyio]'"
     ) from exc
 
+from . import _rawbytes
 from ._errors import FrameError, IncompleteFrameError
 from ._types import Buffer, Framer
-from .sockets import _BACKOFF_FIRST, _BACKOFF_MAX, _EXHAUSTED, _GIVE_FIRST, _VANISHED
+from .sockets import _BACKOFF_FIRST, _BACKOFF_MAX, _EXHAUSTED, _VANISHED
 
 __all__ = [
     "READ_SIZE",
@@ -250,7 +251,7 @@ class FramedStream(ObjectStream[bytes]):
             self._give_back()  # all of them: before the bytes received since, or all cut
         cut = framer.pop_frames if many else self._next_frames
         frames = cut()  # raises a fault left over from the last call
-        size = _GIVE_FIRST
+        size = _rawbytes.GIVE_FIRST
         while not frames and self._raw_at < len(self._raw):
             # raw bytes receive_exactly() left: a piece of them at a time (doubling until a
             # frame is whole), not the whole rest that the next receive_exactly() takes out
@@ -360,27 +361,10 @@ class FramedStream(ObjectStream[bytes]):
         self._give_back()
 
     def _take_held(self) -> None:
-        """Move the bytes the framer holds to the raw bytes (one copy of what it holds:
-        detach()): after them, or back in front of them when they were lent."""
-        framer = self._framer
+        """Move the bytes the framer holds to the raw bytes: after them, or back in front
+        of them when they were lent."""
         lent, self._lent = self._lent, False
-        if not framer.pending:
-            return
-        detach = getattr(framer, "detach", None)
-        if detach is None:
-            raise TypeError(
-                f"{type(framer).__name__} has no detach(): its held bytes cannot be taken out"
-            )
-        held = detach()
-        raw, at = self._raw, self._raw_at
-        if at == len(raw):
-            self._raw, self._raw_at = held, 0
-        elif not lent:
-            self._raw, self._raw_at = raw[at:] + held, 0
-        elif len(held) <= at and raw.startswith(held, at - len(held)):
-            self._raw_at = at - len(held)  # the last bytes lent: no copy of the rest
-        else:  # (a framer of one's own that changed what it holds)
-            self._raw, self._raw_at = held + raw[at:], 0
+        self._raw, self._raw_at = _rawbytes.take_held(self._framer, self._raw, self._raw_at, lent)
 
     def _give_back(self, most: Optional[int] = None) -> None:
         """Put the raw bytes kept (at most ``most`` of them) back into the framer, uncut:
@@ -388,21 +372,8 @@ class FramedStream(ObjectStream[bytes]):
         piece lent before)."""
         if most is None and not self._lent:
             self._take_held()
-        raw, at = self._raw, self._raw_at
-        size = len(raw) - at
-        if most is not None:
-            size = min(size, most)
-        if not size:
-            return
-        framer = self._framer
-        with framer.get_buffer(size) as room:
-            room[:size] = memoryview(raw)[at : at + size]
-        framer.buffer_updated(size)
-        at += size
-        if at == len(raw):
-            self._raw, self._raw_at, self._lent = b"", 0, False
-        else:
-            self._raw_at, self._lent = at, True
+        raw, at = _rawbytes.give_back(self._framer, self._raw, self._raw_at, most)
+        self._raw, self._raw_at, self._lent = raw, at, bool(raw)
 
     async def _read_copy(self) -> None:
         """One chunk from the byte stream, into the framer's buffer (uncut)."""

@@ -67,6 +67,7 @@ from collections.abc import Iterable, Iterator
 from operator import index as _index
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union, cast
 
+from . import _rawbytes
 from ._errors import IncompleteFrameError
 from ._types import Buffer, Framer
 
@@ -130,9 +131,6 @@ _JOIN_BELOW = 8192
 #: size between them.
 _CHUNK = 65536
 _CHUNK_SLACK = 16  # room counted per frame for its header and trailer when sizing a chunk
-#: recv() after read_exactly(): raw bytes given back to the framer first (doubled until a
-#: frame is whole), so that small frames between small reads copy little of a large tail.
-_GIVE_FIRST = 1024
 _SHUT_WR = socket.SHUT_WR  # FramedSocket.shutdown's default (its class body has a `socket`)
 #: accept() failing with these: the process or the system ran out of descriptors or memory.
 #: serve_forever() logs, backs off and accepts again (as asyncio, Netty and nginx do).
@@ -469,7 +467,7 @@ class FramedSocket:
         if many:
             self._give_back()
             return cut()
-        size = _GIVE_FIRST
+        size = _rawbytes.GIVE_FIRST
         while True:
             self._give_back(size)
             frames = cut()
@@ -692,42 +690,13 @@ class FramedSocket:
             self._raw, self._raw_at = bytes(memoryview(buf)[: self._filled]), 0
 
     def _take_held(self) -> None:
-        """Move the bytes the framer holds back in front of the raw bytes (detach(): one
-        copy of what it holds, not of the raw bytes)."""
-        framer = self._framer
-        if not framer.pending:
-            return
-        detach = getattr(framer, "detach", None)
-        if detach is None:
-            raise TypeError(
-                f"{type(framer).__name__} has no detach(): its held bytes cannot be taken out"
-            )
-        held = detach()
-        raw, at = self._raw, self._raw_at
-        if at == len(raw):
-            self._raw, self._raw_at = held, 0
-        elif len(held) <= at and raw.startswith(held, at - len(held)):
-            self._raw_at = at - len(held)  # the last bytes given back: no copy of the rest
-        else:  # (a framer of one's own that changed what it holds)
-            self._raw, self._raw_at = held + raw[at:], 0
+        """Move the bytes the framer holds back in front of the raw bytes (only bytes given
+        back are there: nothing is received while raw bytes are kept)."""
+        self._raw, self._raw_at = _rawbytes.take_held(self._framer, self._raw, self._raw_at, True)
 
     def _give_back(self, most: Optional[int] = None) -> None:
         """Put the raw bytes kept (at most ``most`` of them) back into the framer, uncut."""
-        raw, at = self._raw, self._raw_at
-        size = len(raw) - at
-        if most is not None:
-            size = min(size, most)
-        if not size:
-            return
-        framer = self._framer
-        with framer.get_buffer(size) as room:
-            room[:size] = memoryview(raw)[at : at + size]
-        framer.buffer_updated(size)
-        at += size
-        if at == len(raw):
-            self._raw, self._raw_at = b"", 0
-        else:
-            self._raw_at = at
+        self._raw, self._raw_at = _rawbytes.give_back(self._framer, self._raw, self._raw_at, most)
 
     # -- sending --------------------------------------------------------------------
 
