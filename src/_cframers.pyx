@@ -2586,8 +2586,9 @@ cdef class COBSFramer(_Framer):
                     code += buf[code]
                 if code != zero or size > self._limit:
                     break
-                if not self._decode(data, pos, zero, size):
-                    return 0  # (bytes changed since the scan, by another thread: a fault)
+                if not self._decode(data, pos, zero, size):  # (changed since the scan, by
+                    self._error = None  # another thread: _next() finds it, _one() recovers)
+                    break
                 frames.append(self._frame(data, pos, zero))
                 self._pos = pos = seen = zero + 1
         frame = self._one(data)
