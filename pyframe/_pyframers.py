@@ -1532,6 +1532,10 @@ class COBSFramer(_Framer):
             # Read the code bytes before the 0x00 (or the end): each adds its group.
             code, size, short = self._code, self._size, self._short
             while code < self._seen:
+                if not buf[code]:  # a 0x00 written through a stale view since the find
+                    self._last = start  # (by another thread): a group of -1 bytes
+                    self._error = _errors.changed_under_scan()
+                    return None
                 self._last = code
                 size += buf[code] - 1 + short
                 short = buf[code] < 255

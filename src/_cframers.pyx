@@ -2580,14 +2580,15 @@ cdef class COBSFramer(_Framer):
                 if zero <= pos:  # none, or an empty frame
                     break
                 code, size, short = pos, 0, 0
-                while code < zero:
+                while code < zero and buf[code] != 0:  # (0x00: changed, _next() tells)
                     size += buf[code] - 1 + short
                     short = buf[code] < 255
                     code += buf[code]
                 if code != zero or size > self._limit:
                     break
-                if not self._decode(data, pos, zero, size):
-                    return 0  # (bytes changed since the scan, by another thread: a fault)
+                if not self._decode(data, pos, zero, size):  # (changed since the scan, by
+                    self._error = None  # another thread: _next() finds it, _one() recovers)
+                    break
                 frames.append(self._frame(data, pos, zero))
                 self._pos = pos = seen = zero + 1
         frame = self._one(data)
@@ -2616,6 +2617,10 @@ cdef class COBSFramer(_Framer):
             # Read the code bytes before the 0x00 (or the end): each adds its group.
             code, size, short, last = self._code, self._size, self._short, self._last
             while code < self._seen:
+                if buf[code] == 0:  # a 0x00 written through a stale view since the find
+                    self._last = begin  # (by another thread): a group of -1 bytes
+                    self._error = _errors.changed_under_scan()
+                    return 0
                 last = code
                 size += buf[code] - 1 + short
                 short = buf[code] < 255

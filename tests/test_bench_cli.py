@@ -220,3 +220,20 @@ def test_transformed_framings_wire_and_floor(impl, family):
     out = []
     assert _floor.decode(chunks, floor.plan(chunks, spans), out) == len(items)
     assert out == items
+
+
+@pytest.mark.parametrize("extension", [True, False])
+def test_the_cobs_row_is_absent_without_the_cobs_c_extension(monkeypatch, tmp_path, extension):
+    """The goal is against the cobs package's C extension: when only its pure-Python
+    fallback imports (no wheel for the platform), the row is absent, not 100x slower."""
+    pytest.importorskip("cobs")
+    if not extension:
+        for name in [n for n in sys.modules if n == "cobs" or n.startswith("cobs.")]:
+            monkeypatch.delitem(sys.modules, name)
+        monkeypatch.setitem(sys.modules, "cobs.cobs._cobs_ext", None)  # the fallback is taken
+    out = tmp_path / "bench.json"
+    args = ["--smoke", "--no-progress", "-k", "decode/cobs/16B/64k", "--json", str(out)]
+    assert cli.main(args) == 0
+    rows = {r["contender"]: r for r in json.loads(out.read_text())["results"]}
+    assert rows["cobs"]["status"] == ("ok" if extension else "absent")
+    assert rows["pyframe-c"]["status"] == "ok"

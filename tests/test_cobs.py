@@ -214,3 +214,35 @@ def test_malformed_for_us_is_malformed_for_the_cobs_package(impls):
         for module in impls.values():
             with pytest.raises(MalformedFrameError):
                 module.COBSFramer().feed(wire + b"\x00")
+
+
+def test_a_code_byte_zeroed_during_the_scan_is_a_fault_not_a_spin(impls):
+    """Another thread may write through a stale view while the twin scans (it can be
+    preempted between finding the 0x00 and reading the code bytes before it): a code byte
+    turned 0x00 there is a changed frame, not a group of -1 bytes read for ever. The race
+    is made deterministic: the array's find() writes the 0x00 right after it scans, and
+    its reads are counted (a spinning loop would read the same byte over and over)."""
+    module = impls["python"]  # (the compiled loop runs between two Python calls)
+
+    class Raced(bytearray):
+        reads = 0
+
+        def find(self, *args):
+            at = super().find(*args)
+            self[255] = 0  # the second code byte of the frame (after a full group)
+            return at
+
+        def __getitem__(self, index):
+            Raced.reads += 1
+            assert Raced.reads < 10_000, "the scan reads the same code byte for ever"
+            return super().__getitem__(index)
+
+    framer = module.COBSFramer(on_error="skip")
+    wire = framer.encode(b"a" * 600)
+    view = framer.get_buffer(len(wire))
+    view[: len(wire) - 1] = wire[:-1]  # all but the frame's 0x00
+    framer.buffer_updated(len(wire) - 1)
+    framer._buf = Raced(framer._buf)
+    assert framer.pop_frames() == []
+    assert framer.skipped == 1  # refused as changed, and skipped
+    assert framer.feed(b"\x00\x02z\x00") == [b"z"]

@@ -1,5 +1,6 @@
 """The compiled framers' portable scan loop, which a CPU without AVX2 runs: the
-differential tests of several delimiters and of markers again, with the vector scan off.
+differential tests of several delimiters and of markers again, with the vector scan off,
+and SLIP's END and ESC at every offset around its 32-byte blocks.
 (On this machine the vector scan runs everywhere else.)"""
 
 import importlib.util
@@ -7,6 +8,7 @@ import pathlib
 
 import pytest
 
+from pyframe import MalformedFrameError
 from pyframe._switches import switch
 
 pytestmark = pytest.mark.skipif(
@@ -59,3 +61,41 @@ def test_damaged_streams(portable, impls):
 
 def test_recovery(portable, impls):
     diff.test_recovery(impls)
+
+
+def _slip_everywhere(impls):
+    """SLIP's END and ESC at every offset around the scan's 32-byte blocks, in payloads
+    (encoded: compiled and twin alike, decoded back whole and a byte at a time) and as a
+    bad escape (the same fault, its offset in the message)."""
+    twin, compiled = impls["python"], impls["cython"]
+    for size in (31, 32, 33, 64, 65, 97):
+        for at in range(size):
+            for special in (b"\xc0", b"\xdb"):
+                payload = b"a" * at + special + b"b" * (size - at - 1)
+                wire = compiled.SLIPFramer().encode(payload)
+                assert wire == twin.SLIPFramer().encode(payload)
+                assert compiled.SLIPFramer().feed(wire * 2) == [payload] * 2
+                framer = compiled.SLIPFramer()
+                frames = [f for i in range(len(wire)) for f in framer.feed(wire[i : i + 1])]
+                assert frames == [payload]
+            bad = b"a" * at + b"\xdbx" + b"b" * size + b"\xc0"
+            faults = []
+            for module in (twin, compiled):
+                with pytest.raises(MalformedFrameError) as info:
+                    module.SLIPFramer().feed(bad)
+                faults.append(str(info.value))
+            assert faults[0] == faults[1] and f"ESC (0xdb) at offset {at} " in faults[0]
+
+
+def test_slip_specials_at_every_offset(portable, impls):
+    _slip_everywhere(impls)
+
+
+def test_slip_specials_at_every_offset_vector_scan(compiled, impls):
+    """The same with what this CPU runs (AVX2 here), for the blocks' edges."""
+    before = compiled._vector_scan()
+    compiled._vector_scan(True)
+    try:
+        _slip_everywhere(impls)
+    finally:
+        compiled._vector_scan(before)

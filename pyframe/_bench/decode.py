@@ -741,7 +741,7 @@ def contenders(family: str, frame_size: int, *, large: bool = False) -> list[Con
                 "(tail + chunk).split(b'\\0') + cobs.cobs.decode per frame (C extension)",
                 "alternative",
                 _cobs_split,
-                requires="cobs",
+                requires="cobs.cobs._cobs_ext",  # (not its pure-Python fallback)
             ),
         ]
     elif family == "slip":
