@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Callable, Optional
 
+from .. import _pyframers
+
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -228,8 +230,8 @@ class Framing:
             return lambda p: b"%d:" % len(p) + p + b","
         if self.name == "varint":
             return lambda p: varint(len(p)) + p
-        if self.name == "cobs":
-            return lambda p: cobs_encode(p) + b"\x00"
+        if self.name == "cobs":  # (its byte loop is the twin's: tests hold it to `cobs`)
+            return _pyframers.COBSFramer(max_frame_size=None).encode
         if self.name == "slip":
             return lambda p: p.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc") + b"\xc0"
         if self.name == "markers":
@@ -244,22 +246,6 @@ class Framing:
         if self.name == "varint":
             return len(varint(frame_size))
         return self.header
-
-
-def cobs_encode(payload: bytes) -> bytes:
-    """COBS by hand: each run of non-zero bytes (at most 254) after a code byte, its size
-    + 1; no group after a last full one (Cheshire and Baker)."""
-    out = bytearray()
-    pieces = payload.split(b"\x00")
-    for i, piece in enumerate(pieces):
-        at = 0
-        while len(piece) - at >= 254:
-            out += b"\xff" + piece[at : at + 254]
-            at += 254
-        if i < len(pieces) - 1 or at < len(piece) or not piece:
-            out.append(len(piece) - at + 1)
-            out += piece[at:]
-    return bytes(out)
 
 
 def varint(n: int) -> bytes:
