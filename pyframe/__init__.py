@@ -80,6 +80,7 @@ def _built_with_extension() -> bool:
     return EXTENSION
 
 
+_impl: _ModuleType  # (annotated: pyframe.sockets takes what it needs from it)
 _impl, IMPLEMENTATION = _select()
 
 if TYPE_CHECKING:

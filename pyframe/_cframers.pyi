@@ -3,7 +3,8 @@
 # both to this stub (mypy.stubtest). Payloads are typing_extensions.Buffer (PEP 688, the
 # same as collections.abc.Buffer on 3.12+): any bytes-like object, on every Python a type
 # checker targets; a stub is never imported, so this adds no run-time dependency.
-from collections.abc import Iterable
+import socket
+from collections.abc import Callable, Iterable
 from typing import Literal, Optional, SupportsIndex, Union
 
 from typing_extensions import Buffer, disjoint_base
@@ -29,6 +30,9 @@ _OnError = Literal["fail", "raise", "skip"]
 _Delimiter = Union[bytes, bytearray, memoryview]
 
 def _vector_scan(on: Optional[bool] = None) -> bool: ...
+
+# pyframe.sockets' first attempt at a send (None where sends cannot be told not to wait).
+_send_nowait: Optional[Callable[[socket.socket, bytes, list[int]], bool]]
 
 @disjoint_base
 class _Framer:

@@ -67,7 +67,7 @@ from collections.abc import Iterable, Iterator
 from operator import index as _index
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union, cast
 
-from . import _rawbytes
+from . import _impl, _rawbytes
 from ._errors import IncompleteFrameError
 from ._types import Buffer, Framer
 
@@ -122,11 +122,22 @@ _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)  # EPIPE instead of SIGPIPE where
 _FLAGS = (_NOSIGNAL,)  # the flags of send() and sendmsg(), as map() takes them
 _NO_FLAGS = (0,)  # ssl.SSLSocket.send() refuses flags
 _NO_ANCILLARY = ((),)
+#: ``send_nowait(sock, data, log) -> bool``: the compiled module's first attempt at a send,
+#: made without releasing the GIL (see FramedSocket._send_one); None without it.
+_SEND_NOWAIT: Optional[Callable[[socket.socket, bytes, list[int]], bool]] = getattr(
+    _impl, "_send_nowait", None
+)
 #: A send failing with these before any byte went out still breaks the FramedSocket.
 _LOST = frozenset((errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN))
 #: A payload up to this size is encoded into one buffer with its header and trailer (one copy
 #: is cheaper than one more iovec); a larger one goes out uncopied, as three iovecs.
 _JOIN_BELOW = 8192
+#: A send of up to this many bytes is first tried without releasing the GIL (see
+#: FramedSocket._send_one). Above it the kernel's copy outweighs the GIL's handover, and
+#: holding the GIL through it would keep a receiving thread of the same process from
+#: draining the connection in parallel (measured here: 4.5x faster at 2 KiB, 1.2x at
+#: 16 KiB, 0.76x at 32 KiB, over loopback TCP with the drain in a thread).
+_NOWAIT_UP_TO = 16384
 #: send_many() with large payloads: runs of small ones are encoded into buffers of about this
 #: size between them.
 _CHUNK = 65536
@@ -312,6 +323,9 @@ class FramedSocket:
         self._sock_send: Callable[..., int] = sock.send
         ssl = sys.modules.get("ssl")  # (not imported: sock cannot be an SSLSocket)
         self._flags = _NO_FLAGS if ssl and isinstance(sock, ssl.SSLSocket) else _FLAGS
+        # Only a plain socket writes straight to its descriptor (not a TLS one, nor a
+        # subclass that may change what send() does).
+        self._send_nowait = _SEND_NOWAIT if type(sock) is socket.socket else None
 
     # -- access ---------------------------------------------------------------------
 
@@ -793,7 +807,14 @@ class FramedSocket:
         return self._unsent is None
 
     def _send_one(self, data: bytes) -> None:
-        """_send([data]), its first attempt inline: the common case, one call sends all."""
+        """_send([data]), its first attempt inline: the common case, one call sends all.
+
+        Compiled, when ``data`` is small, that attempt is a send that does not wait, made
+        without releasing the GIL (as uvloop makes its calls): releasing it costs more than
+        the call, and a thread waiting for the GIL would take it at every frame, each
+        handover a context switch. Whatever the kernel does not take at once is sent the
+        usual way (the GIL released while waiting, the socket's timeout and blocking mode
+        obeyed)."""
         total = len(data)
         if self._broken is not None or self._unsent is not None:
             self._send([data], total)
@@ -801,7 +822,11 @@ class FramedSocket:
         log: list[int] = []  # the count, stored in C (see _send())
         try:
             try:
-                log.extend(map(self._sock_send, (data,), self._flags))
+                if self._send_nowait is not None and total <= _NOWAIT_UP_TO:
+                    if self._send_nowait(self._sock, data, log):
+                        return
+                else:
+                    log.extend(map(self._sock_send, (data,), self._flags))
             except InterruptedError:
                 pass
             except OSError as exc:  # nothing of the data went out

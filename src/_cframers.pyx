@@ -24,6 +24,7 @@ from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_READ, PyBUF_SIMPLE, P
                              PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.exc cimport PyErr_SetFromErrno
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.memoryview cimport PyMemoryView_FromMemory, PyMemoryView_FromObject
@@ -2927,3 +2928,66 @@ cdef class SLIPFramer(_Framer):
             out[1] = <char>(0xDC if <unsigned char>payload[special] == 0xC0 else 0xDD)
             out += 2
             at = special + 1
+
+
+# -- the socket layer's send without a wait ------------------------------------------------
+
+cdef extern from *:
+    """
+    /* One send() that never waits (MSG_DONTWAIT), so it can be made without releasing the
+       GIL: -1 with errno EAGAIN when the kernel takes nothing now. Where MSG_DONTWAIT does
+       not exist (Windows), PYFRAME_NOWAIT is 0 and this is never called. */
+    #if !defined(_WIN32)
+    #include <errno.h>
+    #include <sys/types.h>
+    #include <sys/socket.h>
+    #endif
+    #if !defined(_WIN32) && defined(MSG_DONTWAIT)
+    #define PYFRAME_NOWAIT 1
+    #ifndef MSG_NOSIGNAL
+    #define MSG_NOSIGNAL 0  /* (Python ignores SIGPIPE: EPIPE comes back either way) */
+    #endif
+    static Py_ssize_t pyframe_send_nowait(int fd, const char *data, Py_ssize_t size) {
+        return (Py_ssize_t)send(fd, data, (size_t)size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    #else
+    #define PYFRAME_NOWAIT 0
+    static Py_ssize_t pyframe_send_nowait(int fd, const char *data, Py_ssize_t size) {
+        errno = EAGAIN;
+        return -1;
+    }
+    #endif
+    static int pyframe_would_wait(void) {
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    }
+    """
+    const bint PYFRAME_NOWAIT
+    Py_ssize_t pyframe_send_nowait(int fd, const char *data, Py_ssize_t size) nogil
+    bint pyframe_would_wait() nogil
+
+
+@cython.binding(False)
+def _send_nowait_impl(sock, bytes data not None, list log not None):
+    """For pyframe.sockets: send what the kernel takes of ``data`` at once, without
+    releasing the GIL (the call cannot wait, and handing the GIL to another thread and
+    back costs more than the call). Appends the count sent, if any, to ``log`` (here in C:
+    no signal handler runs between the send and the record). True when all of ``data``
+    went out; False when the caller must send the rest its usual way (the kernel's buffer
+    is full, a signal came, or the socket is closed). Raises OSError as socket.send() would.
+    Only for a plain ``socket.socket``: it writes to the descriptor, under any TLS layer."""
+    cdef object fileno = sock.fileno()
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(data), sent
+    if fileno < 0 or fileno > 0x7FFFFFFF:  # closed: the usual way raises as socket.send()
+        return False
+    sent = pyframe_send_nowait(<int>fileno, PyBytes_AS_STRING(data), size)
+    if sent < 0:
+        if pyframe_would_wait():
+            return False
+        PyErr_SetFromErrno(OSError)
+    if sent:
+        log.append(sent)
+    return sent == size
+
+
+#: None where a send cannot be told not to wait (Windows): FramedSocket then sends its usual way.
+_send_nowait = _send_nowait_impl if PYFRAME_NOWAIT else None

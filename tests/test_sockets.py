@@ -16,6 +16,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -528,6 +529,159 @@ def test_context_manager_closes(impl):
     right.close()
 
 
+# -- the first attempt at a small send, without releasing the GIL ---------------------
+
+
+def nowait_expected():
+    """Whether this run's FramedSocket tries small sends without releasing the GIL: where
+    pyframe runs compiled and sends can be told not to wait (not on Windows)."""
+    return pyframe.IMPLEMENTATION == "cython" and sys.platform != "win32"
+
+
+class SendSpy:
+    """Records what socket.socket.send() is asked to send (FramedSocket's usual way)."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        real = socket.socket.send
+
+        def send(sock, data, *args):
+            self.calls.append(bytes(data))
+            return real(sock, data, *args)
+
+        monkeypatch.setattr(socket.socket, "send", send)
+
+
+def test_the_compiled_send_that_does_not_wait_is_used_where_it_exists(impl):
+    # a run with the compiled module must not fall back silently to the slower way
+    if nowait_expected():
+        assert pyframe.sockets._SEND_NOWAIT is pyframe._cframers._send_nowait is not None
+    else:
+        assert pyframe.sockets._SEND_NOWAIT is None
+
+
+@pytest.mark.parametrize("nowait", [True, False])
+def test_a_small_send_makes_one_call_of_the_kind_it_should(impl, monkeypatch, nowait):
+    if not nowait:
+        monkeypatch.setattr(pyframe.sockets, "_SEND_NOWAIT", None)
+    spy = SendSpy(monkeypatch)
+    a, b = socket.socketpair()
+    b.settimeout(TIMEOUT)
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    small, large = b"x" * 1000, b"y" * 8000  # a batch above 16 KiB takes the usual way
+    conn.send(small)
+    conn.send_many([small] * 2)
+    conn.send_many([large] * 3)
+    direct = nowait and nowait_expected()
+    wire = conn.framer.encode(small)
+    many = conn.framer.encode_many([large] * 3)
+    assert spy.calls == ([many] if direct else [wire, wire + wire, many])
+    got = b.recv(len(wire) * 3, socket.MSG_WAITALL) + b.recv(len(many), socket.MSG_WAITALL)
+    assert got == wire * 3 + many
+    a.close()
+    b.close()
+
+
+def nowait_or_skip():
+    if not nowait_expected():
+        pytest.skip("the compiled module's send_nowait: not in this run (checked above)")
+    return pyframe._cframers._send_nowait
+
+
+def test_send_nowait_sends_what_the_kernel_takes_at_once(impl):
+    send_nowait = nowait_or_skip()
+    a, b = socket.socketpair()
+    b.settimeout(TIMEOUT)
+    log = []
+    assert send_nowait(a, b"hello", log) is True
+    assert log == [5]
+    assert b.recv(5) == b"hello"
+    big = os.urandom(8 << 20)  # more than the socket buffers hold: part of it goes
+    log = []
+    assert send_nowait(a, big, log) is False
+    assert len(log) == 1 and 0 < log[0] < len(big)
+    assert b.recv(log[0], socket.MSG_WAITALL) == big[: log[0]]
+    fill_send_buffer(a)
+    a.setblocking(True)  # a blocking socket: still no wait, nothing taken, nothing logged
+    log = []
+    started = time.monotonic()
+    assert send_nowait(a, b"more", log) is False
+    assert log == [] and time.monotonic() - started < 1.0
+    with pytest.raises(TypeError):
+        send_nowait(a, bytearray(b"x"), [])
+    b.close()
+    with pytest.raises((BrokenPipeError, ConnectionResetError)):
+        for _ in range(1000):  # the first send after the peer closed may still be taken
+            send_nowait(a, b"x", [])
+    a.close()
+    assert send_nowait(a, b"x", []) is False  # a closed socket: the usual way raises
+
+
+class Interrupt(Exception):
+    """Raised by the SIGALRM handler of the tests below (and by stand-ins for one)."""
+
+
+def taking(taken, then=None):
+    """A stand-in for the compiled send_nowait: the kernel takes ``taken`` bytes at once
+    (then ``then`` is raised, as a signal handler's exception would be)."""
+
+    def send_nowait(sock, data, log):
+        n = sock.send(data[:taken]) if taken else 0
+        if n:
+            log.append(n)
+        if then is not None:
+            raise then
+        return n == len(data)
+
+    return send_nowait
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0, 0.0])
+@pytest.mark.parametrize("taken", [0, 1, 700])
+def test_a_send_the_kernel_takes_in_part_goes_on_the_usual_way(impl, monkeypatch, timeout, taken):
+    monkeypatch.setattr(pyframe.sockets, "_SEND_NOWAIT", taking(taken))
+    spy = SendSpy(monkeypatch)
+    a, b = socket.socketpair()
+    a.settimeout(timeout)
+    b.settimeout(TIMEOUT)
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    payloads = [os.urandom(1000), b"next"]
+    for payload in payloads:
+        conn.send(payload)
+    assert not conn.broken and conn.unsent == 0
+    wire = b"".join(map(conn.framer.encode, payloads))
+    assert b.recv(len(wire), socket.MSG_WAITALL) == wire  # nothing lost, nothing twice
+    assert b"".join(spy.calls) == wire  # (the stand-in's sends included)
+    a.close()
+    b.close()
+
+
+@pytest.mark.parametrize("taken", [0, 7])
+def test_an_exception_after_the_first_attempt_breaks_the_stream_only_if_bytes_went(
+    impl, monkeypatch, taken
+):
+    monkeypatch.setattr(pyframe.sockets, "_SEND_NOWAIT", taking(taken, Interrupt()))
+    a, b = socket.socketpair()
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    with pytest.raises(Interrupt):
+        conn.send(b"payload")
+    assert conn.broken == bool(taken)
+    a.close()
+    b.close()
+
+
+def test_a_full_send_buffer_refuses_a_small_frame_whole(impl):
+    """Non-blocking, and the kernel takes nothing: BlockingIOError, the stream intact."""
+    a, b = socket.socketpair()
+    fill_send_buffer(a)
+    conn = FramedSocket(a, impl.LengthPrefixFramer())
+    with pytest.raises(BlockingIOError):
+        conn.send(b"small")
+    assert not conn.broken and conn.unsent == 0
+    a.close()
+    b.close()
+
+
 # -- ends of streams ------------------------------------------------------------
 
 
@@ -755,10 +909,6 @@ def test_send_many_interrupted_mid_batch_breaks_the_stream(impl):
         conn.send(b"small")
     a.close()
     b.close()
-
-
-class Interrupt(Exception):
-    """Raised by the SIGALRM handler of the tests below."""
 
 
 def _raise_interrupt(*_):
