@@ -7,6 +7,7 @@ bench --list`` prints them; ``--filter`` selects by substring or glob).
 
 from __future__ import annotations
 
+import os
 import socket
 from typing import Any, Callable, Optional
 
@@ -559,16 +560,25 @@ def network_workloads(profile: Profile) -> list[Workload]:
 
 def send_workloads(profile: Profile) -> list[Workload]:
     out = []
-    for size in (16, 256, KiB):
+    # The drain is a thread of the sender's process (as in a program that sends and
+    # receives on threads), and for the small sizes also another process: there the
+    # sender's GIL is nobody else's, and the rows show what the system call costs alone.
+    for size, pattern in (
+        (16, "tcp"),
+        (256, "tcp"),
+        (KiB, "tcp"),
+        *(((16, "tcp-process"), (KiB, "tcp-process")) if os.name == "posix" else ()),
+    ):
         count = max(64, profile.send_bytes // size)
+        drained = " (drained by another process)" if pattern.endswith("-process") else ""
         out.append(
             Workload(
-                name=f"send/length-prefix/{short(size)}/tcp",
+                name=f"send/length-prefix/{short(size)}/{pattern}",
                 kind="send",
                 family="length-prefix",
                 frame_size=size,
-                pattern="tcp",
-                description=f"send {size_label(size)} frames one by one over loopback TCP",
+                pattern=pattern,
+                description=f"send {size_label(size)} frames one by one over loopback TCP{drained}",
                 contenders=encode.send_contenders(many=False),
                 build=_encode_input("length-prefix", size, count),
             )

@@ -478,6 +478,7 @@ PATTERN_TITLES = {
     "random": "random chunk sizes (1 B - 64 KiB)",
     "4k": "one frame in 4 KiB pieces",
     "tcp": "loopback TCP, blocking",
+    "tcp-process": "loopback TCP, blocking, drained by another process",
     "unix": "AF_UNIX socketpair, blocking",
     "tcp-asyncio": "loopback TCP, asyncio",
     "tcp-uvloop": "loopback TCP, uvloop",

@@ -9,13 +9,16 @@ the last frame.
 
 A send run is the mirror: a drain thread receives everything into a fixed buffer (or
 collects it, to verify), and the clock runs from the first send to the moment the drain
-thread has every byte.
+thread has every byte. With "tcp-process" the drain is another process instead, whose
+interpreter the sender shares no GIL with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Coroutine
@@ -104,14 +107,36 @@ def receive_run(
     return n, clock.seconds()
 
 
+#: The far side of a send run drained by another process: it says it is ready, receives
+#: into a fixed buffer until the end of the stream, then prints how many bytes it got.
+_DRAIN = """\
+import socket, sys
+far = socket.socket(fileno=int(sys.argv[1]))
+print("ready", flush=True)
+view, n = memoryview(bytearray(1 << 18)), 0
+while True:
+    k = far.recv_into(view)
+    if not k:
+        break
+    n += k
+print(n, flush=True)
+"""
+
+
 def send_run(
-    transport: str,
+    pattern: str,
     send: Callable[[socket.socket], None],
     total: int,
     out: Optional[list[Any]],
 ) -> float:
     """Seconds for ``send(sock)`` to send ``total`` bytes and a drain thread to get them;
-    with a list ``out``, the drain thread collects the bytes into it."""
+    with a list ``out``, the drain thread collects the bytes into it. ``pattern`` is the
+    transport, or "tcp-process": the drain is another process (timed runs only; a run
+    that collects the bytes keeps the thread), so that no thread of the sender's process
+    waits for its GIL."""
+    transport, _, drain_in = pattern.partition("-")
+    if drain_in == "process" and out is None:
+        return _send_to_process(transport, send, total)
     near, far = pair(transport)
     got: list[int] = []
 
@@ -150,6 +175,43 @@ def send_run(
         thread.join(JOIN_TIMEOUT)
     if not got or got[0] != total:
         raise RuntimeError(f"the drain thread got {got[0] if got else 0} bytes, not {total}")
+    return seconds
+
+
+def _send_to_process(transport: str, send: Callable[[socket.socket], None], total: int) -> float:
+    near, far = pair(transport)
+    try:
+        drain = subprocess.Popen(
+            [sys.executable, "-c", _DRAIN, str(far.fileno())],
+            pass_fds=(far.fileno(),),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+    except BaseException:
+        near.close()
+        far.close()
+        raise
+    far.close()  # the drain process holds its own copy
+    try:
+        assert drain.stdout is not None
+        if drain.stdout.readline().strip() != "ready":
+            raise RuntimeError("the drain process did not start")
+        start = time.perf_counter()
+        send(near)
+        near.shutdown(socket.SHUT_WR)
+        got = drain.stdout.readline().strip()
+        seconds = time.perf_counter() - start
+    finally:
+        near.close()
+        try:
+            drain.wait(JOIN_TIMEOUT)
+        finally:
+            if drain.poll() is None:
+                drain.kill()
+            if drain.stdout is not None:
+                drain.stdout.close()
+    if got != str(total):
+        raise RuntimeError(f"the drain process got {got or 0} bytes, not {total}")
     return seconds
 
 

@@ -161,7 +161,12 @@ def section_title(m: Measurement) -> Optional[str]:
         return f"receive: {title}, {where} (a thread sends, the receiver is timed)"
     if m.kind == "send":
         batch = " in batches" if "/batch/" in m.workload else ", one frame per call"
-        return f"send: {title}{batch}, {where} (the sender is timed until a thread drained it)"
+        drain = (
+            ""
+            if m.pattern.endswith("-process")
+            else ", the sender is timed until a thread drained it"
+        )
+        return f"send: {title}{batch}, {where}{drain}"
     if m.kind == "encode":
         if m.workload.endswith("/header"):
             return "encode: a header for a payload sent as it is (the payload is not copied)"
