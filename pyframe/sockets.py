@@ -822,7 +822,9 @@ class FramedSocket:
         log: list[int] = []  # the count, stored in C (see _send())
         try:
             try:
-                if self._send_nowait is not None and total <= _NOWAIT_UP_TO:
+                # (exactly bytes: a framer of one's own may return a bytearray, a
+                # memoryview or a subclass of bytes, which the compiled call refuses)
+                if self._send_nowait is not None and total <= _NOWAIT_UP_TO and type(data) is bytes:
                     if self._send_nowait(self._sock, data, log):
                         return
                 else:

@@ -682,6 +682,60 @@ def test_a_full_send_buffer_refuses_a_small_frame_whole(impl):
     b.close()
 
 
+class _OwnEncoding:
+    """A framer of one's own: pyframe's length prefix, its encode() returning another
+    bytes-like type (the Framer protocol says bytes; the usual way sends any buffer)."""
+
+    def __init__(self, base, wrap):
+        self._base, self._wrap = base, wrap
+
+    def __getattr__(self, name):
+        return getattr(self._base, name)
+
+    def encode(self, payload):
+        return self._wrap(self._base.encode(payload))
+
+
+class _BytesSubclass(bytes):
+    pass
+
+
+@pytest.mark.parametrize("wrap", [bytearray, memoryview, _BytesSubclass])
+def test_a_framer_of_ones_own_may_encode_to_any_bytes_like(impl, wrap):
+    # the compiled first attempt takes exactly bytes: anything else goes the usual way,
+    # as it does without the compiled module
+    a, b = socket.socketpair()
+    b.settimeout(TIMEOUT)
+    framer = impl.LengthPrefixFramer()
+    conn = FramedSocket(a, _OwnEncoding(framer, wrap))
+    conn.send(b"hello")
+    wire = framer.encode(b"hello")
+    assert b.recv(len(wire), socket.MSG_WAITALL) == wire
+    a.close()
+    b.close()
+
+
+def test_a_socket_subclass_is_sent_to_through_its_own_send(impl):
+    """A subclass may change what send() does (count, throttle, encrypt): never bypassed."""
+    seen = []
+
+    class Counting(socket.socket):
+        def send(self, data, *args):
+            seen.append(bytes(data))
+            return super().send(data, *args)
+
+    a, b = socket.socketpair()
+    counting = Counting(a.family, a.type, fileno=a.detach())
+    b.settimeout(TIMEOUT)
+    conn = FramedSocket(counting, impl.LengthPrefixFramer())
+    conn.send(b"small")
+    wire = conn.framer.encode(b"small")
+    assert seen == [wire]
+    assert b.recv(len(wire), socket.MSG_WAITALL) == wire
+    counting.close()
+    b.close()
+
+
 # -- ends of streams ------------------------------------------------------------
 
 
