@@ -5,11 +5,12 @@ that is one frame short; the bench CLI runs every network and send row of the sm
 profile. (``pyframe bench -k network/`` is the command line of this section.)"""
 
 import json
+import os
 import socket
 
 import pytest
 
-from pyframe._bench import catalogue, cli, core
+from pyframe._bench import catalogue, cli, core, netdrive
 
 SMOKE = core.PROFILES["smoke"]
 NETWORK = [w for w in catalogue.network_workloads(SMOKE) if w.frame_size == 16]
@@ -64,3 +65,20 @@ def test_bench_smoke_runs_every_network_and_send_row(tmp_path):
     sends = {(r["workload"], r["contender"]) for r in results if r["kind"] == "send"}
     assert ("send/length-prefix/16B/tcp", "sendall(encode)") in sends
     assert ("send/length-prefix/batch/1K/tcp", "pyframe-c") in sends
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the process drain is for POSIX (pass_fds)")
+def test_a_send_run_drained_by_another_process_counts_every_byte():
+    def send(sock):
+        sock.sendall(b"x" * 5000)
+
+    assert netdrive.send_run("tcp-process", send, 5000, None) > 0
+    with pytest.raises(RuntimeError, match="got 5000 bytes, not 5001"):
+        netdrive.send_run("tcp-process", send, 5001, None)
+
+    def fails(sock):
+        sock.sendall(b"x")
+        raise ValueError("the sender failed")
+
+    with pytest.raises(ValueError, match="the sender failed"):  # the drain still ends
+        netdrive.send_run("tcp-process", fails, 1, None)

@@ -208,6 +208,7 @@ def _send_to_process(transport: str, send: Callable[[socket.socket], None], tota
         finally:
             if drain.poll() is None:
                 drain.kill()
+                drain.wait()  # (reaped: no zombie left behind)
             if drain.stdout is not None:
                 drain.stdout.close()
     if got != str(total):
