@@ -2953,12 +2953,20 @@ cdef extern from *:
     #else
     #define PYFRAME_NOWAIT 0
     static Py_ssize_t pyframe_send_nowait(int fd, const char *data, Py_ssize_t size) {
+        (void)fd; (void)data; (void)size;
         errno = EAGAIN;
         return -1;
     }
     #endif
+    /* The usual way (which waits, and raises as socket.send() does) is to go on: the
+       kernel had no room now, a signal came, or (macOS, AF_UNIX) it lacks buffers for a
+       send that may not wait. */
     static int pyframe_would_wait(void) {
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+    #ifdef ENOBUFS
+            || errno == ENOBUFS
+    #endif
+            ;
     }
     """
     const bint PYFRAME_NOWAIT
@@ -2977,8 +2985,8 @@ def _send_nowait_impl(sock, bytes data not None, list log not None):
     Only for a plain ``socket.socket``: it writes to the descriptor, under any TLS layer."""
     cdef object fileno = sock.fileno()
     cdef Py_ssize_t size = PyBytes_GET_SIZE(data), sent
-    if fileno < 0 or fileno > 0x7FFFFFFF:  # closed: the usual way raises as socket.send()
-        return False
+    if type(fileno) is not int or not 0 <= fileno <= 0x7FFFFFFF:
+        return False  # closed (-1): the usual way raises as socket.send() does
     sent = pyframe_send_nowait(<int>fileno, PyBytes_AS_STRING(data), size)
     if sent < 0:
         if pyframe_would_wait():
