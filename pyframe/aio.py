@@ -72,6 +72,7 @@ from .sockets import (
     FRAME_TIMEOUT,
     IDLE_TIMEOUT,
     MAX_CONNECTIONS,
+    READ_SIZE,
     TIMEOUT,
     BrokenStreamError,
     FrameTimeoutError,
@@ -95,6 +96,11 @@ __all__ = [
 
 #: Default high-water mark of a FrameReader, in bytes held by its framer and not read yet.
 HIGH_WATER = 1 << 20
+#: Bytes the framer takes in, at most about, between waking a waiting read and that read
+#: running (uvloop reads up to 32 times in one go): past them reading pauses until it runs,
+#: so that one read_frames() does not cut a megabyte of small frames at once (fresh memory
+#: for every one of them, out of the caches).
+_WOKEN_WATER = 64 * 1024
 #: Unused since frames are cut on demand (the bytes held count, as they came); kept for
 #: code that names it.
 FRAME_OVERHEAD = 64
@@ -114,6 +120,13 @@ logger = logging.getLogger("pyframe")
 #: (its coroutine runs as a task), as for ``asyncio.start_server``.
 _ClientConnected = Callable[["FrameReader", "FrameWriter"], Optional[Awaitable[None]]]
 _FrameWriterT = TypeVar("_FrameWriterT", bound="FrameWriter")
+
+
+def _at_most_a_read(view: memoryview) -> memoryview:
+    """The room a read may fill: at most READ_SIZE, as FramedSocket reads. A framer lends
+    all of its room, a megabyte once its array grew, and one read of a megabyte of small
+    frames costs more than it saves (fresh memory for every frame, out of the caches)."""
+    return view if len(view) <= READ_SIZE else view[:READ_SIZE]
 
 
 class FrameProtocol(asyncio.BufferedProtocol):
@@ -188,7 +201,7 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._closed = asyncio.get_running_loop().create_future()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._framer.get_buffer(sizehint)
+        return _at_most_a_read(self._framer.get_buffer(sizehint))
 
     def buffer_updated(self, nbytes: int) -> None:
         framer = self._framer
@@ -351,6 +364,7 @@ class FrameReader:
         self._eof = False
         self._exception: Optional[BaseException] = None
         self._waiter: Optional[asyncio.Future[None]] = None
+        self._woken = False  # a read was woken and has not run yet
         self._paused = False
         self._idle_timeout, self._read_timeout = idle_timeout, read_timeout
         # a waiting read's timer: only with a timeout (the fast path arms none)
@@ -392,7 +406,10 @@ class FrameReader:
         waits for."""
         if self._waiter is not None:
             self._wake()
-        elif not self._paused and self._protocol._framer.pending > self._high:
+            self._woken = True
+        elif not self._paused and self._protocol._framer.pending > (
+            min(self._high, _WOKEN_WATER) if self._woken else self._high
+        ):
             transport = self._protocol.transport
             try:
                 transport.pause_reading()  # type: ignore[union-attr]  # (None: AttributeError)
@@ -463,6 +480,7 @@ class FrameReader:
             raise
         finally:
             self._waiter = None
+            self._woken = False
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -887,7 +905,7 @@ class _StreamProtocol(FrameProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.reader._lent:  # the framer holds raw bytes lent: the rest go in before
             self.reader._give_back()
-        return self._framer.get_buffer(sizehint)
+        return _at_most_a_read(self._framer.get_buffer(sizehint))
 
     def buffer_updated(self, nbytes: int) -> None:
         self._framer.buffer_updated(nbytes)

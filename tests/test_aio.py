@@ -615,10 +615,14 @@ class FakeTransport(asyncio.Transport):
 
 
 def deliver(protocol, data):
-    """``data`` through get_buffer()/buffer_updated(), as a transport's read does."""
-    with protocol.get_buffer(len(data)) as view:
-        view[: len(data)] = data
-    protocol.buffer_updated(len(data))
+    """``data`` through get_buffer()/buffer_updated(), as a transport's reads do (several,
+    when the protocol offers less room than ``data`` needs)."""
+    while data:
+        with protocol.get_buffer(len(data)) as view:
+            n = min(len(view), len(data))
+            view[:n] = data[:n]
+        protocol.buffer_updated(n)
+        data = data[n:]
 
 
 def test_reader_takes_a_read_with_one_wake_up(impl, run):
@@ -688,6 +692,59 @@ def test_a_waiting_read_resumes_reading_for_a_frame_over_high_water(impl, run):
         deliver(protocol, wire[2000:])
         assert await task == b"x" * 5000
         assert transport.calls == ["pause", "resume"]
+
+    run(main())
+
+
+def test_a_woken_read_pauses_reading_until_it_runs(impl, run):
+    """uvloop reads up to 32 times before the task it woke runs: past _WOKEN_WATER the
+    protocol pauses reading, so that the read does not cut megabytes of frames at once."""
+
+    async def main():
+        protocol = aio._StreamProtocol(impl.LengthPrefixFramer(), aio.HIGH_WATER, None)
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        reader = protocol.reader
+        task = asyncio.ensure_future(reader.read_frames())
+        await asyncio.sleep(0)  # the task waits for frames
+        chunk = impl.LengthPrefixFramer().encode_many([b"x" * 60] * 1000)  # 64,000 bytes
+        deliver(protocol, chunk)  # wakes the read
+        deliver(protocol, chunk)  # 128,000 held: within HIGH_WATER, over _WOKEN_WATER
+        assert 2 * len(chunk) > aio._WOKEN_WATER and transport.calls == ["pause"]
+        assert await task == [b"x" * 60] * 2000  # the read ran: it cut both reads
+        assert transport.calls == ["pause", "resume"]  # and reading goes on
+        deliver(protocol, chunk)  # nobody waits now: HIGH_WATER applies again
+        deliver(protocol, chunk)
+        assert transport.calls == ["pause", "resume"]
+        assert len(await reader.read_frames()) == 2000
+
+    run(main())
+
+
+@pytest.mark.parametrize("which", ["reader", "FrameProtocol"])
+def test_one_read_fills_at_most_read_size(impl, run, which):
+    """A framer lends all of its room (a megabyte, once a big frame grew its array); the
+    protocols hand a transport at most READ_SIZE of it, as FramedSocket reads."""
+
+    def protocol_over(framer):
+        if which == "FrameProtocol":
+            return aio.FrameProtocol(framer)
+        protocol = aio._StreamProtocol(framer, aio.HIGH_WATER, None)
+        protocol.connection_made(FakeTransport())
+        return protocol
+
+    async def main():
+        framer = impl.LengthPrefixFramer()
+        protocol = protocol_over(framer)
+        deliver(protocol, framer.encode(b"x" * (2 << 20)))  # a 2 MiB frame grows the array
+        assert len(framer.get_buffer(65536)) > aio.READ_SIZE  # (the framer lends it all)
+        for hint in (-1, 65536, 1 << 20):
+            with protocol.get_buffer(hint) as view:
+                assert len(view) == aio.READ_SIZE
+        small = impl.LengthPrefixFramer()
+        protocol = protocol_over(small)
+        with protocol.get_buffer(1000) as view:  # less room than READ_SIZE: all of it
+            assert len(view) == len(small.get_buffer(1000))
 
     run(main())
 
