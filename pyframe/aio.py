@@ -122,11 +122,15 @@ _ClientConnected = Callable[["FrameReader", "FrameWriter"], Optional[Awaitable[N
 _FrameWriterT = TypeVar("_FrameWriterT", bound="FrameWriter")
 
 
-def _at_most_a_read(view: memoryview) -> memoryview:
-    """The room a read may fill: at most READ_SIZE, as FramedSocket reads. A framer lends
-    all of its room, a megabyte once its array grew, and one read of a megabyte of small
-    frames costs more than it saves (fresh memory for every frame, out of the caches)."""
-    return view if len(view) <= READ_SIZE else view[:READ_SIZE]
+# The room a read may fill is at most READ_SIZE, as FramedSocket reads: a framer lends all
+# of its room, a megabyte once its array grew, and one read of a megabyte of small frames
+# costs more than it saves (fresh memory for every frame, out of the caches). The protocols
+# cut the view inline (no call per read), and refuse a buffer_updated() past READ_SIZE: the
+# framer checks nbytes against all the room it lent, more than the transport was handed.
+
+
+def _too_many(nbytes: int) -> ValueError:
+    return ValueError(f"nbytes must be between 0 and the buffer's size, got {nbytes}")
 
 
 class FrameProtocol(asyncio.BufferedProtocol):
@@ -201,9 +205,12 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._closed = asyncio.get_running_loop().create_future()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _at_most_a_read(self._framer.get_buffer(sizehint))
+        view = self._framer.get_buffer(sizehint)
+        return view if len(view) <= READ_SIZE else view[:READ_SIZE]
 
     def buffer_updated(self, nbytes: int) -> None:
+        if nbytes > READ_SIZE:  # (no view handed out is larger)
+            raise _too_many(nbytes)
         framer = self._framer
         framer.buffer_updated(nbytes)
         self._deliver(framer.pop_frames)
@@ -480,7 +487,10 @@ class FrameReader:
             raise
         finally:
             self._waiter = None
-            self._woken = False
+            if self._woken:  # it runs: reading paused below high_water goes on
+                self._woken = False
+                if self._paused and self._protocol._framer.pending <= self._high:
+                    self._resume()
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -905,9 +915,12 @@ class _StreamProtocol(FrameProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.reader._lent:  # the framer holds raw bytes lent: the rest go in before
             self.reader._give_back()
-        return _at_most_a_read(self._framer.get_buffer(sizehint))
+        view = self._framer.get_buffer(sizehint)
+        return view if len(view) <= READ_SIZE else view[:READ_SIZE]
 
     def buffer_updated(self, nbytes: int) -> None:
+        if nbytes > READ_SIZE:  # (no view handed out is larger)
+            raise _too_many(nbytes)
         self._framer.buffer_updated(nbytes)
         self.reader._data_received()  # the reader cuts frames as it reads them
 

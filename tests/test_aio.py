@@ -721,6 +721,53 @@ def test_a_woken_read_pauses_reading_until_it_runs(impl, run):
     run(main())
 
 
+@pytest.mark.parametrize("low", [16384, None])
+def test_a_woken_read_resumes_reading_below_high_water_when_it_runs(impl, run, low):
+    """The woken pause only holds reads back until the read runs: a read_frame() that
+    returns one frame must not leave reading paused far below high_water (until low_water)."""
+
+    async def main():
+        protocol = aio._StreamProtocol(impl.LengthPrefixFramer(), 256 * 1024, low)
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        reader = protocol.reader
+        task = asyncio.ensure_future(reader.read_frame())
+        await asyncio.sleep(0)
+        chunk = impl.LengthPrefixFramer().encode_many([b"x" * 60] * 1000)
+        deliver(protocol, chunk)  # wakes the read
+        deliver(protocol, chunk)  # pauses: over _WOKEN_WATER
+        assert transport.calls == ["pause"]
+        assert await task == b"x" * 60
+        assert protocol._framer.pending > reader._low  # within high_water, over low_water
+        assert transport.calls == ["pause", "resume"] and not reader._paused
+
+    run(main())
+
+
+@pytest.mark.parametrize("which", ["reader", "FrameProtocol"])
+def test_buffer_updated_past_the_view_handed_out_is_refused(impl, run, which):
+    """The framer lent all of its room, the transport got READ_SIZE of it: more is refused."""
+
+    async def main():
+        framer = impl.LengthPrefixFramer()
+        if which == "FrameProtocol":
+            protocol = aio.FrameProtocol(framer)
+        else:
+            protocol = aio._StreamProtocol(framer, aio.HIGH_WATER, None)
+            protocol.connection_made(FakeTransport())
+        deliver(protocol, framer.encode(b"x" * (2 << 20)))  # grows the array
+        if which == "reader":
+            await protocol.reader.read_frame()
+        with protocol.get_buffer(-1) as view:
+            assert len(view) == aio.READ_SIZE
+        with pytest.raises(ValueError):
+            protocol.buffer_updated(aio.READ_SIZE + 1)
+        protocol.buffer_updated(0)
+        assert framer.pending == 0
+
+    run(main())
+
+
 @pytest.mark.parametrize("which", ["reader", "FrameProtocol"])
 def test_one_read_fills_at_most_read_size(impl, run, which):
     """A framer lends all of its room (a megabyte, once a big frame grew its array); the
