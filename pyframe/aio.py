@@ -122,17 +122,6 @@ _ClientConnected = Callable[["FrameReader", "FrameWriter"], Optional[Awaitable[N
 _FrameWriterT = TypeVar("_FrameWriterT", bound="FrameWriter")
 
 
-# The room a read may fill is at most READ_SIZE, as FramedSocket reads: a framer lends all
-# of its room, a megabyte once its array grew, and one read of a megabyte of small frames
-# costs more than it saves (fresh memory for every frame, out of the caches). The protocols
-# cut the view inline (no call per read), and refuse a buffer_updated() past READ_SIZE: the
-# framer checks nbytes against all the room it lent, more than the transport was handed.
-
-
-def _too_many(nbytes: int) -> ValueError:
-    return ValueError(f"nbytes must be between 0 and the buffer's size, got {nbytes}")
-
-
 class FrameProtocol(asyncio.BufferedProtocol):
     """An ``asyncio.BufferedProtocol`` that cuts the byte stream into frames.
 
@@ -205,15 +194,21 @@ class FrameProtocol(asyncio.BufferedProtocol):
         self._closed = asyncio.get_running_loop().create_future()
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        # At most READ_SIZE, as FramedSocket reads: a framer lends all of its room, a
+        # megabyte once its array grew, and one read of a megabyte of small frames costs
+        # more than it saves (fresh memory for every frame, out of the caches).
         view = self._framer.get_buffer(sizehint)
         return view if len(view) <= READ_SIZE else view[:READ_SIZE]
 
     def buffer_updated(self, nbytes: int) -> None:
-        if nbytes > READ_SIZE:  # (no view handed out is larger)
-            raise _too_many(nbytes)
-        framer = self._framer
-        framer.buffer_updated(nbytes)
-        self._deliver(framer.pop_frames)
+        if nbytes > READ_SIZE:  # (the framer checks nbytes against all the room it lent)
+            raise ValueError(f"nbytes must be between 0 and the buffer's size, got {nbytes}")
+        self._framer.buffer_updated(nbytes)
+        self._received()
+
+    def _received(self) -> None:
+        """Bytes arrived in the framer: hand its frames on."""
+        self._deliver(self._framer.pop_frames)
 
     def _deliver(self, cut: Callable[[], list[bytes]]) -> None:
         """Hand the frames ``cut()`` gives to frames_received(), and each fault to
@@ -915,13 +910,9 @@ class _StreamProtocol(FrameProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         if self.reader._lent:  # the framer holds raw bytes lent: the rest go in before
             self.reader._give_back()
-        view = self._framer.get_buffer(sizehint)
-        return view if len(view) <= READ_SIZE else view[:READ_SIZE]
+        return super().get_buffer(sizehint)
 
-    def buffer_updated(self, nbytes: int) -> None:
-        if nbytes > READ_SIZE:  # (no view handed out is larger)
-            raise _too_many(nbytes)
-        self._framer.buffer_updated(nbytes)
+    def _received(self) -> None:
         self.reader._data_received()  # the reader cuts frames as it reads them
 
     def eof_received(self) -> bool:

@@ -570,7 +570,6 @@ def send_workloads(profile: Profile) -> list[Workload]:
         *(((16, "tcp-process"), (KiB, "tcp-process")) if os.name == "posix" else ()),
     ):
         count = max(64, profile.send_bytes // size)
-        drained = " (drained by another process)" if pattern.endswith("-process") else ""
         out.append(
             Workload(
                 name=f"send/length-prefix/{short(size)}/{pattern}",
@@ -578,7 +577,8 @@ def send_workloads(profile: Profile) -> list[Workload]:
                 family="length-prefix",
                 frame_size=size,
                 pattern=pattern,
-                description=f"send {size_label(size)} frames one by one over loopback TCP{drained}",
+                description=f"send {size_label(size)} frames one by one over "
+                f"{PATTERN_TITLES[pattern]}",
                 contenders=encode.send_contenders(many=False),
                 build=_encode_input("length-prefix", size, count),
             )
