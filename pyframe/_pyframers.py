@@ -288,7 +288,7 @@ class _Framer:
         self._enter()
         try:
             frames: list[bytes] = []
-            with _rules.byte_view(data) as view, view.cast("B") as chunk:
+            with _rules.byte_view(data) as chunk:
                 if self._once:  # a skipped frame's fault to raise: keep data for later
                     drop = min(self._discard, len(chunk))  # (but not the skipped frame's)
                     self._reserve(len(chunk) - drop, writing=True)

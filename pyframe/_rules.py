@@ -135,7 +135,7 @@ def line_ending(ending: _Bytes) -> _Bytes:
 
 
 def byte_view(data: Buffer) -> memoryview:
-    """A memoryview of ``data``, refused as the compiled module's buffer request refuses it."""
+    """A 1-D memoryview of the bytes of ``data``, refused as the compiled module refuses it."""
     try:
         view = memoryview(data)
     except TypeError:
@@ -143,7 +143,11 @@ def byte_view(data: Buffer) -> memoryview:
     if not view.c_contiguous:
         view.release()
         raise BufferError("memoryview: underlying buffer is not C-contiguous")
-    return view
+    if view.format == "B" and view.ndim == 1:
+        return view
+    with view:
+        # (cast() refuses a shape with a zero in it: an empty array of rows, say)
+        return view.cast("B") if view.nbytes else memoryview(b"")
 
 
 def payload_size(payload: Buffer) -> int:
@@ -172,7 +176,6 @@ def check_delimited(payload: Buffer, delimiters: tuple[bytes, ...]) -> None:
     itself, whatever bytes follow on the stream. The payload is searched, not copied."""
     used = delimiters[0]
     with byte_view(payload) as view:
-        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
         size = view.nbytes
         # the only payload bytes a delimiter can share with ``used``: its last few
         tail = bytes(view[max(0, size - max(map(len, delimiters)) + 1) :])
@@ -245,7 +248,6 @@ def check_markers(payload: Buffer, start: bytes, end: bytes) -> None:
     decodes back to exactly itself whatever bytes follow: no marker may begin inside it,
     nor where its last bytes and the end marker meet. The payload is searched, not copied."""
     with byte_view(payload) as view:
-        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
         size = view.nbytes
         for name, marker in (("start", start), ("end", end)):
             at = _search(payload, view, marker)

@@ -21,7 +21,8 @@ engine (the twin keeps the same ones):
 
 cimport cython
 from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_READ, PyBUF_SIMPLE, PyBUF_STRIDES,
-                             PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer)
+                             PyBUF_WRITABLE, PyBuffer_Release, PyObject_CheckBuffer,
+                             PyObject_GetBuffer)
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_SetFromErrno
@@ -47,6 +48,10 @@ cdef extern from "Python.h":
     # A new bytes object as a pointer, for _PyBytes_Resize() (which may replace it)
     PyObject *_new_bytes "PyBytes_FromStringAndSize"(const char *, Py_ssize_t) except NULL
     int _PyBytes_Resize(PyObject **, Py_ssize_t) except -1
+    # A buffer request whose failure is looked at before anything is raised
+    int _try_buffer "PyObject_GetBuffer"(object, Py_buffer *, int)
+    int PyErr_ExceptionMatches(object)
+    void PyErr_Clear()
     ctypedef struct PyByteArrayObject:
         Py_ssize_t ob_exports  # views alive: while > 0 the array cannot change size
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -207,6 +212,24 @@ cdef inline void _copy(void *to, const void *source, Py_ssize_t size) noexcept n
     and memcpy from NULL is undefined even for 0 bytes."""
     if size:
         memcpy(to, source, size)
+
+
+cdef int _get_bytes(object data, Py_buffer *view) except -1:
+    """The bytes of ``data`` in ``view``, refused as the twin's ``memoryview(data)`` refuses
+    them. An exporter may refuse the simple request with an error of its own (numpy: a
+    ValueError for a strided array); a memoryview of it says what the twin says."""
+    if _try_buffer(data, view, PyBUF_SIMPLE) == 0:
+        return 0
+    # (not for an object without buffers: the error raised is already the twin's)
+    if not PyObject_CheckBuffer(data) or not PyErr_ExceptionMatches(Exception):
+        return -1
+    PyErr_Clear()
+    cdef memoryview whole = PyMemoryView_FromObject(data)
+    if not whole.c_contiguous:
+        whole.release()
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    PyObject_GetBuffer(whole, view, PyBUF_SIMPLE)
+    return 0
 
 
 cdef inline bint _viewed(bytearray buf) noexcept:
@@ -515,7 +538,7 @@ cdef class _Framer:
         cdef Py_ssize_t drop
         self._enter()
         try:
-            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            _get_bytes(data, &view)
             try:
                 if self._once:  # a skipped frame's fault to raise: keep data for later
                     drop = min(self._discard, view.len)  # (but not the skipped frame's)
@@ -895,7 +918,7 @@ cdef class _Framer:
         self._require()
         if type(payload) is bytes:  # the usual payload: no buffer to ask for
             return self._encoded(payload, PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
-        PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+        _get_bytes(payload, &view)
         try:
             return self._encoded(payload, <const char *>view.buf, view.len)
         finally:
@@ -939,7 +962,7 @@ cdef class _Framer:
             view.len = PyBytes_GET_SIZE(payload)
             self._refuse(payload, PyBytes_AS_STRING(payload), view.len)
         else:
-            PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
+            _get_bytes(payload, &view)
             try:
                 self._refuse(payload, <const char *>view.buf, view.len)
             finally:
@@ -997,7 +1020,7 @@ cdef class _Framer:
         out = PyBytes_AS_STRING(result)
         try:
             for item in payloads:
-                PyObject_GetBuffer(item, &view, PyBUF_SIMPLE)
+                _get_bytes(item, &view)
                 try:
                     if view.len > largest:
                         return None

@@ -4,6 +4,7 @@ same refusals of bad input, and encode_parts() that checks without copying."""
 import pickle
 import tracemalloc
 
+import numpy
 import pytest
 
 from pyframe import FrameTooLargeError
@@ -48,13 +49,18 @@ def test_framers_refuse_pickling(impl, name, kw, settings):
     [
         ("text", TypeError, "a bytes-like object is required, not 'str'"),
         (memoryview(b"abcdef")[::2], BufferError, "not C-contiguous"),
+        # numpy refuses a simple buffer request with its own ValueError; memoryview() takes
+        # the array, and the twin then refuses it as BufferError: both must say the same
+        (numpy.arange(6, dtype=numpy.uint8)[::2], BufferError, "not C-contiguous"),
+        (numpy.zeros((2, 4), dtype=numpy.uint8)[:, 1:], BufferError, "not C-contiguous"),
+        (numpy.arange(3.0)[::2], BufferError, "not C-contiguous"),
     ],
 )
 @pytest.mark.parametrize("name, kw, settings", FRAMERS)
 def test_bad_input_same_error_everywhere(impls, name, kw, settings, bad, error, message):
     for module in impls.values():
         framer = getattr(module, name)(**kw)
-        calls = [framer.feed, framer.encode]
+        calls = [framer.feed, framer.encode, lambda bad: framer.encode_many([b"abc", bad])]
         if framer.verbatim:  # (else encode_parts() refuses every payload: tests/test_cobs.py)
             calls.append(framer.encode_parts)
         for call in calls:

@@ -4,6 +4,7 @@ reset(), deferred errors, argument checks -- on both twins."""
 import array
 import tracemalloc
 
+import numpy
 import pytest
 
 from pyframe import (
@@ -503,6 +504,7 @@ def test_feed_refuses_non_bytes(impl, data):
         memoryview(b"a\nb\n").cast("B", (2, 2)),
         bytearray(b"a\nb\n"),
         memoryview(b"xxa\nb\nxx")[2:-2],
+        numpy.frombuffer(b"a\nb\n", dtype=numpy.uint16),  # items of two bytes, contiguous
     ],
 )
 def test_feed_takes_any_contiguous_bytes_like(impls, data):
@@ -511,9 +513,28 @@ def test_feed_takes_any_contiguous_bytes_like(impls, data):
         framer = module.LineFramer()
         results[name] = framer.feed(data), framer.pending
     assert len(set(map(repr, results.values()))) == 1, results
-    if isinstance(data, array.array) and data.tobytes() != b"a\nb\n":
+    if isinstance(data, (array.array, numpy.ndarray)) and data.tobytes() != b"a\nb\n":
         return  # big-endian machine
     assert results["python"] == ([b"a", b"b"], 0)
+
+
+@pytest.mark.parametrize(
+    "empty",
+    [
+        numpy.zeros((0, 3)),  # zero rows: memoryview.cast() refuses a zero in the shape
+        numpy.zeros((3, 0), dtype=numpy.uint8),
+        memoryview(numpy.zeros((2, 0))),
+        numpy.zeros(0)[::2],  # numpy calls an empty array contiguous whatever its strides
+    ],
+)
+def test_empty_buffers_of_any_shape(impls, empty):
+    for module in impls.values():
+        framer = module.LineFramer()
+        assert framer.feed(empty) == []
+        assert framer.encode(empty) == b"\n"
+        assert framer.encode_parts(empty) == (b"", b"\n")
+        assert framer.encode_many([empty, b"a"]) == b"\na\n"
+        assert framer.feed(b"ok\n") == [b"ok"]
 
 
 def test_feed_refuses_non_contiguous_views(impls):
@@ -521,5 +542,7 @@ def test_feed_refuses_non_contiguous_views(impls):
         framer = module.LineFramer()
         with pytest.raises(BufferError):  # not a bytes-like object: not C-contiguous
             framer.feed(memoryview(b"a\nb\nc\n")[::2])
+        with pytest.raises(BufferError):  # empty, but memoryview calls it not contiguous
+            framer.feed(memoryview(b"")[::2])
         assert framer.pending == 0
         assert framer.feed(b"ok\n") == [b"ok"]
