@@ -1470,7 +1470,40 @@ class MarkerFramer(_Framer):
 # -- COBS and SLIP: the payload's bytes are transformed on the wire ----------------------
 
 
-class COBSFramer(_Framer):
+class _StuffedFramer(_Framer):
+    """A framing that stuffs bytes (COBS, SLIP): a payload goes on the wire transformed,
+    and each frame ends at the one byte (``_end_byte``) never found inside one. A frame
+    is decoded where _next() finds it whole: a stale view that changed its bytes since
+    they were scanned makes a fault there, never a wrong frame."""
+
+    _verbatim = False
+    _end_byte: int
+    _out: bytes  # the frame _next() decoded, for _frame()
+
+    def _discarded(self) -> bool:
+        """Past the rest of a skipped frame (up to its end byte): whether it is all here."""
+        if self._discarding:
+            stop = self._buf.find(self._end_byte, self._pos, self._end)
+            if stop < 0:
+                self._pos = self._end
+                return False
+            self._pos, self._discarding = stop + 1, False
+        return True
+
+    def _frame(self, start: int, stop: int) -> bytes:
+        out, self._out = self._out, b""
+        return out
+
+    def _wanted(self, data: memoryview) -> int:
+        stop = bytes(data).find(self._end_byte)  # up to the first end byte
+        return stop + 1 if stop >= 0 else len(data)
+
+    def _refuse(self, payload: Buffer, size: int) -> None:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+
+
+class COBSFramer(_StuffedFramer):
     """Consistent Overhead Byte Stuffing (Cheshire and Baker): each frame is its payload
     with every 0x00 taken out, then a 0x00 (overhead: 1 byte, and 1 per 254). A code byte
     ``c`` (1 to 255) is followed by ``c - 1`` data bytes, then by a zero unless ``c`` is
@@ -1480,7 +1513,7 @@ class COBSFramer(_Framer):
     too large (before more is read); recovery skips to the next 0x00."""
 
     _trailer = b"\x00"
-    _verbatim = False
+    _end_byte = 0
     # The frame at _pos is scanned as its bytes come, each byte once: no 0x00 is in
     # _buf[_pos:_seen]; _code is where the next code byte is, _last where the last one
     # read is, _size how many payload bytes the codes read so far give; _short: the last
@@ -1490,7 +1523,6 @@ class COBSFramer(_Framer):
     _last: int
     _size: int
     _short: bool
-    _out: bytes  # the frame _next() decoded (see _decode), for _frame()
 
     def __init__(
         self,
@@ -1515,13 +1547,9 @@ class COBSFramer(_Framer):
         self._last -= shift
 
     def _next(self) -> Optional[tuple[int, int]]:
+        if not self._discarded():
+            return None
         buf, end = self._buf, self._end
-        if self._discarding:  # the rest of a skipped frame: up to its 0x00
-            zero = buf.find(0, self._pos, end)
-            if zero < 0:
-                self._pos = end
-                return None
-            self._pos, self._discarding = zero + 1, False
         while True:
             start = self._pos
             if self._code < start:  # a new frame
@@ -1585,24 +1613,12 @@ class COBSFramer(_Framer):
             return b""
         return bytes(out)
 
-    def _frame(self, start: int, stop: int) -> bytes:
-        out, self._out = self._out, b""
-        return out
-
     def _skip(self) -> bool:
         # The bad frame ends at the next 0x00, at or after the code byte found wrong
         # (the scan starts again after it).
         self._pos = self._code = self._last
         self._discarding = True
         return True
-
-    def _wanted(self, data: memoryview) -> int:
-        zero = bytes(data).find(b"\x00")  # up to the first 0x00
-        return zero + 1 if zero >= 0 else len(data)
-
-    def _refuse(self, payload: Buffer, size: int) -> None:
-        if size > self._limit:
-            raise _errors.too_large(size, self._limit, "payload")
 
     def _transform(self, view: memoryview) -> bytes:
         """Each run of non-zero bytes (at most 254) after its code byte: its size + 1."""
@@ -1625,7 +1641,7 @@ _SLIP_END, _SLIP_ESC, _SLIP_ESC_END, _SLIP_ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 _SLIP_SPECIAL = re.compile(b"[\xc0\xdb]")  # END or ESC
 
 
-class SLIPFramer(_Framer):
+class SLIPFramer(_StuffedFramer):
     """SLIP (RFC 1055): each frame ends with END (0xC0); END and ESC (0xDB) in the payload
     are sent as ESC ESC_END (0xDB 0xDC) and ESC ESC_ESC (0xDB 0xDD). With ``leading_end``,
     encode() also sends END before each frame (RFC 1055's advice: it ends any line noise
@@ -1635,13 +1651,12 @@ class SLIPFramer(_Framer):
     skips to the next END."""
 
     _trailer = b"\xc0"
-    _verbatim = False
+    _end_byte = _SLIP_END
     _leading_end: bool
     # The frame at _pos is scanned as its bytes come, each byte once: _buf[_pos:_seen]
     # holds no END and decodes to _size bytes (an ESC at _seen waits for its next byte).
     _seen: int
     _size: int
-    _out: bytes  # the frame _next() decoded (see _decode), for _frame()
 
     leading_end = _setting("_leading_end")
 
@@ -1668,13 +1683,9 @@ class SLIPFramer(_Framer):
         self._seen -= shift
 
     def _next(self) -> Optional[tuple[int, int]]:
+        if not self._discarded():
+            return None
         buf, end = self._buf, self._end
-        if self._discarding:  # the rest of a skipped frame: up to its END
-            stop = buf.find(_SLIP_END, self._pos, end)
-            if stop < 0:
-                self._pos = end
-                return None
-            self._pos, self._discarding = stop + 1, False
         while True:
             start = self._pos
             if self._seen < start:  # a new frame
@@ -1731,22 +1742,13 @@ class SLIPFramer(_Framer):
         # Left to right, an ESC always begins a pair: neither replace can match across two.
         return wire.replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb")
 
-    def _frame(self, start: int, stop: int) -> bytes:
-        out, self._out = self._out, b""
-        return out
-
     def _skip(self) -> bool:
         # The bad frame ends at the next END, at or after the byte found wrong.
         self._pos, self._discarding = self._seen, True
         return True
 
-    def _wanted(self, data: memoryview) -> int:
-        stop = bytes(data).find(b"\xc0")  # up to the first END
-        return stop + 1 if stop >= 0 else len(data)
-
     def _refuse(self, payload: Buffer, size: int) -> None:
-        if size > self._limit:
-            raise _errors.too_large(size, self._limit, "payload")
+        super()._refuse(payload, size)
         if size == 0:  # it would never arrive
             raise _errors.empty_slip_payload()
 

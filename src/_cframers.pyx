@@ -2544,7 +2544,52 @@ cdef inline Py_ssize_t _find_byte(const char *data, Py_ssize_t at, Py_ssize_t en
     return found - data if found != NULL else -1
 
 
-cdef class COBSFramer(_Framer):
+cdef class _StuffedFramer(_Framer):
+    """A framing that stuffs bytes (COBS, SLIP): a payload goes on the wire transformed,
+    and each frame ends at the one byte (``_end_byte``) never found inside one. A frame
+    is decoded where _next() finds it whole: a stale view that changed its bytes since
+    they were scanned makes a fault there, never a wrong frame."""
+
+    cdef unsigned char _end_byte
+    cdef bytes _out  # the frame _next() decoded, for _frame()
+
+    @cython.final
+    cdef bint _discarded(self, const char *data) noexcept:
+        """Past the rest of a skipped frame (up to its end byte): whether it is all here."""
+        cdef Py_ssize_t stop
+        if self._discarding:
+            stop = _find_byte(data, self._pos, self._end, self._end_byte)
+            if stop < 0:
+                self._pos = self._end
+                return False
+            self._pos, self._discarding = stop + 1, False
+        return True
+
+    cdef int _cut_all(self, const char *data, list frames) except -1:
+        # The base's tight loop returns the wire bytes: here each frame is decoded (by
+        # _one(), as in the twin: _next() is not called again after a fault).
+        cdef bytes frame = self._one(data)
+        while frame is not None:
+            frames.append(frame)
+            frame = self._one(data)
+        return 0
+
+    cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
+        cdef bytes out = self._out
+        self._out = None
+        return out
+
+    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t stop = _find_byte(data, 0, size, self._end_byte)  # up to the first
+        return stop + 1 if stop >= 0 else size  # end byte
+
+    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
+        if size > self._limit:
+            raise _errors.too_large(size, self._limit, "payload")
+        return 0
+
+
+cdef class COBSFramer(_StuffedFramer):
     """COBSFramer(*, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE, on_error='fail')
 --
 
@@ -2562,7 +2607,6 @@ cdef class COBSFramer(_Framer):
     # one was under 255, so a zero follows its group if another group does.
     cdef Py_ssize_t _seen, _code, _last, _size
     cdef bint _short
-    cdef bytes _out  # the frame _next() decoded (see _decode), for _frame()
 
     @cython.embedsignature(False)
     def __init__(self, *, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE, on_error="fail"):
@@ -2572,6 +2616,7 @@ cdef class COBSFramer(_Framer):
         self._settle()
         try:
             self._trailer = b"\x00"
+            self._end_byte = 0
             self._verbatim = False
             self._open(limit, recover)
         finally:
@@ -2615,22 +2660,14 @@ cdef class COBSFramer(_Framer):
                     break
                 frames.append(self._frame(data, pos, zero))
                 self._pos = pos = seen = zero + 1
-        frame = self._one(data)
-        while frame is not None:
-            frames.append(frame)
-            frame = self._one(data)
-        return 0
+        return _StuffedFramer._cut_all(self, data, frames)
 
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         cdef const unsigned char *buf = <const unsigned char *>data
         cdef Py_ssize_t end = self._end, begin, zero, code, size, last
         cdef bint short
-        if self._discarding:  # the rest of a skipped frame: up to its 0x00
-            zero = _find_byte(data, self._pos, end, 0)
-            if zero < 0:
-                self._pos = end
-                return 0
-            self._pos, self._discarding = zero + 1, False
+        if not self._discarded(data):
+            return 0
         while True:
             begin = self._pos
             if self._code < begin:  # a new frame
@@ -2700,26 +2737,12 @@ cdef class COBSFramer(_Framer):
         self._out = out
         return 1
 
-    cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
-        cdef bytes out = self._out
-        self._out = None
-        return out
-
     cdef bint _skip(self, const char *data) noexcept:
         # The bad frame ends at the next 0x00, at or after the code byte found wrong
         # (the scan starts again after it).
         self._pos = self._code = self._last
         self._discarding = True
         return True
-
-    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
-        cdef Py_ssize_t zero = _find_byte(data, 0, size, 0)  # up to the first 0x00
-        return zero + 1 if zero >= 0 else size
-
-    cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
-        if size > self._limit:
-            raise _errors.too_large(size, self._limit, "payload")
-        return 0
 
     cdef Py_ssize_t _bound(self, Py_ssize_t size) except -1:
         if size > PY_SSIZE_T_MAX - 1 - size // 254:
@@ -2765,7 +2788,7 @@ cdef inline Py_ssize_t _slip_special(const char *data, Py_ssize_t at,
     return at
 
 
-cdef class SLIPFramer(_Framer):
+cdef class SLIPFramer(_StuffedFramer):
     """SLIPFramer(*, leading_end=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
     on_error='fail')
 --
@@ -2782,7 +2805,6 @@ cdef class SLIPFramer(_Framer):
     # The frame at _pos is scanned as its bytes come, each byte once: data[_pos:_seen]
     # holds no END and decodes to _size bytes (an ESC at _seen waits for its next byte).
     cdef Py_ssize_t _seen, _size
-    cdef bytes _out  # the frame _next() decoded (see _decode), for _frame()
 
     @cython.embedsignature(False)
     def __init__(self, *, leading_end=False, max_frame_size=_rules.DEFAULT_MAX_FRAME_SIZE,
@@ -2797,6 +2819,7 @@ cdef class SLIPFramer(_Framer):
             self._leading_end = leading
             self._head_size = 1 if leading else 0
             self._trailer = b"\xc0"
+            self._end_byte = 0xC0
             self._verbatim = False
             self._open(limit, recover)
         finally:
@@ -2814,24 +2837,11 @@ cdef class SLIPFramer(_Framer):
     cdef void _rebase(self, Py_ssize_t shift) noexcept:
         self._seen -= shift
 
-    cdef int _cut_all(self, const char *data, list frames) except -1:
-        # The base's tight loop returns the wire bytes: here each frame is decoded (by
-        # _one(), as in the twin: _next() is not called again after a fault).
-        cdef bytes frame = self._one(data)
-        while frame is not None:
-            frames.append(frame)
-            frame = self._one(data)
-        return 0
-
     cdef int _next(self, const char *data, Py_ssize_t *start, Py_ssize_t *stop) except -1:
         cdef const unsigned char *buf = <const unsigned char *>data
         cdef Py_ssize_t end = self._end, begin, at, size, special
-        if self._discarding:  # the rest of a skipped frame: up to its END
-            at = _find_byte(data, self._pos, end, 0xC0)
-            if at < 0:
-                self._pos = end
-                return 0
-            self._pos, self._discarding = at + 1, False
+        if not self._discarded(data):
+            return 0
         while True:
             begin = self._pos
             if self._seen < begin:  # a new frame
@@ -2908,23 +2918,13 @@ cdef class SLIPFramer(_Framer):
         self._out = out
         return 1
 
-    cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
-        cdef bytes out = self._out
-        self._out = None
-        return out
-
     cdef bint _skip(self, const char *data) noexcept:
         # The bad frame ends at the next END, at or after the byte found wrong.
         self._pos, self._discarding = self._seen, True
         return True
 
-    cdef Py_ssize_t _wanted(self, const char *data, Py_ssize_t size) noexcept:
-        cdef Py_ssize_t stop = _find_byte(data, 0, size, 0xC0)  # up to the first END
-        return stop + 1 if stop >= 0 else size
-
     cdef int _refuse(self, object payload, const char *data, Py_ssize_t size) except -1:
-        if size > self._limit:
-            raise _errors.too_large(size, self._limit, "payload")
+        _StuffedFramer._refuse(self, payload, data, size)
         if size == 0:  # it would never arrive
             raise _errors.empty_slip_payload()
         return 0
