@@ -154,6 +154,10 @@ cdef extern from *:
     bint pyframe_enter(long *flag) nogil
     void pyframe_leave(long *flag) nogil
 
+cdef extern from "_hugepages.h":
+    void pyframe_advise_huge(char *data, Py_ssize_t size) noexcept
+    bytes pyframe_bytes_from(const char *data, Py_ssize_t size)
+
 cdef Py_ssize_t READ_SIZE = 65536  # room get_buffer() offers when given no size hint
 cdef Py_ssize_t MIN_CAPACITY = 4096  # smallest array allocated once data arrives
 cdef Py_ssize_t SHRINK_ABOVE = 4 * 1024 * 1024  # an array above this size is given back when
@@ -232,6 +236,13 @@ cdef int _get_bytes(object data, Py_buffer *view) except -1:
     return 0
 
 
+cdef inline bytes _fresh(Py_ssize_t size):
+    """A new bytes object of ``size`` bytes, to be written (huge pages when big)."""
+    cdef bytes new = PyBytes_FromStringAndSize(NULL, size)
+    pyframe_advise_huge(PyBytes_AS_STRING(new), size)
+    return new
+
+
 cdef inline bint _viewed(bytearray buf) noexcept:
     """Whether a view of ``buf`` is alive."""
     return (<PyByteArrayObject *><PyObject *>buf).ob_exports > 0
@@ -246,6 +257,7 @@ cdef bytearray _moved(bytearray buf, Py_ssize_t start, Py_ssize_t live, Py_ssize
     # buffers"). Resizing an empty array fails cleanly.
     PyByteArray_Resize(new, capacity)
     data = PyByteArray_AS_STRING(new)
+    pyframe_advise_huge(data, capacity)
     _copy(data, PyByteArray_AS_STRING(buf) + start, live)
     memset(data + live, 0, capacity - live)
     return new
@@ -420,7 +432,7 @@ cdef class _Framer:
         cdef char *out
         if self._part is not None:
             head = PyBytes_GET_SIZE(self._head)
-        held = PyBytes_FromStringAndSize(NULL, head + self._filled + live)
+        held = _fresh(head + self._filled + live)
         out = PyBytes_AS_STRING(held)
         if self._part is not None:
             _copy(out, PyBytes_AS_STRING(self._head), head)
@@ -712,6 +724,7 @@ cdef class _Framer:
             else:  # grow in place (realloc: no copy of a large buffer), then move
                 PyByteArray_Resize(self._buf, capacity)
                 data = PyByteArray_AS_STRING(self._buf)
+                pyframe_advise_huge(data + old, capacity - old)  # (the part not written yet)
                 memset(data + old, 0, capacity - old)
                 memmove(data, data + self._pos, live)
         self._rebase(self._pos)
@@ -847,8 +860,8 @@ cdef class _Framer:
         """Take the frame ``data[start:start + size]``, which has only partly arrived, as the
         frame in filling, with the header bytes ``data[head:start]``; consume the buffer."""
         cdef Py_ssize_t have = self._end - start
-        cdef bytes part = PyBytes_FromStringAndSize(NULL, size)  # first: may fail
-        cdef bytes header = PyBytes_FromStringAndSize(data + head, start - head)
+        cdef bytes part = _fresh(size)  # first: may fail
+        cdef bytes header = pyframe_bytes_from(data + head, start - head)
         _copy(PyBytes_AS_STRING(part), data + start, have)
         self._part, self._filled, self._head = part, have, header
         self._pos = self._end
@@ -932,13 +945,15 @@ cdef class _Framer:
         cdef Py_ssize_t used
         self._refuse(payload, data, size)
         if self._verbatim:
-            wire = PyBytes_FromStringAndSize(NULL, self._framed(size, 0))
+            wire = _fresh(self._framed(size, 0))
             self._write(PyBytes_AS_STRING(wire), data, size)
             return wire
         # A transformed payload: _framed() is an upper bound, the rest is given back
         # (a new bytes object nobody else holds may be resized).
-        raw = _new_bytes(NULL, self._framed(size, 0))
+        used = self._framed(size, 0)
+        raw = _new_bytes(NULL, used)
         out = PyBytes_AS_STRING(<object>raw)
+        pyframe_advise_huge(out, used)
         used = self._write(out, data, size) - out
         _PyBytes_Resize(&raw, used)  # on failure raw is freed
         wire = <bytes>raw
@@ -1016,7 +1031,7 @@ cdef class _Framer:
                     continue
                 if need <= largest:
                     capacity = self._framed(need, capacity)
-        result = PyBytes_FromStringAndSize(NULL, capacity)
+        result = _fresh(capacity)
         out = PyBytes_AS_STRING(result)
         try:
             for item in payloads:
@@ -1039,7 +1054,7 @@ cdef class _Framer:
                 finally:
                     PyBuffer_Release(&view)
             if spill != NULL or total != capacity:
-                return PyBytes_FromStringAndSize(out, total)
+                return pyframe_bytes_from(out, total)
             return result
         finally:
             PyMem_Free(spill)
@@ -1084,7 +1099,7 @@ cdef class _Framer:
     cdef bytes _frame(self, const char *data, Py_ssize_t start, Py_ssize_t stop):
         """The frame whose wire bytes _next() found at ``data[start:stop]``: those bytes,
         or (a transforming framing) the payload they encode."""
-        return PyBytes_FromStringAndSize(data + start, stop - start)
+        return pyframe_bytes_from(data + start, stop - start)
 
     @cython.final
     cdef inline Py_ssize_t _head_len(self, Py_ssize_t size) noexcept:
@@ -1106,7 +1121,7 @@ cdef class _Framer:
         while True:
             if not self._discard and self._part is None:  # the usual loop, tight
                 while self._next(data, &start, &stop):
-                    frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
+                    frames.append(pyframe_bytes_from(data + start, stop - start))
             frame = self._one(data)  # the rest: a frame filled in place, a skipped one
             if frame is None:
                 return 0
@@ -1333,7 +1348,7 @@ cdef class LengthPrefixFramer(_Framer):
             length = self._length(data + pos)
             if length < 0 or length > end - pos - header:
                 break
-            frames.append(PyBytes_FromStringAndSize(data + pos + skip, header + length - skip))
+            frames.append(pyframe_bytes_from(data + pos + skip, header + length - skip))
             pos += header + length
             self._pos = pos
         return _Framer._cut_all(self, data, frames)
@@ -1690,7 +1705,7 @@ cdef class VarintFramer(_Framer):
             size = self._header(data, pos, end, &length)
             if size <= 0 or length > end - pos - size:
                 break
-            frames.append(PyBytes_FromStringAndSize(data + pos + size, length))
+            frames.append(pyframe_bytes_from(data + pos + size, length))
             pos += size + length
             self._pos = pos
         return _Framer._cut_all(self, data, frames)
@@ -1786,7 +1801,7 @@ cdef class FixedLengthFramer(_Framer):
             return _Framer._cut_all(self, data, frames)
         pos = self._pos
         while end - pos >= size:
-            frames.append(PyBytes_FromStringAndSize(data + pos, size))
+            frames.append(pyframe_bytes_from(data + pos, size))
             pos += size
             self._pos = pos
         return _Framer._cut_all(self, data, frames)
@@ -1929,7 +1944,7 @@ cdef class DelimiterFramer(_Framer):
         while self._pos <= stale:
             if not self._next(data, &start, &stop):  # (a fault: the general loop skips it)
                 return _Framer._cut_all(self, data, frames)
-            frames.append(PyBytes_FromStringAndSize(data + start, stop - start))
+            frames.append(pyframe_bytes_from(data + start, stop - start))
         begin = self._pos
         if self._count == 1:
             at = max(self._seen[0], begin)
@@ -1937,7 +1952,7 @@ cdef class DelimiterFramer(_Framer):
                 at = _find(data, at, self._end, self._delim[0], size)
                 if at < 0 or at - begin > self._limit:
                     break
-                frames.append(PyBytes_FromStringAndSize(data + begin, at - begin + keep * size))
+                frames.append(pyframe_bytes_from(data + begin, at - begin + keep * size))
                 begin = at = at + size
             self._pos = begin
             if at < 0:  # searched to the end: resume at the tail, never rescan
@@ -1955,7 +1970,7 @@ cdef class DelimiterFramer(_Framer):
                 stop = at - 1 if at - 1 >= max(begin, cr_from) and data[at - 1] == 13 else at
                 if stop - begin > self._limit:
                     break
-                frames.append(PyBytes_FromStringAndSize(data + begin,
+                frames.append(pyframe_bytes_from(data + begin,
                                                         (at + 1 if keep else stop) - begin))
                 begin = at = at + 1
             self._pos = begin
@@ -2003,7 +2018,7 @@ cdef class DelimiterFramer(_Framer):
             if at - begin > self._limit:
                 at = begin  # _next() finds the match again, and raises
                 break
-            frames.append(PyBytes_FromStringAndSize(
+            frames.append(pyframe_bytes_from(
                 data + begin, at - begin + (self._size[best] if self._keep_delimiter else 0)))
             begin = self._pos = at = at + self._size[best]
         for i in range(self._count):  # no delimiter begins in data[begin:at]
@@ -2061,7 +2076,7 @@ cdef class DelimiterFramer(_Framer):
             at = self._seen[best]
             if at - begin > self._limit:
                 break
-            frames.append(PyBytes_FromStringAndSize(
+            frames.append(pyframe_bytes_from(
                 data + begin, at - begin + (self._size[best] if self._keep_delimiter else 0)))
             begin = self._pos = at + self._size[best]
         return 0
@@ -2378,7 +2393,7 @@ cdef class MarkerFramer(_Framer):
                                       and memcmp(data + pos, self._sm, end - pos) == 0):
                         return 0  # (may begin a start marker)
                     self._error = _errors.marker_garbage(
-                        PyBytes_FromStringAndSize(data + pos, min(end - pos, self._slen)),
+                        pyframe_bytes_from(data + pos, min(end - pos, self._slen)),
                         self._start_marker)
                     return 0
                 self._opened, self._seen, self._decoded = True, pos + self._slen, 0
@@ -2447,7 +2462,7 @@ cdef class MarkerFramer(_Framer):
                 break
             if self._esc >= 0 and memchr(data + body, self._esc, stop - body) != NULL:
                 break
-            frames.append(PyBytes_FromStringAndSize(data + body, stop - body))
+            frames.append(pyframe_bytes_from(data + body, stop - body))
             begin = stop + self._elen
         self._pos = begin
         return 0
@@ -2462,8 +2477,8 @@ cdef class MarkerFramer(_Framer):
         cdef char *out
         cdef const char *hit
         if self._esc < 0:
-            return PyBytes_FromStringAndSize(data + start, stop - start)
-        frame = PyBytes_FromStringAndSize(NULL, left)
+            return pyframe_bytes_from(data + start, stop - start)
+        frame = _fresh(left)
         out = PyBytes_AS_STRING(frame)
         while left > 0 and start < stop:
             run = stop - start
@@ -2715,7 +2730,7 @@ cdef class COBSFramer(_StuffedFramer):
         bytes again (a stale view may have changed its bytes since they were scanned:
         decoding here, in _next(), makes that a fault like any other, never a wrong
         frame): one allocation, one copy of each run."""
-        cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+        cdef bytes out = _fresh(size)
         cdef char *to = PyBytes_AS_STRING(out)
         cdef Py_ssize_t filled = 0, code
         while start < stop:
@@ -2891,7 +2906,7 @@ cdef class SLIPFramer(_StuffedFramer):
         """Decode the frame at ``data[start:stop]`` into ``_out``, checked to be ``size``
         bytes with only valid escapes again (a stale view may have changed its bytes
         since): one allocation, one copy of each run between escapes."""
-        cdef bytes out = PyBytes_FromStringAndSize(NULL, size)
+        cdef bytes out = _fresh(size)
         cdef char *to = PyBytes_AS_STRING(out)
         cdef Py_ssize_t filled = 0, run, esc
         cdef unsigned char after

@@ -7,7 +7,8 @@ copy of the frame's payload and appends it to a new list, the list a decoder ret
 chunk. A frame that lies whole in the chunk costs one ``PyBytes_FromStringAndSize``. A frame
 that straddles chunks is allocated once, at its full size, when its first piece arrives,
 and each piece is copied in as it comes: one copy per payload byte. Large frames (64 KiB
-and up) are thus a plain ``memcpy`` of their bytes into fresh objects.
+and up) are thus a plain ``memcpy`` of their bytes into fresh objects, in huge pages from
+32 MiB as pyframe asks for them (src/_hugepages.h): page faults are avoidable work.
 
 Where the frames lie was worked out before timing (:func:`pyframe._bench.floor.plan`):
 the timed loop does no parsing at all, so a decoder that finds the frames itself can only
@@ -17,6 +18,11 @@ come near this loop, never beat it by much.
 from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
+
+
+cdef extern from "_hugepages.h":
+    void pyframe_advise_huge(char *data, Py_ssize_t size) noexcept
+    bytes pyframe_bytes_from(const char *data, Py_ssize_t size)
 
 #: Integers the plan holds per chunk besides its whole frames (see decode()).
 FIXED = 5
@@ -69,7 +75,7 @@ def decode(list chunks, array.array plan not None, list out=None):
             length = <Py_ssize_t>steps[i + 1]
             if start < 0 or length < 0 or length > have - start:
                 raise ValueError("a frame lies outside its chunk")
-            frames.append(PyBytes_FromStringAndSize(data + start, length))
+            frames.append(pyframe_bytes_from(data + start, length))
             i += 2
         tail = <Py_ssize_t>steps[i]
         if tail >= 0:  # a frame starts here and goes on in the next chunk
@@ -77,6 +83,7 @@ def decode(list chunks, array.array plan not None, list out=None):
             if frame is not None or tail > have or size < have - tail:
                 raise ValueError("a wrong first piece of a frame")
             frame = PyBytes_FromStringAndSize(NULL, size)
+            pyframe_advise_huge(PyBytes_AS_STRING(frame), size)
             memcpy(PyBytes_AS_STRING(frame), data + tail, have - tail)
             filled = have - tail
         i += 2
