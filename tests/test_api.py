@@ -54,6 +54,9 @@ def test_framers_refuse_pickling(impl, name, kw, settings):
         (numpy.arange(6, dtype=numpy.uint8)[::2], BufferError, "not C-contiguous"),
         (numpy.zeros((2, 4), dtype=numpy.uint8)[:, 1:], BufferError, "not C-contiguous"),
         (numpy.arange(3.0)[::2], BufferError, "not C-contiguous"),
+        # numpy serves a simple request for an array of datetimes but will not describe it
+        # (memoryview()'s request): both must refuse it as memoryview() does
+        (numpy.zeros(2, dtype="M8[s]"), ValueError, "cannot include dtype 'M' in a buffer"),
     ],
 )
 @pytest.mark.parametrize("name, kw, settings", FRAMERS)
