@@ -22,7 +22,7 @@ engine (the twin keeps the same ones):
 cimport cython
 from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_FULL_RO, PyBUF_ND, PyBUF_READ, PyBUF_STRIDES,
                              PyBUF_WRITABLE, PyBuffer_IsContiguous, PyBuffer_Release,
-                             PyObject_GetBuffer)
+                             PyObject_CheckBuffer, PyObject_GetBuffer)
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_SetFromErrno
@@ -216,6 +216,8 @@ cdef int _get_bytes(object data, Py_buffer *view) except -1:
     exporter may serve a simple request it will not describe, as numpy does for an array of
     datetimes, and refuse a simple one it describes, as numpy does for a strided array),
     then memoryview's checks of what it got."""
+    if not PyObject_CheckBuffer(data):  # (CPython's message: the type's tp_name, cut short)
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'")
     PyObject_GetBuffer(data, view, PyBUF_FULL_RO)
     if view.ndim > 64:  # (PyBUF_MAX_NDIM)
         PyBuffer_Release(view)
