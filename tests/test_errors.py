@@ -588,6 +588,27 @@ def test_one_buffer_request_as_memoryview_makes(impls, refuse):
             assert exporter.requests == [inspect.BufferFlags.FULL_RO], (module, call)
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ in Python: 3.12+")
+def test_exporters_own_type_error(impls):
+    """A TypeError of the exporter's own is raised as it is, not taken for an object
+    without buffers."""
+
+    class Raising:
+        def __buffer__(self, flags):
+            raise TypeError("not now")
+
+    class NoView:
+        def __buffer__(self, flags):
+            return b"abc"  # not a memoryview: CPython refuses it
+
+    for module in impls.values():
+        for call in _payload_calls(module.LengthPrefixFramer()):
+            with pytest.raises(TypeError, match=r"^not now$"):
+                call(Raising())
+            with pytest.raises(TypeError, match=r"^__buffer__ returned non-memoryview object$"):
+                call(NoView())
+
+
 def test_buffers_memoryview_refuses(impls):
     """Exporters memoryview() refuses, whatever a simple request would get: one that gives
     no format nor shape, one of more dimensions than a memoryview has."""
