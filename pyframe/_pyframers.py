@@ -226,6 +226,7 @@ class _Framer:
         which encode_parts() gives (so that a large payload is sent without a copy);
         False when the framing changes the payload's bytes (COBS, SLIP, escaped
         markers): encode() then writes them, and encode_parts() refuses."""
+        self._require()  # (the class's default is no answer for a framer never set up)
         return self._verbatim
 
     @property

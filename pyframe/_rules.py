@@ -138,7 +138,9 @@ def byte_view(data: Buffer) -> memoryview:
     """A 1-D memoryview of the bytes of ``data``, refused as the compiled module refuses it."""
     try:
         view = memoryview(data)
-    except TypeError:
+    except TypeError as exc:
+        if not str(exc).startswith("memoryview: a bytes-like object is required"):
+            raise  # the exporter's own (a __buffer__ that returns no memoryview, say)
         raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'") from None
     if not view.c_contiguous:
         view.release()

@@ -302,12 +302,14 @@ def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:
     if transport is None:
         raise RuntimeError("not connected")
     _check_alive(protocol)
-    view = memoryview(payload)
-    if view.nbytes < _COPY_BELOW or not protocol._verbatim:
+    with memoryview(payload) as view:  # (no view left for a refused payload's traceback)
+        size = view.nbytes
+    if size < _COPY_BELOW or not protocol._verbatim:
         transport.write(framer.encode(payload))
         return
     trailer: Union[bytes, memoryview]
     header, trailer = framer.encode_parts(payload)
+    view = memoryview(payload)
     if view.format != "B" or view.ndim != 1:
         view = view.cast("B")
     if not trailer:  # the payload's last byte is the frame's last piece

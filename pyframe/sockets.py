@@ -769,27 +769,34 @@ class FramedSocket:
         encode_many, encode_parts = self._framer.encode_many, self._framer.encode_parts
         buffers: list[_Piece] = []
         run: list[Buffer] = []  # small payloads, to be encoded together
+        views: list[memoryview] = []  # of the large payloads
         room = _CHUNK
-        for payload in payloads:
-            size = _nbytes(payload)
-            if size <= _JOIN_BELOW:
-                run.append(payload)
-                room -= size + _CHUNK_SLACK
-                if room <= 0:
+        try:
+            for payload in payloads:
+                size = _nbytes(payload)
+                if size <= _JOIN_BELOW:
+                    run.append(payload)
+                    room -= size + _CHUNK_SLACK
+                    if room <= 0:
+                        buffers.append(encode_many(run))
+                        run, room = [], _CHUNK
+                    continue
+                if run:
                     buffers.append(encode_many(run))
                     run, room = [], _CHUNK
-                continue
+                header, trailer = encode_parts(payload)
+                if header:
+                    buffers.append(header)
+                views.append(_byte_view(payload))
+                buffers.append(views[-1])
+                if trailer:
+                    buffers.append(trailer)
             if run:
                 buffers.append(encode_many(run))
-                run, room = [], _CHUNK
-            header, trailer = encode_parts(payload)
-            if header:
-                buffers.append(header)
-            buffers.append(_byte_view(payload))
-            if trailer:
-                buffers.append(trailer)
-        if run:
-            buffers.append(encode_many(run))
+        except BaseException:  # a payload refused: no view of the others left behind
+            for view in views:
+                view.release()
+            raise
         return [buffer for buffer in buffers if len(buffer)]
 
     def flush(self) -> bool:

@@ -20,9 +20,9 @@ engine (the twin keeps the same ones):
 """
 
 cimport cython
-from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_ND, PyBUF_READ, PyBUF_SIMPLE, PyBUF_STRIDES,
-                             PyBUF_WRITABLE, PyBuffer_Release, PyObject_CheckBuffer,
-                             PyObject_GetBuffer)
+from cpython.buffer cimport (PyBUF_FORMAT, PyBUF_FULL_RO, PyBUF_ND, PyBUF_READ, PyBUF_STRIDES,
+                             PyBUF_WRITABLE, PyBuffer_IsContiguous, PyBuffer_Release,
+                             PyObject_CheckBuffer, PyObject_GetBuffer)
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.exc cimport PyErr_SetFromErrno
@@ -48,10 +48,6 @@ cdef extern from "Python.h":
     # A new bytes object as a pointer, for _PyBytes_Resize() (which may replace it)
     PyObject *_new_bytes "PyBytes_FromStringAndSize"(const char *, Py_ssize_t) except NULL
     int _PyBytes_Resize(PyObject **, Py_ssize_t) except -1
-    # A buffer request whose failure is looked at before anything is raised
-    int _try_buffer "PyObject_GetBuffer"(object, Py_buffer *, int)
-    int PyErr_ExceptionMatches(object)
-    void PyErr_Clear()
     ctypedef struct PyByteArrayObject:
         Py_ssize_t ob_exports  # views alive: while > 0 the array cannot change size
     const Py_ssize_t PY_SSIZE_T_MAX
@@ -219,21 +215,32 @@ cdef inline void _copy(void *to, const void *source, Py_ssize_t size) noexcept n
 
 
 cdef int _get_bytes(object data, Py_buffer *view) except -1:
-    """The bytes of ``data`` in ``view``, refused as the twin's ``memoryview(data)`` refuses
-    them. An exporter may refuse the simple request with an error of its own (numpy: a
-    ValueError for a strided array); a memoryview of it says what the twin says."""
-    if _try_buffer(data, view, PyBUF_SIMPLE) == 0:
-        return 0
-    # (not for an object without buffers: the error raised is already the twin's)
-    if not PyObject_CheckBuffer(data) or not PyErr_ExceptionMatches(Exception):
-        return -1
-    PyErr_Clear()
-    cdef memoryview whole = PyMemoryView_FromObject(data)
-    if not whole.c_contiguous:
-        whole.release()
+    """The bytes of ``data`` in ``view``, asked for and refused as the twin's
+    ``memoryview(data)`` asks and refuses: with one request of memoryview()'s own kind (an
+    exporter may serve a simple request it will not describe, as numpy does for an array of
+    datetimes, and refuse a simple one it describes, as numpy does for a strided array),
+    then memoryview's checks of what it got."""
+    if not PyObject_CheckBuffer(data):  # (CPython's message: the type's tp_name, cut short)
+        raise TypeError(f"a bytes-like object is required, not '{type(data).__name__}'")
+    PyObject_GetBuffer(data, view, PyBUF_FULL_RO)
+    if view.ndim > 64:  # (PyBUF_MAX_NDIM)
+        PyBuffer_Release(view)
+        raise ValueError("memoryview: number of dimensions must not exceed 64")
+    if not _c_contiguous(view):
+        PyBuffer_Release(view)
         raise BufferError("memoryview: underlying buffer is not C-contiguous")
-    PyObject_GetBuffer(whole, view, PyBUF_SIMPLE)
     return 0
+
+
+cdef inline bint _c_contiguous(Py_buffer *view) noexcept:
+    """Whether a memoryview of ``view`` is C-contiguous: never with suboffsets; in one
+    dimension, its items one itemsize apart or only one of them (an empty view with other
+    strides is not, as memoryview(b"")[::2] is not)."""
+    if view.suboffsets != NULL:
+        return False
+    if view.ndim == 1 and view.strides != NULL:
+        return view.strides[0] == view.itemsize or view.shape != NULL and view.shape[0] == 1
+    return PyBuffer_IsContiguous(view, b'C')
 
 
 cdef inline bytes _fresh(Py_ssize_t size):

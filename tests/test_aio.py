@@ -335,6 +335,26 @@ def test_peer_resets(impl, run):
     run(main())
 
 
+@pytest.mark.parametrize("size", [3, 100_000])  # copied into one write, or sent uncopied
+def test_a_refused_payload_is_not_held(impl, run, size):
+    """write_frame() keeps no view of a payload the framer refuses: the caller may resize
+    it while the error (and its traceback) lives."""
+
+    async def main():
+        server = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await aio.open_connection("127.0.0.1", port, framer=impl.LineFramer())
+        payload = bytearray(b"a\n".ljust(size, b"x"))
+        with pytest.raises(ValueError, match="delimiter") as info:
+            writer.write_frame(payload)
+        payload.clear()  # (BufferError while a view of it is alive)
+        assert info.value.__traceback__ is not None
+        writer.close()
+        server.close()
+
+    run(main())
+
+
 def test_framing_error_after_good_frames(impl, run):
     async def handler(reader, writer):
         writer.write(impl.LengthPrefixFramer().encode(b"ok") + struct.pack(">I", 1 << 30))

@@ -1,6 +1,7 @@
 """The framer objects themselves, on both twins: read-only settings, no pickling, the
 same refusals of bad input, and encode_parts() that checks without copying."""
 
+import datetime
 import pickle
 import tracemalloc
 
@@ -48,12 +49,18 @@ def test_framers_refuse_pickling(impl, name, kw, settings):
     "bad, error, message",
     [
         ("text", TypeError, "a bytes-like object is required, not 'str'"),
+        # the type's name, not CPython's tp_name ('datetime.date') nor cut after 100 bytes
+        (datetime.date(2000, 1, 1), TypeError, "a bytes-like object is required, not 'date'$"),
+        (type("X" * 150, (), {})(), TypeError, f"required, not '{'X' * 150}'$"),
         (memoryview(b"abcdef")[::2], BufferError, "not C-contiguous"),
         # numpy refuses a simple buffer request with its own ValueError; memoryview() takes
         # the array, and the twin then refuses it as BufferError: both must say the same
         (numpy.arange(6, dtype=numpy.uint8)[::2], BufferError, "not C-contiguous"),
         (numpy.zeros((2, 4), dtype=numpy.uint8)[:, 1:], BufferError, "not C-contiguous"),
         (numpy.arange(3.0)[::2], BufferError, "not C-contiguous"),
+        # numpy serves a simple request for an array of datetimes but will not describe it
+        # (memoryview()'s request): both must refuse it as memoryview() does
+        (numpy.zeros(2, dtype="M8[s]"), ValueError, "cannot include dtype 'M' in a buffer"),
     ],
 )
 @pytest.mark.parametrize("name, kw, settings", FRAMERS)

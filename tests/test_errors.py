@@ -2,6 +2,8 @@
 reset(), deferred errors, argument checks -- on both twins."""
 
 import array
+import inspect
+import sys
 import tracemalloc
 
 import numpy
@@ -546,3 +548,77 @@ def test_feed_refuses_non_contiguous_views(impls):
             framer.feed(memoryview(b"")[::2])
         assert framer.pending == 0
         assert framer.feed(b"ok\n") == [b"ok"]
+
+
+def _payload_calls(framer):
+    """Every call that takes one bytes-like object (``feed()`` and the encoders)."""
+    return [
+        framer.feed,
+        framer.encode,
+        framer.encode_parts,
+        lambda data: framer.encode_many([data]),
+        lambda data: framer._encode_many_below([data], 100),
+    ]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ in Python: 3.12+")
+@pytest.mark.parametrize("refuse", [False, True])
+def test_one_buffer_request_as_memoryview_makes(impls, refuse):
+    """The exporter is asked once, with memoryview()'s flags, as the twin's memoryview()
+    asks it: a second request (after a refusal) may be answered otherwise."""
+
+    class Exporter:
+        def __init__(self):
+            self.requests = []
+
+        def __buffer__(self, flags):
+            self.requests.append(flags)
+            if refuse:
+                raise ValueError("refused")
+            return memoryview(b"abc")
+
+    for module in impls.values():
+        for call in _payload_calls(module.LengthPrefixFramer()):
+            exporter = Exporter()
+            if refuse:
+                with pytest.raises(ValueError, match=r"^refused$"):
+                    call(exporter)
+            else:
+                call(exporter)
+            assert exporter.requests == [inspect.BufferFlags.FULL_RO], (module, call)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="__buffer__ in Python: 3.12+")
+def test_exporters_own_type_error(impls):
+    """A TypeError of the exporter's own is raised as it is, not taken for an object
+    without buffers."""
+
+    class Raising:
+        def __buffer__(self, flags):
+            raise TypeError("not now")
+
+    class NoView:
+        def __buffer__(self, flags):
+            return b"abc"  # not a memoryview: CPython refuses it
+
+    for module in impls.values():
+        for call in _payload_calls(module.LengthPrefixFramer()):
+            with pytest.raises(TypeError, match=r"^not now$"):
+                call(Raising())
+            with pytest.raises(TypeError, match=r"^__buffer__ returned non-memoryview object$"):
+                call(NoView())
+
+
+def test_buffers_memoryview_refuses(impls):
+    """Exporters memoryview() refuses, whatever a simple request would get: one that gives
+    no format nor shape, one of more dimensions than a memoryview has."""
+    testbuffer = pytest.importorskip("_testbuffer")
+    base = testbuffer.ndarray([1, 2], shape=[2], format="B")
+    simple = testbuffer.ndarray(base, getbuf=testbuffer.PyBUF_SIMPLE)  # a simple view of it
+    deep = testbuffer.ndarray([1], shape=[1] * 70, format="B")
+    for module in impls.values():
+        for call in _payload_calls(module.LengthPrefixFramer()):
+            with pytest.raises(BufferError, match="does not provide format, shape or strides"):
+                call(simple)
+            with pytest.raises(ValueError, match="dimensions must not exceed 64"):
+                call(deep)

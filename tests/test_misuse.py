@@ -285,11 +285,12 @@ def test_framer_without_init_refuses_every_call(impl, impl_env, cls):
             outcome(shell.encode_many, [b"x"]),
             outcome(lambda: shell.pending),
             outcome(lambda: shell.max_frame_size),
+            outcome(lambda: shell.verbatim),
         ])
     """,
     )
     for name, outcomes in zip([cls, "Forgetful"], result):
-        assert outcomes == [raised("RuntimeError", NOT_INITIALISED.format(name))] * 12
+        assert outcomes == [raised("RuntimeError", NOT_INITIALISED.format(name))] * 13
 
 
 @pytest.mark.parametrize(

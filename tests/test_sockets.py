@@ -437,6 +437,21 @@ def test_send_many_sends_large_payloads_uncopied(impl):
     b.close()
 
 
+def test_send_many_keeps_no_view_when_a_payload_is_refused(impl):
+    """Every payload is encoded before the first byte is sent: when one is refused, the
+    views of the large ones before it are released (the caller may resize them while the
+    error and its traceback live)."""
+    a, b = counting_pair()
+    conn = FramedSocket(a, impl.LineFramer())
+    big = bytearray(b"x" * 50000)
+    with pytest.raises(ValueError, match="delimiter") as info:
+        conn.send_many([big, b"a\nb"])
+    big.clear()  # (BufferError while a view of it is alive)
+    assert info.value.__traceback__ is not None and a.sendmsg_calls == []
+    a.close()
+    b.close()
+
+
 def test_recv_takes_at_most_read_size_per_call(impl):
     a, b = counting_pair()
     payloads = [os.urandom(i % 50) for i in range(20000)]
