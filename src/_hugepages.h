@@ -11,7 +11,9 @@
    written for the first time. glibc maps every allocation over 32 MiB afresh from the
    kernel, and writing it costs a page fault per 4 KiB page: more than the copy itself
    (64 MiB: 16,384 faults, 2 GB/s). Advice only, as numpy gives it for its arrays: the
-   kernel may not follow it, and nothing else changes. */
+   kernel may not follow it, and nothing else changes. Never for memory that realloc()
+   may grow (the framers' arrays): advice on part of a mapping splits it, and glibc then
+   grows it by a copy instead of moving its pages (mremap). */
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
