@@ -38,7 +38,8 @@ static inline PyObject *pyframe_huge_copy(const char *data, Py_ssize_t size) {
     return copy;
 }
 /* A new bytes object holding a copy of data[:size]. A macro: the frame loops pay only
-   a test that is almost never true (a function there measured 5% slower). */
+   a test that is almost never true (a function there measured 5% slower). It evaluates
+   size twice: give it no expression with side effects. */
 #if defined(__GNUC__) || defined(__clang__)
 #define pyframe_small(size) __builtin_expect((size) < PYFRAME_HUGE_FROM, 1)
 #else
