@@ -264,7 +264,6 @@ cdef bytearray _moved(bytearray buf, Py_ssize_t start, Py_ssize_t live, Py_ssize
     # buffers"). Resizing an empty array fails cleanly.
     PyByteArray_Resize(new, capacity)
     data = PyByteArray_AS_STRING(new)
-    pyframe_advise_huge(data, capacity)
     _copy(data, PyByteArray_AS_STRING(buf) + start, live)
     memset(data + live, 0, capacity - live)
     return new
@@ -728,10 +727,10 @@ cdef class _Framer:
                 capacity = max(min(2 * capacity, PY_SSIZE_T_MAX - 1), need, MIN_CAPACITY)
             if viewed:  # a view still alive keeps the old array, which nobody reads
                 self._buf = _moved(self._buf, self._pos, live, capacity)
-            else:  # grow in place (realloc: no copy of a large buffer), then move
+            else:  # grow in place (realloc: no copy of a large buffer; so no huge-page
+                # advice on the array, see src/_hugepages.h), then move
                 PyByteArray_Resize(self._buf, capacity)
                 data = PyByteArray_AS_STRING(self._buf)
-                pyframe_advise_huge(data + old, capacity - old)  # (the part not written yet)
                 memset(data + old, 0, capacity - old)
                 memmove(data, data + self._pos, live)
         self._rebase(self._pos)

@@ -11,7 +11,9 @@
    written for the first time. glibc maps every allocation over 32 MiB afresh from the
    kernel, and writing it costs a page fault per 4 KiB page: more than the copy itself
    (64 MiB: 16,384 faults, 2 GB/s). Advice only, as numpy gives it for its arrays: the
-   kernel may not follow it, and nothing else changes. */
+   kernel may not follow it, and nothing else changes. Never for memory that realloc()
+   may grow (the framers' arrays): advice on part of a mapping splits it, and glibc then
+   grows it by a copy instead of moving its pages (mremap). */
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
@@ -36,7 +38,8 @@ static inline PyObject *pyframe_huge_copy(const char *data, Py_ssize_t size) {
     return copy;
 }
 /* A new bytes object holding a copy of data[:size]. A macro: the frame loops pay only
-   a test that is almost never true (a function there measured 5% slower). */
+   a test that is almost never true (a function there measured 5% slower). It evaluates
+   size twice: give it no expression with side effects. */
 #if defined(__GNUC__) || defined(__clang__)
 #define pyframe_small(size) __builtin_expect((size) < PYFRAME_HUGE_FROM, 1)
 #else

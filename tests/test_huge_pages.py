@@ -1,10 +1,16 @@
 """The compiled framers ask for huge pages under the big memory they write first: every
-frame, encoding and buffer of 32 MiB or more (Linux; see pyframe_advise_huge in
-src/_cframers.pyx). Checked where it is decided, in the kernel's own record of the
-advice (the "hg" flag of the mapping in /proc/self/smaps), not by timing."""
+frame and encoding of 32 MiB or more (Linux; see pyframe_advise_huge in
+src/_hugepages.h), never their buffer. Checked where it is decided, in the kernel's own
+record of the advice (the mappings of /proc/self/smaps and their "hg" flag), not by
+timing."""
 
+import ctypes
+import os
 import pathlib
+import platform
+import re
 import sys
+import sysconfig
 
 import pytest
 
@@ -26,23 +32,54 @@ pytestmark = [
 _DATA_OFFSET = sys.getsizeof(b"") - 1  # where a bytes object's bytes start (CPython)
 
 
+def _own_mappings() -> bool:
+    """Whether each big allocation is a mapping of its own that only pyframe advises:
+    glibc's malloc, not one loaded before it (jemalloc, tcmalloc, ASan's) nor mimalloc
+    (PYTHONMALLOC=mimalloc, free-threaded CPython), which reuse memory advised before,
+    and without the glibc.malloc.hugetlb tunable, with which glibc advises them all."""
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    address = ctypes.cast(ctypes.CDLL(None).malloc, ctypes.c_void_p).value
+    glibc = ctypes.cast(ctypes.CDLL("libc.so.6").malloc, ctypes.c_void_p).value
+    return (
+        address == glibc
+        and "mimalloc" not in os.environ.get("PYTHONMALLOC", "")
+        and not sysconfig.get_config_var("Py_GIL_DISABLED")
+        and not re.search(r"glibc\.malloc\.hugetlb=[^0]", os.environ.get("GLIBC_TUNABLES", ""))
+    )
+
+
+own_mappings = pytest.mark.skipif(
+    not _own_mappings(), reason="big allocations are not mappings of their own"
+)
+
+
 @pytest.fixture
 def compiled(impls):
     return impls["cython"]  # (the impls fixture fails if it cannot be imported)
 
 
-def advised(obj: bytes) -> bool:
-    """Whether the kernel holds huge-page advice for the middle of ``obj``'s bytes."""
-    middle = id(obj) + _DATA_OFFSET + len(obj) // 2
-    inside = False
+def mapping(address: int) -> tuple:
+    """The mapping that holds ``address``: its start, its end and its VmFlags."""
+    found = None
     for line in pathlib.Path("/proc/self/smaps").read_text().splitlines():
         head = line.split(maxsplit=1)[0]
         if "-" in head and not head.endswith(":"):
             start, end = (int(x, 16) for x in head.split("-"))
-            inside = start <= middle < end
-        elif inside and head == "VmFlags:":
-            return "hg" in line.split()[1:]
-    raise AssertionError("no mapping holds the object")
+            found = (start, end) if start <= address < end else None
+        elif found and head == "VmFlags:":
+            return (*found, line.split()[1:])
+    raise AssertionError("no mapping holds the address")
+
+
+def advised(obj: bytes) -> bool:
+    """Whether the kernel holds huge-page advice for the middle of ``obj``'s bytes."""
+    return "hg" in mapping(id(obj) + _DATA_OFFSET + len(obj) // 2)[2]
+
+
+def address(view: memoryview) -> int:
+    """Where the bytes of ``view`` (writable) start."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
 
 
 def test_big_encodings_are_advised(compiled):
@@ -50,8 +87,15 @@ def test_big_encodings_are_advised(compiled):
     framer = compiled.LengthPrefixFramer(max_frame_size=None)
     assert advised(framer.encode(payload))
     assert advised(framer.encode_many([payload, b"x"]))
-    assert advised(compiled.COBSFramer(max_frame_size=None).encode(payload))
-    assert not advised(framer.encode(payload[: HUGE // 4]))  # below: malloc's own memory
+    # (bytes COBS encodes at its bound: no smaller copy, as ASan's realloc() makes one)
+    assert advised(compiled.COBSFramer(max_frame_size=None).encode(b"\x01" * HUGE))
+
+
+@own_mappings
+def test_smaller_encodings_are_not_advised(compiled):
+    framer = compiled.LengthPrefixFramer(max_frame_size=None)
+    assert advised(framer.encode(bytes(HUGE)))  # (memory malloc() may hand out again)
+    assert not advised(framer.encode(bytes(HUGE // 4)))  # below: malloc's own memory
 
 
 @pytest.mark.parametrize("chunk", [None, 1 << 20], ids=["whole", "1MiB-reads"])
@@ -72,3 +116,23 @@ def test_big_decoded_frames_are_advised(compiled):
         framer = getattr(compiled, name)(max_frame_size=None)
         (frame,) = framer.feed(framer.encode(b"\x01" * HUGE))
         assert len(frame) == HUGE and advised(frame), name
+
+
+@own_mappings
+@pytest.mark.parametrize("kept", [False, True], ids=["grown", "moved"])
+def test_buffers_stay_one_mapping(compiled, kept):
+    """The array a framer buffers into is not advised: it grows by realloc(), which glibc
+    does for a big one by moving its mapping whole (mremap, no copy). Advice on part of
+    it splits the mapping, and each later growth copies the array instead (a 256 MiB
+    line took 3x longer). ``kept``: the caller keeps a view, the array moves to a new one."""
+    framer = compiled.DelimiterFramer(b"\n", max_frame_size=None)
+    piece, pieces = b"a" * (1 << 20), 40  # (the array grows from 32 to 64 MiB)
+    view = None
+    for _ in range(pieces):
+        if kept:
+            view = framer.get_buffer(1)
+        assert framer.feed(piece) == []
+    del view
+    room = framer.get_buffer(1)
+    start, end = address(room) - pieces * len(piece), address(room) + len(room)
+    assert mapping(start)[:2] == mapping(end - 1)[:2]
