@@ -37,6 +37,7 @@ from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 from operator import index as _index
 
 from pyframe import _errors, _rules
+from pyframe._switches import switch as _switch
 
 __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "NetstringFramer", "VarintFramer",
            "FixedLengthFramer", "DelimiterFramer", "LineFramer", "MarkerFramer",
@@ -153,6 +154,9 @@ cdef extern from *:
 cdef extern from "_hugepages.h":
     void pyframe_advise_huge(char *data, Py_ssize_t size) noexcept
     bytes pyframe_bytes_from(const char *data, Py_ssize_t size)
+    int pyframe_huge_off
+
+pyframe_huge_off = _switch("PYFRAME_NO_HUGEPAGES")
 
 cdef Py_ssize_t READ_SIZE = 65536  # room get_buffer() offers when given no size hint
 cdef Py_ssize_t MIN_CAPACITY = 4096  # smallest array allocated once data arrives

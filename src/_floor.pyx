@@ -19,10 +19,15 @@ from cpython cimport array
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 
+from pyframe._switches import switch
+
 
 cdef extern from "_hugepages.h":
     void pyframe_advise_huge(char *data, Py_ssize_t size) noexcept
     bytes pyframe_bytes_from(const char *data, Py_ssize_t size)
+    int pyframe_huge_off
+
+pyframe_huge_off = switch("PYFRAME_NO_HUGEPAGES")  # as pyframe's framers do
 
 #: Integers the plan holds per chunk besides its whole frames (see decode()).
 FIXED = 5

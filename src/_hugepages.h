@@ -18,12 +18,15 @@
 #include <sys/mman.h>
 #endif
 #define PYFRAME_HUGE_FROM (32 << 20)  /* fresh memory this big asks for huge pages */
+/* Set at import from PYFRAME_NO_HUGEPAGES=1: no advice at all (a latency-bound program
+   may not want the kernel to compact memory to find huge pages). */
+static int pyframe_huge_off = 0;
 static inline void pyframe_advise_huge(char *data, Py_ssize_t size) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     const uintptr_t block = (uintptr_t)2 << 20;
     uintptr_t lo = ((uintptr_t)data + block - 1) & ~(block - 1);
     uintptr_t hi = ((uintptr_t)data + (uintptr_t)size) & ~(block - 1);
-    if (size >= PYFRAME_HUGE_FROM && hi > lo)
+    if (size >= PYFRAME_HUGE_FROM && hi > lo && !pyframe_huge_off)
         (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 #else
     (void)data; (void)size;

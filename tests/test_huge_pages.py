@@ -9,6 +9,7 @@ import os
 import pathlib
 import platform
 import re
+import subprocess
 import sys
 import sysconfig
 
@@ -136,3 +137,34 @@ def test_buffers_stay_one_mapping(compiled, kept):
     room = framer.get_buffer(1)
     start, end = address(room) - pieces * len(piece), address(room) + len(room)
     assert mapping(start)[:2] == mapping(end - 1)[:2]
+
+
+_SWITCHED = """
+import sys
+import pyframe._cframers as compiled
+sys.path.insert(0, sys.argv[1])
+from test_huge_pages import HUGE, advised
+print(advised(compiled.LengthPrefixFramer(max_frame_size=None).encode(bytes(HUGE))))
+"""
+
+
+@own_mappings
+@pytest.mark.parametrize("value, said", [("1", "False"), ("0", "True")])
+def test_the_switch_turns_the_advice_off(compiled, value, said):
+    """PYFRAME_NO_HUGEPAGES=1 (read at import): no advice, for a program that would rather
+    not have the kernel compact memory to find huge pages."""
+    env = {**os.environ, "PYFRAME_NO_HUGEPAGES": value}
+    here = str(pathlib.Path(__file__).parent)
+    run = subprocess.run(
+        [sys.executable, "-c", _SWITCHED, here], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == [said]
+
+
+def test_a_typo_in_the_switch_is_an_error(compiled):
+    env = {**os.environ, "PYFRAME_NO_HUGEPAGES": "nope"}
+    run = subprocess.run(
+        [sys.executable, "-c", "import pyframe._cframers"], env=env, capture_output=True, text=True
+    )
+    assert run.returncode != 0 and "PYFRAME_NO_HUGEPAGES='nope'" in run.stderr
