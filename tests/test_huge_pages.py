@@ -150,21 +150,29 @@ print(advised(compiled.LengthPrefixFramer(max_frame_size=None).encode(bytes(HUGE
 
 @own_mappings
 @pytest.mark.parametrize("value, said", [("1", "False"), ("0", "True")])
-def test_the_switch_turns_the_advice_off(compiled, value, said):
+def test_the_switch_turns_the_advice_off(compiled, value, said, tmp_path):
     """PYFRAME_NO_HUGEPAGES=1 (read at import): no advice, for a program that would rather
     not have the kernel compact memory to find huge pages."""
     env = {**os.environ, "PYFRAME_NO_HUGEPAGES": value}
     here = str(pathlib.Path(__file__).parent)
     run = subprocess.run(
-        [sys.executable, "-c", _SWITCHED, here], env=env, capture_output=True, text=True
+        [sys.executable, "-c", _SWITCHED, here],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # (not the checkout: its unbuilt pyframe/ would shadow the package)
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == [said]
 
 
-def test_a_typo_in_the_switch_is_an_error(compiled):
+def test_a_typo_in_the_switch_is_an_error(compiled, tmp_path):
     env = {**os.environ, "PYFRAME_NO_HUGEPAGES": "nope"}
     run = subprocess.run(
-        [sys.executable, "-c", "import pyframe._cframers"], env=env, capture_output=True, text=True
+        [sys.executable, "-c", "import pyframe._cframers"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # (as above)
     )
     assert run.returncode != 0 and "PYFRAME_NO_HUGEPAGES='nope'" in run.stderr
