@@ -65,7 +65,7 @@ from collections.abc import Awaitable, Iterable, Sequence
 from operator import index as _index
 from typing import Any, Callable, Optional, TypeVar, Union, cast
 
-from . import _rawbytes
+from . import _rawbytes, _rules
 from ._errors import FrameError, IncompleteFrameError
 from ._types import Buffer, Framer
 from .sockets import (
@@ -77,6 +77,7 @@ from .sockets import (
     BrokenStreamError,
     FrameTimeoutError,
     IdleTimeoutError,
+    _nbytes,
     _releases_buffer,
 )
 
@@ -302,16 +303,12 @@ def _write_frame(protocol: FrameProtocol, payload: Buffer) -> None:
     if transport is None:
         raise RuntimeError("not connected")
     _check_alive(protocol)
-    with memoryview(payload) as view:  # (no view left for a refused payload's traceback)
-        size = view.nbytes
-    if size < _COPY_BELOW or not protocol._verbatim:
+    if _nbytes(payload) < _COPY_BELOW or not protocol._verbatim:
         transport.write(framer.encode(payload))
         return
     trailer: Union[bytes, memoryview]
-    header, trailer = framer.encode_parts(payload)
-    view = memoryview(payload)
-    if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
+    header, trailer = framer.encode_parts(payload)  # (checked: no view of a refused one)
+    view = _rules.byte_view(payload)
     if not trailer:  # the payload's last byte is the frame's last piece
         view, trailer = view[:-1], view[-1:]
     # writelines() hands the pieces to the kernel without a copy, but on CPython 3.12.0-3.12.8

@@ -67,7 +67,7 @@ from collections.abc import Iterable, Iterator
 from operator import index as _index
 from typing import TYPE_CHECKING, Any, Callable, NoReturn, Optional, TypeVar, Union, cast
 
-from . import _impl, _rawbytes
+from . import _impl, _rawbytes, _rules
 from ._errors import IncompleteFrameError
 from ._types import Buffer, Framer
 
@@ -223,14 +223,6 @@ def _nbytes(payload: Buffer) -> int:
             return view.nbytes
     except TypeError:
         return 0
-
-
-def _byte_view(payload: Buffer) -> memoryview:
-    """A 1-D memoryview of bytes over ``payload`` (checked by the framer's encoder first)."""
-    view = memoryview(payload)
-    if view.format != "B" or view.ndim != 1:
-        view = view.cast("B")
-    return view
 
 
 def _is_address_unix(address: object) -> TypeIs[_UnixAddress]:
@@ -724,7 +716,7 @@ class FramedSocket:
             self._send_one(framer.encode(payload))
             return
         header, trailer = framer.encode_parts(payload)
-        view = _byte_view(payload)
+        view = _rules.byte_view(payload)
         buffers: list[_Piece] = [header, view, trailer] if header else [view, trailer]
         if not trailer:
             buffers.pop()
@@ -787,7 +779,7 @@ class FramedSocket:
                 header, trailer = encode_parts(payload)
                 if header:
                     buffers.append(header)
-                views.append(_byte_view(payload))
+                views.append(_rules.byte_view(payload))
                 buffers.append(views[-1])
                 if trailer:
                     buffers.append(trailer)

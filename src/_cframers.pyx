@@ -46,8 +46,6 @@ __all__ = ["LengthPrefixFramer", "DecimalLengthFramer", "NetstringFramer", "Vari
 _NOT_PICKLED = "cannot pickle a {}: it holds a stream's state; make a new one instead"
 
 cdef extern from "Python.h":
-    # A new bytes object as a pointer, for _PyBytes_Resize() (which may replace it)
-    PyObject *_new_bytes "PyBytes_FromStringAndSize"(const char *, Py_ssize_t) except NULL
     int _PyBytes_Resize(PyObject **, Py_ssize_t) except -1
     ctypedef struct PyByteArrayObject:
         Py_ssize_t ob_exports  # views alive: while > 0 the array cannot change size
@@ -152,7 +150,9 @@ cdef extern from *:
     void pyframe_leave(long *flag) nogil
 
 cdef extern from "_hugepages.h":
-    void pyframe_advise_huge(char *data, Py_ssize_t size) noexcept
+    bytes _fresh "pyframe_fresh_bytes"(Py_ssize_t size)
+    # the same, as a pointer, for _PyBytes_Resize() (which may replace it)
+    PyObject *_fresh_raw "pyframe_fresh_bytes"(Py_ssize_t size) except NULL
     bytes pyframe_bytes_from(const char *data, Py_ssize_t size)
     int pyframe_huge_off
 
@@ -245,13 +245,6 @@ cdef inline bint _c_contiguous(Py_buffer *view) noexcept:
     if view.ndim == 1 and view.strides != NULL:
         return view.strides[0] == view.itemsize or view.shape != NULL and view.shape[0] == 1
     return PyBuffer_IsContiguous(view, b'C')
-
-
-cdef inline bytes _fresh(Py_ssize_t size):
-    """A new bytes object of ``size`` bytes, to be written (huge pages when big)."""
-    cdef bytes new = PyBytes_FromStringAndSize(NULL, size)
-    pyframe_advise_huge(PyBytes_AS_STRING(new), size)
-    return new
 
 
 cdef inline bint _viewed(bytearray buf) noexcept:
@@ -960,14 +953,12 @@ cdef class _Framer:
             return wire
         # A transformed payload: _framed() is an upper bound, the rest is given back
         # (a new bytes object nobody else holds may be resized).
-        used = self._framed(size, 0)
-        raw = _new_bytes(NULL, used)
+        raw = _fresh_raw(self._framed(size, 0))
         out = PyBytes_AS_STRING(<object>raw)
-        pyframe_advise_huge(out, used)
         used = self._write(out, data, size) - out
         _PyBytes_Resize(&raw, used)  # on failure raw is freed
         wire = <bytes>raw
-        Py_DECREF(wire)  # the reference _new_bytes() returned
+        Py_DECREF(wire)  # the reference _fresh_raw() returned
         return wire
 
     @cython.binding(False)

@@ -16,14 +16,14 @@ come near this loop, never beat it by much.
 """
 
 from cpython cimport array
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING
 from libc.string cimport memcpy
 
 from pyframe._switches import switch
 
 
 cdef extern from "_hugepages.h":
-    void pyframe_advise_huge(char *data, Py_ssize_t size) noexcept
+    bytes pyframe_fresh_bytes(Py_ssize_t size)
     bytes pyframe_bytes_from(const char *data, Py_ssize_t size)
     int pyframe_huge_off
 
@@ -87,8 +87,7 @@ def decode(list chunks, array.array plan not None, list out=None):
             size = <Py_ssize_t>steps[i + 1]
             if frame is not None or tail > have or size < have - tail:
                 raise ValueError("a wrong first piece of a frame")
-            frame = PyBytes_FromStringAndSize(NULL, size)
-            pyframe_advise_huge(PyBytes_AS_STRING(frame), size)
+            frame = pyframe_fresh_bytes(size)
             memcpy(PyBytes_AS_STRING(frame), data + tail, have - tail)
             filled = have - tail
         i += 2

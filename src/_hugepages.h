@@ -32,12 +32,17 @@ static inline void pyframe_advise_huge(char *data, Py_ssize_t size) {
     (void)data; (void)size;
 #endif
 }
+/* A new bytes object of size bytes, to be written (huge pages when big). */
+static inline PyObject *pyframe_fresh_bytes(Py_ssize_t size) {
+    PyObject *fresh = PyBytes_FromStringAndSize(NULL, size);
+    if (fresh != NULL)
+        pyframe_advise_huge(PyBytes_AS_STRING(fresh), size);
+    return fresh;
+}
 static inline PyObject *pyframe_huge_copy(const char *data, Py_ssize_t size) {
-    PyObject *copy = PyBytes_FromStringAndSize(NULL, size);
-    if (copy != NULL) {
-        pyframe_advise_huge(PyBytes_AS_STRING(copy), size);
+    PyObject *copy = pyframe_fresh_bytes(size);
+    if (copy != NULL)
         memcpy(PyBytes_AS_STRING(copy), data, (size_t)size);
-    }
     return copy;
 }
 /* A new bytes object holding a copy of data[:size]. A macro: the frame loops pay only

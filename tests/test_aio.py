@@ -355,6 +355,22 @@ def test_a_refused_payload_is_not_held(impl, run, size):
     run(main())
 
 
+def test_a_non_buffer_is_refused_as_the_framer_refuses_it(impl, run):
+    """write_frame() says what encode() and FramedSocket.send() say, not memoryview()'s
+    own wording."""
+
+    async def main():
+        server = await asyncio.start_server(lambda reader, writer: writer.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await aio.open_connection("127.0.0.1", port, framer=impl.LineFramer())
+        with pytest.raises(TypeError, match=r"^a bytes-like object is required, not 'str'$"):
+            writer.write_frame("text")
+        writer.close()
+        server.close()
+
+    run(main())
+
+
 def test_framing_error_after_good_frames(impl, run):
     async def handler(reader, writer):
         writer.write(impl.LengthPrefixFramer().encode(b"ok") + struct.pack(">I", 1 << 30))
